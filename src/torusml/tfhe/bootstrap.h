@@ -1,0 +1,45 @@
+// Programmable bootstrapping (TFHE, JoC 2020, Alg. 4; Chillotti et al., CSCML 2021).
+//
+// keyswitch_bootstrap(in) = sample_extract(blind_rotate(lut, modulus_switch(keyswitch(in)))):
+// from an LWE ciphertext under the big key (dimension k*N) encrypting m * delta + e, it returns a
+// fresh LWE ciphertext under the big key of lut(m), with noise independent of e as long as
+// |e + keyswitch and modulus-switch errors| < delta / 2 (the failure probability is in
+// noise_model.h).
+//
+// The batch functions run independent bootstraps on every core of the default thread pool.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "torusml/tfhe/bootstrap_key.h"
+#include "torusml/tfhe/keys.h"
+#include "torusml/tfhe/lookup_table.h"
+#include "torusml/tfhe/lwe.h"
+
+namespace torusml::tfhe {
+
+/// Blind rotation: acc (a (k+1)*N GLWE) <- X^(-(b - sum a_i s_i)) * lut, from the modulus-switched
+/// values `switched` (n mask values then the body, each in [0, 2N)).
+void blind_rotate(const FourierBootstrapKey& bsk, std::span<const std::uint32_t> switched,
+                  const LookupTable& lut, std::span<Torus> acc);
+
+/// The LWE ciphertext (dimension k*N) of the constant coefficient of a GLWE ciphertext.
+void sample_extract(std::span<const Torus> glwe, GlweDimension k, PolynomialSize n, LweMutView out);
+
+/// Bootstrap of a ciphertext under the small key (dimension n) into one under the big key.
+/// Throws ParameterMismatch on dimension mismatches.
+void bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind, LweView in,
+               const LookupTable& lut, LweMutView out);
+
+/// Keyswitch then bootstrap: big key -> big key. `out` may not alias `in`.
+void keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut, LweMutView out);
+LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut);
+
+/// out[i] = keyswitch_bootstrap(in[i], *tables[i]) for every i, on all cores. `tables` has one
+/// entry per input or a single entry used for all. Throws InvalidArgument on a size mismatch.
+void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
+                               std::span<const LookupTable* const> tables, LweCiphertextList& out);
+
+}  // namespace torusml::tfhe

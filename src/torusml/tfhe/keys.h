@@ -1,0 +1,57 @@
+// Key sets of one KS-PBS parameter set.
+//
+//  * ClientKey: the secret keys (small LWE key, GLWE key whose flattening is the big LWE key).
+//  * CompressedServerKey: the evaluation keys in seeded form (keyswitching and bootstrapping key
+//    bodies + mask seeds): what a client sends to a server. No secret inside.
+//  * ServerKey: the evaluation keys expanded for computing (bootstrapping key in the Fourier
+//    domain). No secret inside.
+// Ciphertexts between operations are LWE ciphertexts under the big key (dimension k*N), encrypted
+// with the GLWE noise (secure for dimension k*N by construction of the presets).
+#pragma once
+
+#include <cstdint>
+
+#include "torusml/tfhe/bootstrap_key.h"
+#include "torusml/tfhe/glwe.h"
+#include "torusml/tfhe/keyswitch_key.h"
+#include "torusml/tfhe/lwe.h"
+#include "torusml/tfhe/parameters.h"
+#include "torusml/tfhe/random.h"
+
+namespace torusml::tfhe {
+
+struct ClientKey {
+  PbsParameters parameters;
+  LweSecretKey small_key;
+  GlweSecretKey big_key;
+};
+
+struct CompressedServerKey {
+  PbsParameters parameters;
+  SeededLweKeyswitchKey keyswitch_key;
+  SeededLweBootstrapKey bootstrap_key;
+};
+
+struct ServerKey {
+  PbsParameters parameters;
+  LweKeyswitchKey keyswitch_key;
+  FourierBootstrapKey bootstrap_key;
+};
+
+/// Secret keys for `params` from `seed` (validates params; throws InvalidArgument).
+ClientKey generate_client_key(const PbsParameters& params, const Seed& seed);
+/// Evaluation keys in seeded form; `seed` drives masks and noise (use a fresh random_seed()).
+CompressedServerKey generate_compressed_server_key(const ClientKey& client, const Seed& seed);
+/// Expands seeded evaluation keys: masks regenerated, bootstrapping key to the Fourier domain.
+ServerKey decompress_server_key(const CompressedServerKey& compressed);
+/// Shorthand for decompress_server_key(generate_compressed_server_key(client, seed)).
+ServerKey generate_server_key(const ClientKey& client, const Seed& seed);
+
+/// Encrypts a p-bit message (taken mod 2^p) under the big key. Signed values are two's complement.
+LweCiphertext encrypt(const ClientKey& key, std::int64_t message, EncryptionGenerator& gen);
+/// Decrypts to the unsigned p-bit message. Throws ParameterMismatch on a dimension mismatch.
+std::uint64_t decrypt(const ClientKey& key, LweView ct);
+/// Decrypts to a signed p-bit message in [-2^(p-1), 2^(p-1)).
+std::int64_t decrypt_signed(const ClientKey& key, LweView ct);
+
+}  // namespace torusml::tfhe

@@ -1,0 +1,72 @@
+// Closed-form noise variances of every TFHE operation, and the failure probability of a PBS.
+//
+// All variances are in torus units (fractions of q = 2^64, squared). Keys are binary and uniform:
+// E[s] = 1/2, E[s^2] = 1/2. Derivations follow TFHE (Chillotti et al., JoC 2020, Thm. 3.13 and
+// Lemma 4.3) and Bergerat et al., "Parameter Optimization and Larger Precision for (T)FHE",
+// JoC 2023, Sec. 3; each function states its formula.
+//
+// A PBS fails when the error entering the blind rotation, in its input encoding,
+//   e = e_in + e_ks + e_ms   (linear-combination noise, keyswitch, modulus switch)
+// reaches half a message step, delta / 2 = 2^-(p+2): p_fail = P(|e| >= delta/2) = erfc(...).
+#pragma once
+
+#include "torusml/tfhe/parameters.h"
+
+namespace torusml::tfhe {
+
+/// Variance of a fresh encryption: the distribution's variance.
+double variance_fresh(const NoiseDistribution& d);
+
+/// Additive variance of an LWE keyswitch from dimension K with a key encrypted at noise d:
+///   K/2 * B^(-2l)/12 (rounding of the decomposition, E[s^2] = 1/2)
+/// + K * l * (B^2 + 2)/12 * Var(d) (key noise times the digits, E[digit^2] = (B^2+2)/12).
+double variance_keyswitch(LweDimension input, DecompositionParameters ks,
+                          const NoiseDistribution& d);
+
+/// Variance of the modulus switch to 2N of an LWE ciphertext of dimension n. Each rounding error
+/// is uniform of width 1/(2N), variance 1/(48 N^2):
+///   Standard:     (1 + n/2) / (48 N^2)   (body + sum of e_i s_i)
+///   CenteredMean: (1 + n/4) / (48 N^2)   (body + sum of e_i (s_i - 1/2))
+double variance_modulus_switch(LweDimension n, PolynomialSize N, ModulusSwitchKind kind);
+
+/// Additive variance of one external product with a GGSW of a bit (averaged over bit = 0 or 1):
+///   (k+1) l N (B^2+2)/12 Var(bsk)        (GGSW noise times the digits)
+/// + 1/2 (1 + k N / 2) B^(-2l) / 12       (decomposition rounding, only when the bit is 1)
+/// + variance_fft_external_product(...)   (double-precision FFT error)
+double variance_external_product(GlweDimension k, PolynomialSize N, DecompositionParameters pbs,
+                                 const NoiseDistribution& bsk_noise);
+
+/// Error of the double-precision FFT in one external product, measured for this engine's FFT
+/// (tests/tfhe/noise_test.cpp re-measures it): the key's coefficients (|x| < 2^63) and the
+/// digits (|d| <= B/2) give products near 2^(63 + log2 B + log2(N)/2), whose 53-bit rounding
+/// accumulates over the (k+1) l rows:
+///   2^kFftLog2Constant * (k+1) * l * N * B^2 * 2^(2 * (64 - 53)) / q^2 * log2(N).
+double variance_fft_external_product(GlweDimension k, PolynomialSize N,
+                                     DecompositionParameters pbs);
+
+/// Variance of a PBS output: n external products (one CMux per small-key bit).
+double variance_blind_rotation(LweDimension n, GlweDimension k, PolynomialSize N,
+                               DecompositionParameters pbs, const NoiseDistribution& bsk_noise);
+
+/// The terms of one KS-PBS, for printing and for tests.
+struct PbsNoise {
+  double input = 0;           // nu^2 * (variance of the ciphertexts combined before the PBS)
+  double keyswitch = 0;       // additive
+  double modulus_switch = 0;  // additive
+  double total = 0;           // input + keyswitch + modulus_switch: the error at decoding
+  double output = 0;          // variance of the PBS result (blind rotation)
+  double log2_p_fail = 0;     // log2 P(|error| >= delta / 2)
+};
+
+/// Noise of a KS-PBS whose input is a linear combination of 2-norm `two_norm` of ciphertexts of
+/// variance `input_variance` (e.g. variance_blind_rotation(...) for PBS outputs).
+PbsNoise pbs_noise(const PbsParameters& p, double input_variance, double two_norm);
+
+/// log2 of the failure probability of one PBS of `p` on a combination of PBS outputs with
+/// 2-norm p.max_two_norm: the figure each preset is published with.
+double log2_pbs_failure_probability(const PbsParameters& p);
+
+/// log2 P(|X| >= bound) for X ~ N(0, variance); accurate far in the tail (down to 2^-10000).
+double log2_gaussian_tail(double bound, double variance);
+
+}  // namespace torusml::tfhe

@@ -1,0 +1,1 @@
+#include "torusml/tfhe/serialization.h"

@@ -1,0 +1,2 @@
+// Versioned binary serialization of TFHE keys and ciphertexts (being written).
+#pragma once
