@@ -1,3 +1,175 @@
-int main() {
+// Benchmarks of the TFHE engine, per preset:
+//   pbs/<preset>        one PBS (modulus switch + blind rotation + sample extraction), one thread
+//   ks_pbs/<preset>     keyswitch + PBS, one thread
+//   keyswitch/<preset>  keyswitch alone, one thread
+//   pbs_batch/<preset>  keyswitch + PBS of a batch on every core (throughput)
+//   keygen/<preset>     client key + seeded server key + expansion to the Fourier domain
+// Counters: bits, n, N, k, l (pbs levels), ks_l, threads, and key sizes in bytes (plain and
+// seeded). Benchmarks of one preset are registered together so that its keys are generated once.
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "torusml/common/thread_pool.h"
+#include "torusml/tfhe/bootstrap.h"
+#include "torusml/tfhe/encoding.h"
+#include "torusml/tfhe/keys.h"
+#include "torusml/tfhe/keyswitch_key.h"
+#include "torusml/tfhe/lookup_table.h"
+#include "torusml/tfhe/presets.h"
+
+using namespace torusml::tfhe;
+
+namespace {
+
+struct BenchKeys {
+  ClientKey client;
+  ServerKey server;
+  std::size_t ksk_bytes = 0, ksk_seeded_bytes = 0, bsk_bytes = 0, bsk_seeded_bytes = 0;
+};
+
+Seed seed_of(std::uint8_t v) {
+  Seed s{};
+  s.fill(v);
+  return s;
+}
+
+// One key set at a time (the 8-bit keys take gigabytes).
+const BenchKeys& keys_for(const PbsParameters& p) {
+  static std::uint64_t fingerprint = 0;
+  static std::unique_ptr<BenchKeys> keys;
+  if (!keys || fingerprint != p.fingerprint()) {
+    keys.reset();
+    auto k = std::make_unique<BenchKeys>();
+    k->client = generate_client_key(p, seed_of(1));
+    const CompressedServerKey compressed = generate_compressed_server_key(k->client, seed_of(2));
+    k->ksk_seeded_bytes = compressed.keyswitch_key.bodies.size() * 8 + 32;
+    k->bsk_seeded_bytes = compressed.bootstrap_key.bodies.size() * 8 + 32;
+    k->server = decompress_server_key(compressed);
+    k->ksk_bytes = k->server.keyswitch_key.data.size() * 8;
+    const auto& g = k->server.bootstrap_key.shape.ggsw;
+    k->bsk_bytes = p.lwe_dimension.value() * g.torus_elements() * 8;
+    keys = std::move(k);
+    fingerprint = p.fingerprint();
+  }
+  return *keys;
+}
+
+void set_counters(benchmark::State& state, const PbsParameters& p, const BenchKeys& k) {
+  auto c = [](double v) { return benchmark::Counter(v); };
+  state.counters["bits"] = c(p.message_bits);
+  state.counters["n"] = c(static_cast<double>(p.lwe_dimension.value()));
+  state.counters["N"] = c(static_cast<double>(p.polynomial_size.value()));
+  state.counters["k"] = c(static_cast<double>(p.glwe_dimension.value()));
+  state.counters["l"] = c(static_cast<double>(p.pbs.level_count.value()));
+  state.counters["ks_l"] = c(static_cast<double>(p.ks.level_count.value()));
+  state.counters["bsk_bytes"] = c(static_cast<double>(k.bsk_bytes));
+  state.counters["bsk_seeded_bytes"] = c(static_cast<double>(k.bsk_seeded_bytes));
+  state.counters["ksk_bytes"] = c(static_cast<double>(k.ksk_bytes));
+  state.counters["ksk_seeded_bytes"] = c(static_cast<double>(k.ksk_seeded_bytes));
+}
+
+LweCiphertext fresh_input(const BenchKeys& k, std::int64_t m) {
+  EncryptionGenerator gen(seed_of(3), seed_of(4));
+  return encrypt(k.client, m, gen);
+}
+
+void bm_pbs(benchmark::State& state, const PbsParameters* p) {
+  const BenchKeys& k = keys_for(*p);
+  const LookupTable table = make_identity_table(*p);
+  LweCiphertext small(p->lwe_dimension), out(p->big_lwe_dimension());
+  keyswitch(k.server.keyswitch_key, fresh_input(k, 1), small);
+  for (auto _ : state) {
+    bootstrap(k.server.bootstrap_key, p->modulus_switch, small, table, out);
+    benchmark::DoNotOptimize(out.data().data());
+  }
+  if (decrypt(k.client, out) != 1) state.SkipWithError("wrong PBS result");
+  set_counters(state, *p, k);
+  state.counters["threads"] = 1;
+}
+
+void bm_ks_pbs(benchmark::State& state, const PbsParameters* p) {
+  const BenchKeys& k = keys_for(*p);
+  const LookupTable table = make_identity_table(*p);
+  const LweCiphertext in = fresh_input(k, 1);
+  LweCiphertext out(p->big_lwe_dimension());
+  for (auto _ : state) {
+    keyswitch_bootstrap(k.server, in, table, out);
+    benchmark::DoNotOptimize(out.data().data());
+  }
+  if (decrypt(k.client, out) != 1) state.SkipWithError("wrong PBS result");
+  set_counters(state, *p, k);
+  state.counters["threads"] = 1;
+}
+
+void bm_keyswitch(benchmark::State& state, const PbsParameters* p) {
+  const BenchKeys& k = keys_for(*p);
+  const LweCiphertext in = fresh_input(k, 1);
+  LweCiphertext small(p->lwe_dimension);
+  for (auto _ : state) {
+    keyswitch(k.server.keyswitch_key, in, small);
+    benchmark::DoNotOptimize(small.data().data());
+  }
+  set_counters(state, *p, k);
+  state.counters["threads"] = 1;
+}
+
+void bm_pbs_batch(benchmark::State& state, const PbsParameters* p) {
+  const BenchKeys& k = keys_for(*p);
+  const LookupTable table = make_identity_table(*p);
+  const std::size_t threads = torusml::default_thread_pool().size();
+  const std::size_t batch = 4 * threads;
+  LweCiphertextList in(p->big_lwe_dimension(), batch), out;
+  const LweCiphertext one = fresh_input(k, 1);
+  for (std::size_t i = 0; i < batch; ++i)
+    std::copy(one.data().begin(), one.data().end(), in[i].data().begin());
+  const LookupTable* tables[] = {&table};
+  for (auto _ : state) {
+    keyswitch_bootstrap_batch(k.server, in, tables, out);
+    benchmark::DoNotOptimize(out.data().data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+  set_counters(state, *p, k);
+  state.counters["threads"] = static_cast<double>(threads);
+  state.counters["batch"] = static_cast<double>(batch);
+  state.counters["ms_per_pbs"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * batch),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void bm_keygen(benchmark::State& state, const PbsParameters* p) {
+  for (auto _ : state) {
+    const ClientKey client = generate_client_key(*p, seed_of(5));
+    const ServerKey server = generate_server_key(client, seed_of(6));
+    benchmark::DoNotOptimize(server.bootstrap_key.data.data());
+  }
+  state.counters["threads"] = static_cast<double>(torusml::default_thread_pool().size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (const PbsParameters& p : all_presets()) {
+    const bool large = p.polynomial_size.value() > 8192;
+    benchmark::RegisterBenchmark(("pbs/" + p.name).c_str(), bm_pbs, &p)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("ks_pbs/" + p.name).c_str(), bm_ks_pbs, &p)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("keyswitch/" + p.name).c_str(), bm_keyswitch, &p)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("pbs_batch/" + p.name).c_str(), bm_pbs_batch, &p)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    auto* kg = benchmark::RegisterBenchmark(("keygen/" + p.name).c_str(), bm_keygen, &p)
+                   ->Unit(benchmark::kMillisecond)
+                   ->UseRealTime();
+    if (large) kg->Iterations(1);
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
   return 0;
 }

@@ -36,11 +36,12 @@ double variance_modulus_switch(LweDimension n, PolynomialSize N, ModulusSwitchKi
 double variance_external_product(GlweDimension k, PolynomialSize N, DecompositionParameters pbs,
                                  const NoiseDistribution& bsk_noise);
 
-/// Error of the double-precision FFT in one external product, measured for this engine's FFT
-/// (tests/tfhe/noise_test.cpp re-measures it): the key's coefficients (|x| < 2^63) and the
-/// digits (|d| <= B/2) give products near 2^(63 + log2 B + log2(N)/2), whose 53-bit rounding
-/// accumulates over the (k+1) l rows:
-///   2^kFftLog2Constant * (k+1) * l * N * B^2 * 2^(2 * (64 - 53)) / q^2 * log2(N).
+/// Phase error of the double-precision FFT in one external product, fitted on this engine's
+/// FFT (tests/tfhe/noise_test.cpp re-measures it). Products of digits (|d| <= B/2) and key
+/// coefficients (|x| < 2^63) lose their bits below 2^(64-53) of their magnitude; the rounding
+/// accumulates over the (k+1) l rows and the log2(N) butterfly stages, and the errors of the k
+/// mask polynomials reach the phase multiplied by the key (factor 1 + kN/2):
+///   2^c (k+1) l N B^2 2^(2 (64 - 53)) / q^2 log2(N) (1 + k N / 2),  c = -6.1.
 double variance_fft_external_product(GlweDimension k, PolynomialSize N,
                                      DecompositionParameters pbs);
 
