@@ -96,6 +96,7 @@ double ByteReader::f64(const char* field) {
 }
 
 void ByteReader::bytes(std::span<std::uint8_t> out, const char* field) {
+  if (out.empty()) return;
   need(out.size(), field);
   std::memcpy(out.data(), bytes_.data() + pos_, out.size());
   pos_ += out.size();
@@ -109,6 +110,7 @@ std::vector<std::uint64_t> ByteReader::u64_array(const char* field, std::size_t 
        << max_count << " its header allows";
     throw SerializationError(os.str());
   }
+  if (count > remaining() / 8) need(static_cast<std::size_t>(count) * 8, field);  // before allocating
   std::vector<std::uint64_t> out(static_cast<std::size_t>(count));
   u64_values(out, field);
   return out;
