@@ -18,6 +18,9 @@ namespace {
 thread_local bool t_inside_pool_worker = false;
 }
 
+SerialScope::SerialScope() : previous_(t_inside_pool_worker) { t_inside_pool_worker = true; }
+SerialScope::~SerialScope() { t_inside_pool_worker = previous_; }
+
 struct ThreadPool::State {
   std::vector<std::thread> workers;
   std::mutex submit_mutex;  // one loop at a time

@@ -33,6 +33,19 @@ class ThreadPool {
   State* state_;
 };
 
+/// While alive, parallel_for calls made by this thread run serially on it (e.g. to measure
+/// single-thread performance, or inside work that is already parallel at a coarser grain).
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 /// The process-wide pool: hardware_concurrency() threads, or TORUSML_NUM_THREADS.
 ThreadPool& default_thread_pool();
 

@@ -3,10 +3,19 @@
 #include <algorithm>
 
 #include "torusml/common/check.h"
+#include "torusml/common/multiversion.h"
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/decomposition.h"
 
 namespace torusml::tfhe {
+
+namespace {
+// res -= d * ct over `count` elements: the keyswitch's inner loop (memory bound on the key).
+TORUSML_MULTIVERSION
+void sub_scaled(Torus* __restrict res, const Torus* __restrict ct, Torus d, std::size_t count) {
+  for (std::size_t x = 0; x < count; ++x) res[x] -= d * ct[x];
+}
+}  // namespace
 
 SeededLweKeyswitchKey generate_seeded_keyswitch_key(const LweSecretKey& input_key,
                                                     const LweSecretKey& output_key,
@@ -69,9 +78,8 @@ void keyswitch(const LweKeyswitchKey& key, LweView in, LweMutView out) {
     decompose_torus(mask[t], key.shape.decomposition, digits);
     for (std::size_t j = 0; j < levels; ++j) {
       if (digits[j] == 0) continue;
-      const Torus d = static_cast<Torus>(digits[j]);
-      const Torus* ct = key.data.data() + (t * levels + j) * (n + 1);
-      for (std::size_t x = 0; x <= n; ++x) res[x] -= d * ct[x];
+      sub_scaled(res.data(), key.data.data() + (t * levels + j) * (n + 1), static_cast<Torus>(digits[j]),
+                 n + 1);
     }
   }
 }

@@ -1,0 +1,86 @@
+// Choice of cryptographic parameters for a compiled circuit, from the noise model
+// (tfhe/noise_model.h) and the 128-bit security curve (tfhe/security.h).
+//
+// The compiler summarises a circuit as requirements: for every group of programmable bootstraps,
+// the precision they must resolve and the variance of their input as a linear combination of PBS
+// outputs and fresh encryptions (the squared 2-norms of the weights); for every decrypted output,
+// its bit width and variance likewise. The optimizer searches, in the style of Concrete's
+// optimizer (Bergerat et al., "Parameter Optimization and Larger Precision for (T)FHE", JoC 2023),
+// the cheapest KS-PBS parameter set (n, k, N, PBS and KS decompositions; noise distributions at
+// the security curve's minimum for their dimensions) such that every PBS fails with probability
+// at most p_error (or the whole circuit at most global_p_error) and every output decrypts
+// correctly with at least the same confidence.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "torusml/tfhe/parameters.h"
+
+namespace torusml::circuit {
+
+/// A group of identical PBS requirements.
+struct PbsRequirement {
+  /// Bits the PBS must resolve (its table's input width): the error at the blind rotation must
+  /// stay below 2^-(precision_bits + 2) of the torus (half a box).
+  unsigned precision_bits = 1;
+  /// Input variance = pbs_weight * Var(PBS output) + fresh_weight * Var(fresh encryption): the
+  /// squared 2-norms of the linear combination feeding the PBS.
+  double pbs_weight = 0.0;
+  double fresh_weight = 1.0;
+  /// How many PBS share this requirement (cost model and global failure probability).
+  std::uint64_t count = 1;
+};
+
+/// A decrypted output (or any value that must decrypt correctly): width_bits of message.
+struct OutputRequirement {
+  unsigned width_bits = 1;
+  double pbs_weight = 0.0;
+  double fresh_weight = 1.0;
+  std::uint64_t count = 1;
+};
+
+struct OptimizerOptions {
+  /// Failure probability allowed for each PBS (and each output decryption).
+  double p_error = 0x1.0p-40;
+  /// If set, the probability that any PBS or output of one circuit evaluation fails; p_error is
+  /// then derived from it (and ignored).
+  std::optional<double> global_p_error;
+  /// Bounds of the search.
+  unsigned min_log2_polynomial_size = 8, max_log2_polynomial_size = 17;
+  unsigned max_glwe_dimension = 6;
+};
+
+/// The chosen parameters, their estimated cost and their failure probabilities.
+struct OptimizerResult {
+  tfhe::PbsParameters parameters;  // message_bits = the widest PBS precision
+  double estimated_pbs_seconds = 0;   // cost model: one KS + PBS on one core
+  double log2_worst_p_error = 0;      // the largest per-PBS failure probability
+  double log2_global_p_error = 0;     // P(any PBS or output fails), union bound
+  std::string summary;                // one human-readable line
+};
+
+/// Parameters for a circuit with bootstraps. Throws CompileError (naming the widest precision and
+/// the target) if no 128-bit-secure set in the search space satisfies the requirements.
+OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
+                                        std::span<const OutputRequirement> outputs,
+                                        const OptimizerOptions& options = {});
+
+/// Parameters of a circuit without bootstraps: one LWE key (dimension n, noise at the security
+/// curve) large enough that every output decrypts correctly. Leveled circuits need no
+/// evaluation key.
+struct LeveledParameters {
+  tfhe::LweDimension lwe_dimension;
+  tfhe::NoiseDistribution noise;
+  double log2_global_p_error = 0;
+  std::string summary;
+};
+LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement> outputs,
+                                              const OptimizerOptions& options = {});
+
+/// Cost model (seconds on one core of this machine class) of one KS + PBS with `p`.
+double estimate_pbs_seconds(const tfhe::PbsParameters& p);
+
+}  // namespace torusml::circuit
