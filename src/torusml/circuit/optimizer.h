@@ -55,11 +55,11 @@ struct OptimizerOptions {
 
 /// The chosen parameters, their estimated cost and their failure probabilities.
 struct OptimizerResult {
-  tfhe::PbsParameters parameters;  // message_bits = the widest PBS precision
-  double estimated_pbs_seconds = 0;   // cost model: one KS + PBS on one core
-  double log2_worst_p_error = 0;      // the largest per-PBS failure probability
-  double log2_global_p_error = 0;     // P(any PBS or output fails), union bound
-  std::string summary;                // one human-readable line
+  tfhe::PbsParameters parameters;    // message_bits = the widest PBS precision
+  double estimated_pbs_seconds = 0;  // cost model: one KS + PBS on one core
+  double log2_worst_p_error = 0;     // the largest per-PBS failure probability
+  double log2_global_p_error = 0;    // P(any PBS or output fails), union bound
+  std::string summary;               // one human-readable line
 };
 
 /// Parameters for a circuit with bootstraps. Throws CompileError (naming the widest precision and

@@ -18,7 +18,6 @@ namespace {
 struct BootstrapScratch {
   std::vector<std::uint32_t> switched;
   std::vector<Torus> accumulator;
-  std::vector<Torus> difference;
   LweCiphertext small;
   ExternalProductScratch external_product;
 };
@@ -52,10 +51,9 @@ void blind_rotate(const FourierBootstrapKey& bsk, std::span<const std::uint32_t>
                           (2 * n - switched[count]) % (2 * n));
   const FftPlan& plan = fft_plan(g.polynomial_size);
   BootstrapScratch& s = bootstrap_scratch();
-  s.difference.resize(g.glwe_size());
   for (std::size_t i = 0; i < count; ++i) {
     if (switched[i] == 0) continue;  // X^0 acc - acc = 0: the CMux is the identity
-    cmux_rotate(acc, bsk.ggsw(i), switched[i], g, plan, s.difference, s.external_product);
+    cmux_rotate(acc, bsk.ggsw(i), switched[i], g, plan, s.external_product);
   }
 }
 

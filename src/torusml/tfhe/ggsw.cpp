@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "torusml/common/check.h"
+#include "torusml/common/multiversion.h"
 #include "torusml/tfhe/decomposition.h"
 #include "torusml/tfhe/polynomial.h"
 
@@ -53,41 +54,103 @@ void ExternalProductScratch::resize(const GgswShape& shape) {
   accumulator.resize(shape.glwe_size());
 }
 
-void add_external_product(std::span<Torus> out, const double* fourier_ggsw,
-                          std::span<const Torus> glwe, const GgswShape& shape, const FftPlan& plan,
-                          ExternalProductScratch& scratch) {
+namespace {
+
+// Signed decomposition of `count` values v[x] = src[x] - sub[x] (sub may be null) into `levels`
+// digit planes (digits[j * stride + x] = digit j of value x, j = 0 most significant). The same
+// arithmetic as decompose_torus, written branch-free so that it vectorizes.
+TORUSML_MULTIVERSION
+void decompose_difference(const Torus* __restrict src, const Torus* __restrict sub,
+                          std::size_t count, bool negate_src, unsigned beta, unsigned levels,
+                          std::int64_t* __restrict digits, std::size_t stride) {
+  const unsigned total = beta * levels;
+  const unsigned shift = 64 - total;
+  const Torus mask = (Torus{1} << beta) - 1;
+  for (std::size_t x = 0; x < count; ++x) {
+    Torus v = negate_src ? Torus{0} - src[x] : src[x];
+    if (sub) v -= sub[x];
+    Torus closest = (v >> shift) + ((v >> (shift - 1)) & 1);
+    for (unsigned j = levels; j-- > 0;) {
+      const Torus d = closest & mask;
+      closest >>= beta;
+      const Torus carry = d >> (beta - 1);
+      digits[j * stride + x] =
+          static_cast<std::int64_t>(d) - static_cast<std::int64_t>(carry << beta);
+      closest += carry;
+    }
+  }
+}
+
+// digits of X^power * poly - poly (negacyclic, power in [0, 2N)), for every level.
+void decompose_rotated_difference(const Torus* poly, std::size_t n, std::size_t power,
+                                  DecompositionParameters d, std::int64_t* digits) {
+  const unsigned beta = static_cast<unsigned>(d.base_log.value());
+  const unsigned levels = static_cast<unsigned>(d.level_count.value());
+  const bool negate = power >= n;
+  const std::size_t p = negate ? power - n : power;
+  // Coefficient x of X^p poly is poly[x - p] for x >= p and -poly[x - p + N] below (negated
+  // once more if power >= N).
+  decompose_difference(poly + (n - p), poly, p, !negate, beta, levels, digits, n);
+  decompose_difference(poly, poly + p, n - p, negate, beta, levels, digits + p, n);
+}
+
+// out += sum over the (k+1) l digit planes of FFT(digits) * GGSW row, given the digits of every
+// input polynomial (digits_of(i) fills scratch.digits for polynomial i).
+template <class Digits>
+void external_product_from_digits(std::span<Torus> out, const double* fourier_ggsw,
+                                  const GgswShape& shape, const FftPlan& plan,
+                                  ExternalProductScratch& scratch, Digits&& digits_of) {
   const std::size_t k = shape.glwe_dimension.value(), n = shape.polynomial_size.value();
   const std::size_t levels = shape.decomposition.level_count.value();
   const std::size_t cols = k + 1;
   scratch.resize(shape);
-  std::fill(scratch.accumulator.begin(), scratch.accumulator.end(), 0.0);
-  std::int64_t digit[64];
+  double* acc = scratch.accumulator.data();
+  double* f = scratch.fourier_digits.data();
+  bool first = true;
   for (std::size_t i = 0; i <= k; ++i) {
-    const Torus* poly = glwe.data() + i * n;
-    for (std::size_t x = 0; x < n; ++x) {
-      decompose_torus(poly[x], shape.decomposition, digit);
-      for (std::size_t j = 0; j < levels; ++j) scratch.digits[j * n + x] = digit[j];
-    }
+    digits_of(i);
     for (std::size_t j = 0; j < levels; ++j) {
-      plan.forward_i64(scratch.digits.data() + j * n, scratch.fourier_digits.data());
+      plan.forward_i64(scratch.digits.data() + j * n, f);
       const double* row = fourier_ggsw + (i * levels + j) * cols * n;
-      for (std::size_t c = 0; c < cols; ++c)
-        plan.mul_add(scratch.accumulator.data() + c * n, scratch.fourier_digits.data(),
-                     row + c * n);
+      for (std::size_t c = 0; c < cols; ++c) {
+        if (first)
+          plan.mul(acc + c * n, f, row + c * n);
+        else
+          plan.mul_add(acc + c * n, f, row + c * n);
+      }
+      first = false;
     }
   }
-  for (std::size_t c = 0; c < cols; ++c)
-    plan.backward_add_torus(scratch.accumulator.data() + c * n, out.data() + c * n);
+  for (std::size_t c = 0; c < cols; ++c) plan.backward_add_torus(acc + c * n, out.data() + c * n);
+}
+
+}  // namespace
+
+void add_external_product(std::span<Torus> out, const double* fourier_ggsw,
+                          std::span<const Torus> glwe, const GgswShape& shape, const FftPlan& plan,
+                          ExternalProductScratch& scratch) {
+  const std::size_t n = shape.polynomial_size.value();
+  const unsigned beta = static_cast<unsigned>(shape.decomposition.base_log.value());
+  const unsigned levels = static_cast<unsigned>(shape.decomposition.level_count.value());
+  // Decompose everything first: out may alias glwe.
+  std::vector<std::int64_t> all((shape.glwe_dimension.value() + 1) * levels * n);
+  for (std::size_t i = 0; i <= shape.glwe_dimension.value(); ++i)
+    decompose_difference(glwe.data() + i * n, nullptr, n, false, beta, levels,
+                         all.data() + i * levels * n, n);
+  external_product_from_digits(out, fourier_ggsw, shape, plan, scratch, [&](std::size_t i) {
+    std::copy_n(all.data() + i * levels * n, levels * n, scratch.digits.data());
+  });
 }
 
 void cmux_rotate(std::span<Torus> acc, const double* fourier_ggsw, std::size_t power,
-                 const GgswShape& shape, const FftPlan& plan, std::span<Torus> difference,
-                 ExternalProductScratch& scratch) {
-  const std::size_t k = shape.glwe_dimension.value(), n = shape.polynomial_size.value();
-  std::fill(difference.begin(), difference.end(), 0);
-  for (std::size_t i = 0; i <= k; ++i)
-    polynomial_add_rotated_difference(difference.subspan(i * n, n), acc.subspan(i * n, n), power);
-  add_external_product(acc, fourier_ggsw, difference, shape, plan, scratch);
+                 const GgswShape& shape, const FftPlan& plan, ExternalProductScratch& scratch) {
+  const std::size_t n = shape.polynomial_size.value();
+  // The digits of polynomial i are taken just before its FFTs; acc is only written at the end
+  // (backward_add_torus), so every polynomial is still the CMux input when decomposed.
+  external_product_from_digits(acc, fourier_ggsw, shape, plan, scratch, [&](std::size_t i) {
+    decompose_rotated_difference(acc.data() + i * n, n, power, shape.decomposition,
+                                 scratch.digits.data());
+  });
 }
 
 }  // namespace torusml::tfhe

@@ -65,9 +65,9 @@ void add_external_product(std::span<Torus> out, const double* fourier_ggsw,
                           ExternalProductScratch& scratch);
 
 /// CMux (TFHE Alg. 3): acc <- acc + GGSW(b) [x] (rotated - acc), i.e. rotated if b = 1 and acc if
-/// b = 0, where rotated = X^power * acc (power in [0, 2N)). `difference` is a (k+1)*N scratch.
+/// b = 0, where rotated = X^power * acc (power in [0, 2N)). The difference is decomposed on the
+/// fly, never stored.
 void cmux_rotate(std::span<Torus> acc, const double* fourier_ggsw, std::size_t power,
-                 const GgswShape& shape, const FftPlan& plan, std::span<Torus> difference,
-                 ExternalProductScratch& scratch);
+                 const GgswShape& shape, const FftPlan& plan, ExternalProductScratch& scratch);
 
 }  // namespace torusml::tfhe

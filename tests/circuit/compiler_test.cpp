@@ -1,0 +1,249 @@
+// Compilation and the three modes: leveled circuits, random programs (clear == execute), simulation
+// vs clear, failure probabilities vs target, compile errors, and key/parameter mismatches.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "circuit_test_util.h"
+#include "torusml/circuit/builder.h"
+#include "torusml/common/error.h"
+
+namespace torusml::circuit::testing {
+namespace {
+
+TEST(Compiler, LeveledLinearModelUsesNoBootstrap) {
+  Builder b;
+  Value x = b.input("x", {30});
+  std::mt19937_64 rng(3);
+  const Tensor w = random_tensors(rng, {30, 3}, -128, 127, 1)[0];
+  b.output(matmul(x, w) + Tensor::vector({1000, -2000, 3000}));
+  const Program p = b.build();
+  const auto inputset = one_input_set(rng, {30}, 0, 255, 50);
+  const CompiledCircuit c = compile(p, inputset);
+  EXPECT_FALSE(c.parameters().uses_pbs);
+  EXPECT_EQ(c.statistics().pbs_count, 0u);
+  EXPECT_GE(c.statistics().max_bit_width, 16u);
+  EXPECT_NE(c.describe().find("leveled"), std::string::npos);
+  const auto x_batch =
+      stack(std::vector<std::vector<Tensor>>(inputset.begin(), inputset.begin() + 20));
+  const KeySet& keys = keys_for(c);
+  EXPECT_FALSE(keys.evaluation.server_key.has_value());
+  EXPECT_EQ(c.encrypt_run_decrypt(keys, x_batch), c.evaluate(x_batch, Mode::Clear));
+}
+
+// A random program: a sequence of operations over small shapes, with interval arithmetic keeping
+// table inputs narrow.
+struct RandomProgram {
+  Program program;
+  std::vector<Shape> input_shapes;
+};
+
+RandomProgram random_program(std::mt19937_64& rng) {
+  Builder b;
+  struct Item {
+    Value v;
+    std::int64_t lo, hi;
+  };
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::int64_t len = 2 + static_cast<std::int64_t>(rng() % 4);
+  RandomProgram rp;
+  rp.input_shapes = {{len}, {len}};
+  std::vector<Item> items = {{b.input("a", {len}), 0, 7}, {b.input("b", {len}), -4, 3}};
+  const int steps = 4 + static_cast<int>(rng() % 5);
+  for (int s = 0; s < steps; ++s) {
+    const Item x = items[pick(items.size())];
+    const Item y = items[pick(items.size())];
+    const bool narrow = std::max(std::abs(x.lo), std::abs(x.hi)) <= 40;
+    switch (pick(7)) {
+      case 0:
+        if (x.v.shape() == y.v.shape()) items.push_back({x.v + y.v, x.lo + y.lo, x.hi + y.hi});
+        break;
+      case 1:
+        if (x.v.shape() == y.v.shape()) items.push_back({x.v - y.v, x.lo - y.hi, x.hi - y.lo});
+        break;
+      case 2: {
+        const std::int64_t c = static_cast<std::int64_t>(pick(5)) - 2;
+        items.push_back({x.v * c, std::min(x.lo * c, x.hi * c), std::max(x.lo * c, x.hi * c)});
+        break;
+      }
+      case 3: {  // a random table to a small range
+        if (!narrow) break;
+        std::vector<std::int64_t> values(256);
+        for (auto& v : values) v = static_cast<std::int64_t>(pick(16)) - 8;
+        items.push_back({apply_table(x.v,
+                                     [values](std::int64_t t) {
+                                       return values[static_cast<std::size_t>(t & 255)];
+                                     }),
+                         -8, 7});
+        break;
+      }
+      case 4: {  // a small matmul to a new length
+        if (x.v.shape().size() != 1) break;
+        const std::int64_t n = x.v.shape()[0], m = 1 + static_cast<std::int64_t>(pick(3));
+        std::vector<std::int64_t> w(static_cast<std::size_t>(n * m));
+        std::int64_t bound = 0;
+        for (auto& v : w) v = static_cast<std::int64_t>(pick(5)) - 2;
+        for (std::int64_t j = 0; j < m; ++j) {
+          std::int64_t col = 0;
+          for (std::int64_t i = 0; i < n; ++i)
+            col += std::abs(w[static_cast<std::size_t>(i * m + j)]);
+          bound = std::max(bound, col);
+        }
+        const std::int64_t a = std::max(std::abs(x.lo), std::abs(x.hi)) * bound;
+        items.push_back({matmul(x.v, Tensor({n, m}, w)), -a, a});
+        break;
+      }
+      case 5:
+        if (narrow) items.push_back({relu(x.v), 0, std::max<std::int64_t>(x.hi, 0)});
+        break;
+      case 6: {
+        const std::int64_t n = element_count(x.v.shape());
+        items.push_back({sum(x.v), x.lo * n, x.hi * n});
+        break;
+      }
+    }
+  }
+  b.output(items.back().v);
+  if (items.size() > 3) b.output(items[items.size() - 2].v);
+  rp.program = b.build();
+  return rp;
+}
+
+TEST(Compiler, RandomProgramsClearEqualsExecute) {
+  std::mt19937_64 rng(2024);
+  int executed = 0;
+  for (int trial = 0; trial < 14; ++trial) {
+    const RandomProgram rp = random_program(rng);
+    std::vector<std::vector<Tensor>> inputset;
+    for (int k = 0; k < 30; ++k)
+      inputset.push_back({random_tensors(rng, rp.input_shapes[0], 0, 7, 1)[0],
+                          random_tensors(rng, rp.input_shapes[1], -4, 3, 1)[0]});
+    CompiledCircuit c;
+    try {
+      c = compile(rp.program, inputset);
+    } catch (const CompileError& e) {
+      continue;  // e.g. a table input that grew too wide: a legitimate rejection
+    }
+    const auto x = stack(std::vector<std::vector<Tensor>>(inputset.begin(), inputset.begin() + 4));
+    const auto clear = c.evaluate(x, Mode::Clear);
+    ASSERT_EQ(c.encrypt_run_decrypt(keys_for(c), x), clear) << rp.program.to_text();
+    EXPECT_EQ(c.evaluate(x, Mode::Simulate, 5), clear);
+    ++executed;
+  }
+  EXPECT_GE(executed, 10);
+}
+
+Program identity_table_program(std::int64_t len, unsigned bits) {
+  Builder b;
+  Value x = b.input("x", {len});
+  const std::int64_t mask = (std::int64_t{1} << bits) - 1;
+  b.output(apply_table(
+      x, [mask](std::int64_t v) { return (v * 5 + 3) & mask; }, "affine_mod"));
+  return b.build();
+}
+
+TEST(Compiler, ParametersMeetTheFailureTarget) {
+  std::mt19937_64 rng(1);
+  const Program p = identity_table_program(8, 5);
+  const auto inputset = one_input_set(rng, {8}, 0, 31, 20);
+  for (double target : {0x1.0p-20, 0x1.0p-40, 0x1.0p-64}) {
+    CompileOptions o;
+    o.p_error = target;
+    const CompiledCircuit c = compile(p, inputset, o);
+    ASSERT_TRUE(c.parameters().uses_pbs);
+    for (const auto& ins : c.server_program().instructions) {
+      if (ins.kind == InstructionKind::Bootstrap) {
+        EXPECT_LE(ins.bootstrap.log2_p_error, std::log2(target) + 1e-9);
+      }
+    }
+  }
+  CompileOptions g;
+  g.global_p_error = 0x1.0p-30;
+  const CompiledCircuit c = compile(p, inputset, g);
+  EXPECT_LE(c.statistics().log2_global_p_error, -30 + 1e-6);
+}
+
+TEST(Compiler, SimulationDivergesNearCertainFailure) {
+  std::mt19937_64 rng(2);
+  const Program p = identity_table_program(64, 4);
+  const auto inputset = one_input_set(rng, {64}, 0, 15, 20);
+  const auto x = stack(std::vector<std::vector<Tensor>>(inputset.begin(), inputset.begin() + 10));
+  const CompiledCircuit safe = compile(p, inputset);
+  EXPECT_EQ(safe.evaluate(x, Mode::Simulate, 1), safe.evaluate(x, Mode::Clear));
+  CompileOptions o;
+  o.p_error = 0.5;
+  const CompiledCircuit risky = compile(p, inputset, o);
+  const auto clear = risky.evaluate(x, Mode::Clear)[0];
+  const auto sim = risky.evaluate(x, Mode::Simulate, 1)[0];
+  std::size_t diff = 0;
+  for (std::size_t k = 0; k < clear.size(); ++k) diff += clear[k] != sim[k];
+  EXPECT_GT(diff, clear.size() / 10) << "simulation should show errors at p_error = 0.5";
+}
+
+// With a deliberately high p_error, the measured failure rate of real bootstraps agrees with the
+// failure probability the parameters were chosen for (within 4.5 binomial standard deviations).
+TEST(Compiler, MeasuredFailureRateAgreesWithTarget) {
+  std::mt19937_64 rng(3);
+  const Program p = identity_table_program(500, 4);
+  const auto inputset = one_input_set(rng, {500}, 0, 15, 4);
+  CompileOptions o;
+  o.p_error = 0x1.0p-7;
+  const CompiledCircuit c = compile(p, inputset, o);
+  double log2_p = 0;
+  for (const auto& ins : c.server_program().instructions)
+    if (ins.kind == InstructionKind::Bootstrap) log2_p = ins.bootstrap.log2_p_error;
+  const double pf = std::exp2(log2_p);
+  ASSERT_GT(pf, 0x1.0p-10) << "the optimizer should use most of the allowed failure probability";
+  const auto x = stack(std::vector<std::vector<Tensor>>(inputset.begin(), inputset.end()));
+  const auto clear = c.evaluate(x, Mode::Clear)[0];
+  const auto fhe = c.encrypt_run_decrypt(keys_for(c), x)[0];
+  double failures = 0;
+  for (std::size_t k = 0; k < clear.size(); ++k) failures += clear[k] != fhe[k];
+  const double n = static_cast<double>(clear.size()), expected = n * pf;
+  EXPECT_NEAR(failures, expected, 4.5 * std::sqrt(expected * (1 - pf)) + 1.0)
+      << "measured " << failures / n << " vs model " << pf;
+}
+
+TEST(Compiler, ErrorsNameTheOperationAndTheFix) {
+  Builder b;
+  Value x = b.input("x", {4});
+  b.output(apply_table(
+      matmul(x, Tensor::matrix({{100}, {100}, {100}, {100}})), [](std::int64_t v) { return v; },
+      "wide"));
+  std::mt19937_64 rng(4);
+  const auto inputset = one_input_set(rng, {4}, 0, 255, 10);
+  try {
+    compile(b.build(), inputset);
+    FAIL() << "expected a CompileError";
+  } catch (const CompileError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("table_lookup"), std::string::npos) << m;
+    EXPECT_NE(m.find("round_bit_pattern"), std::string::npos) << m;
+  }
+  EXPECT_THROW(compile(b.build(), std::vector<std::vector<Tensor>>{}), InvalidArgument);
+  EXPECT_THROW(compile(b.build(), one_input_set(rng, {5}, 0, 1, 3)), InvalidArgument);
+}
+
+TEST(Compiler, OutOfRangeValuesAndMismatchedKeysAreReported) {
+  std::mt19937_64 rng(5);
+  const Program p = identity_table_program(4, 4);
+  const CompiledCircuit c = compile(p, one_input_set(rng, {4}, 0, 15, 10));
+  const Tensor too_big({1, 4}, {1, 2, 3, 16});
+  EXPECT_THROW(c.evaluate(std::vector<Tensor>{too_big}, Mode::Clear), InvalidArgument);
+  const KeySet& keys = keys_for(c);
+  EXPECT_THROW(c.encrypt_run_decrypt(keys, std::vector<Tensor>{too_big}), InvalidArgument);
+  EXPECT_THROW(c.evaluate(std::vector<Tensor>{Tensor({1, 3}, {1, 2, 3})}, Mode::Clear),
+               InvalidArgument);
+  // Keys of another circuit (other parameters).
+  Builder b2;
+  b2.output(b2.input("x", {4}) * 3);
+  const CompiledCircuit leveled = compile(b2.build(), one_input_set(rng, {4}, 0, 15, 10));
+  const Tensor ok({1, 4}, {1, 2, 3, 4});
+  EXPECT_THROW(c.encrypt_run_decrypt(keys_for(leveled), std::vector<Tensor>{ok}),
+               ParameterMismatch);
+  EXPECT_THROW(parse_mode("fast"), InvalidArgument);
+  EXPECT_EQ(parse_mode("disable"), Mode::Clear);
+}
+
+}  // namespace
+}  // namespace torusml::circuit::testing
