@@ -37,6 +37,18 @@ void require_table(const FourierBootstrapKey& bsk, const LookupTable& lut) {
 }
 }  // namespace
 
+namespace {
+constexpr std::size_t kLockstepGroup = 4;
+
+// acc = (0, ..., 0, X^(-body) v).
+void init_accumulator(const LookupTable& lut, std::uint32_t body, const GgswShape& g,
+                      std::span<Torus> acc) {
+  const std::size_t k = g.glwe_dimension.value(), n = g.polynomial_size.value();
+  std::fill(acc.begin(), acc.begin() + static_cast<std::ptrdiff_t>(k * n), 0);
+  polynomial_mul_monomial(acc.subspan(k * n, n), lut.accumulator, (2 * n - body) % (2 * n));
+}
+}  // namespace
+
 void blind_rotate(const FourierBootstrapKey& bsk, std::span<const std::uint32_t> switched,
                   const LookupTable& lut, std::span<Torus> acc) {
   const GgswShape& g = bsk.shape.ggsw;
@@ -110,9 +122,44 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
   require_same_dimension(in.dimension(), key.parameters.big_lwe_dimension(), "batch input");
   if (out.size() != in.size() || out.dimension() != in.dimension())
     out = LweCiphertextList(in.dimension(), in.size());
-  parallel_for(in.size(), [&](std::size_t i) {
-    const LookupTable& t = *tables[tables.size() == 1 ? 0 : i];
-    keyswitch_bootstrap(key, in[i], t, out[i]);
+  for (const LookupTable* t : tables) require_table(key.bootstrap_key, *t);
+  // Ciphertexts are bootstrapped in groups that walk the bootstrapping key in lockstep: each
+  // GGSW is loaded from memory once per group instead of once per ciphertext (the key is larger
+  // than the caches; its streaming bounds a lone PBS). Groups are sized so every thread works.
+  const std::size_t threads = default_thread_pool().size();
+  const std::size_t group =
+      std::clamp<std::size_t>(in.size() / std::max<std::size_t>(threads, 1), 1, kLockstepGroup);
+  const std::size_t groups = (in.size() + group - 1) / group;
+  const FourierBootstrapKey& bsk = key.bootstrap_key;
+  const GgswShape& g = bsk.shape.ggsw;
+  const std::size_t n_small = key.parameters.lwe_dimension.value();
+  parallel_for(groups, [&](std::size_t gi) {
+    const std::size_t begin = gi * group, end = std::min(in.size(), begin + group);
+    const std::size_t count = end - begin;
+    BootstrapScratch& s = bootstrap_scratch();
+    std::vector<std::vector<std::uint32_t>> switched(count,
+                                                     std::vector<std::uint32_t>(n_small + 1));
+    std::vector<std::vector<Torus>> accs(count, std::vector<Torus>(g.glwe_size()));
+    LweCiphertextList small(key.parameters.lwe_dimension, count);
+    std::vector<LweView> ins;
+    std::vector<LweMutView> outs;
+    for (std::size_t t = 0; t < count; ++t) {
+      ins.push_back(in[begin + t]);
+      outs.push_back(small[t]);
+    }
+    keyswitch_group(key.keyswitch_key, ins, outs);
+    for (std::size_t t = 0; t < count; ++t) {
+      modulus_switch(small[t], g.polynomial_size, key.parameters.modulus_switch, switched[t]);
+      init_accumulator(*tables[tables.size() == 1 ? 0 : begin + t], switched[t][n_small], g,
+                       accs[t]);
+    }
+    const FftPlan& plan = fft_plan(g.polynomial_size);
+    for (std::size_t i = 0; i < n_small; ++i)
+      for (std::size_t t = 0; t < count; ++t)
+        if (switched[t][i] != 0)
+          cmux_rotate(accs[t], bsk.ggsw(i), switched[t][i], g, plan, s.external_product);
+    for (std::size_t t = 0; t < count; ++t)
+      sample_extract(accs[t], g.glwe_dimension, g.polynomial_size, out[begin + t]);
   });
 }
 

@@ -56,28 +56,53 @@ void ExternalProductScratch::resize(const GgswShape& shape) {
 
 namespace {
 
-// Signed decomposition of `count` values v[x] = src[x] - sub[x] (sub may be null) into `levels`
-// digit planes (digits[j * stride + x] = digit j of value x, j = 0 most significant). The same
-// arithmetic as decompose_torus, written branch-free so that it vectorizes.
-TORUSML_MULTIVERSION
-void decompose_difference(const Torus* __restrict src, const Torus* __restrict sub,
-                          std::size_t count, bool negate_src, unsigned beta, unsigned levels,
-                          std::int64_t* __restrict digits, std::size_t stride) {
-  const unsigned total = beta * levels;
-  const unsigned shift = 64 - total;
+// Signed decomposition of `count` values v[x] = (negate ? -src[x] : src[x]) - sub[x] into
+// `levels` digit planes (digits[j * stride + x] = digit j of value x, j = 0 most significant):
+// the arithmetic of decompose_torus, branch-free, in loops the compiler vectorizes. The
+// single-level case (the usual one) has its own loop.
+template <bool kNegate, bool kSub>
+TORUSML_MULTIVERSION void decompose_planes(const Torus* __restrict src, const Torus* __restrict sub,
+                                           std::size_t count, unsigned beta, unsigned levels,
+                                           std::int64_t* __restrict digits, std::size_t stride) {
+  const unsigned shift = 64 - beta * levels;
   const Torus mask = (Torus{1} << beta) - 1;
+  if (levels == 1) {
+    for (std::size_t x = 0; x < count; ++x) {
+      Torus v = kNegate ? Torus{0} - src[x] : src[x];
+      if constexpr (kSub) v -= sub[x];
+      const Torus d = ((v >> shift) + ((v >> (shift - 1)) & 1)) & mask;
+      const Torus carry = d >> (beta - 1);
+      digits[x] = static_cast<std::int64_t>(d - (carry << beta));
+    }
+    return;
+  }
   for (std::size_t x = 0; x < count; ++x) {
-    Torus v = negate_src ? Torus{0} - src[x] : src[x];
-    if (sub) v -= sub[x];
+    Torus v = kNegate ? Torus{0} - src[x] : src[x];
+    if constexpr (kSub) v -= sub[x];
     Torus closest = (v >> shift) + ((v >> (shift - 1)) & 1);
     for (unsigned j = levels; j-- > 0;) {
       const Torus d = closest & mask;
       closest >>= beta;
       const Torus carry = d >> (beta - 1);
-      digits[j * stride + x] =
-          static_cast<std::int64_t>(d) - static_cast<std::int64_t>(carry << beta);
+      digits[j * stride + x] = static_cast<std::int64_t>(d - (carry << beta));
       closest += carry;
     }
+  }
+}
+
+void decompose_difference(const Torus* src, const Torus* sub, std::size_t count, bool negate_src,
+                          unsigned beta, unsigned levels, std::int64_t* digits,
+                          std::size_t stride) {
+  if (sub) {
+    if (negate_src)
+      decompose_planes<true, true>(src, sub, count, beta, levels, digits, stride);
+    else
+      decompose_planes<false, true>(src, sub, count, beta, levels, digits, stride);
+  } else {
+    if (negate_src)
+      decompose_planes<true, false>(src, sub, count, beta, levels, digits, stride);
+    else
+      decompose_planes<false, false>(src, sub, count, beta, levels, digits, stride);
   }
 }
 

@@ -64,6 +64,31 @@ LweKeyswitchKey decompress_keyswitch_key(const SeededLweKeyswitchKey& seeded) {
   return out;
 }
 
+void keyswitch_group(const LweKeyswitchKey& key, std::span<const LweView> in,
+                     std::span<const LweMutView> out) {
+  TORUSML_CHECK_EQ(in.size(), out.size());
+  const std::size_t n = key.shape.output_lwe_dimension.value();
+  const std::size_t levels = key.shape.decomposition.level_count.value();
+  for (std::size_t g = 0; g < in.size(); ++g) {
+    require_same_dimension(in[g].dimension(), key.shape.input_lwe_dimension, "keyswitch input");
+    require_same_dimension(out[g].dimension(), key.shape.output_lwe_dimension, "keyswitch output");
+    auto res = out[g].data();
+    std::fill(res.begin(), res.end(), 0);
+    res[n] = in[g].body();
+  }
+  std::int64_t digits[64];
+  const std::size_t input_dim = key.shape.input_lwe_dimension.value();
+  for (std::size_t t = 0; t < input_dim; ++t) {
+    const Torus* row = key.data.data() + t * levels * (n + 1);
+    for (std::size_t g = 0; g < in.size(); ++g) {
+      decompose_torus(in[g].mask()[t], key.shape.decomposition, digits);
+      for (std::size_t j = 0; j < levels; ++j)
+        if (digits[j] != 0)
+          sub_scaled(out[g].data().data(), row + j * (n + 1), static_cast<Torus>(digits[j]), n + 1);
+    }
+  }
+}
+
 void keyswitch(const LweKeyswitchKey& key, LweView in, LweMutView out) {
   require_same_dimension(in.dimension(), key.shape.input_lwe_dimension, "keyswitch input");
   require_same_dimension(out.dimension(), key.shape.output_lwe_dimension, "keyswitch output");
@@ -78,8 +103,8 @@ void keyswitch(const LweKeyswitchKey& key, LweView in, LweMutView out) {
     decompose_torus(mask[t], key.shape.decomposition, digits);
     for (std::size_t j = 0; j < levels; ++j) {
       if (digits[j] == 0) continue;
-      sub_scaled(res.data(), key.data.data() + (t * levels + j) * (n + 1), static_cast<Torus>(digits[j]),
-                 n + 1);
+      sub_scaled(res.data(), key.data.data() + (t * levels + j) * (n + 1),
+                 static_cast<Torus>(digits[j]), n + 1);
     }
   }
 }

@@ -9,6 +9,7 @@
 // (noise_seed, t + 1).
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "torusml/tfhe/lwe.h"
@@ -54,5 +55,10 @@ LweKeyswitchKey decompress_keyswitch_key(const SeededLweKeyswitchKey& seeded);
 /// out = keyswitch of `in` (dimension input) to the output key (dimension output).
 /// Throws ParameterMismatch if the dimensions do not match the key.
 void keyswitch(const LweKeyswitchKey& key, LweView in, LweMutView out);
+
+/// out[g] = keyswitch of in[g] for a small group, reading each row of the key once for the whole
+/// group (the key is larger than the caches: its streaming bounds a lone keyswitch).
+void keyswitch_group(const LweKeyswitchKey& key, std::span<const LweView> in,
+                     std::span<const LweMutView> out);
 
 }  // namespace torusml::tfhe
