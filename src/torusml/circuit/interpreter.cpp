@@ -131,8 +131,9 @@ Tensor run_clear(const ServerProgram& sp, const Instruction& ins,
       const auto& table = ins.clear_tables[attr.element_table.empty()
                                                ? 0
                                                : static_cast<std::size_t>(attr.element_table[i])];
-      const std::int64_t k = x[i] - ins.clear_table_min;
-      if (k < 0 || k >= static_cast<std::int64_t>(table.size())) {
+      std::int64_t k = 0;
+      if (__builtin_sub_overflow(x[i], ins.clear_table_min, &k) || k < 0 ||
+          k >= static_cast<std::int64_t>(table.size())) {
         std::ostringstream os;
         os << "value " << x[i] << " entering clear table lookup '" << n.label
            << "' is outside the range measured at compile time [" << ins.clear_table_min << ", "

@@ -230,8 +230,9 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
                   ins.clear_tables[attr.element_table.empty()
                                        ? 0
                                        : static_cast<std::size_t>(attr.element_table[k])];
-              const std::int64_t idx = x[k] - ins.clear_table_min;
-              if (idx < 0 || idx >= static_cast<std::int64_t>(table.size()))
+              std::int64_t idx = 0;
+              if (__builtin_sub_overflow(x[k], ins.clear_table_min, &idx) || idx < 0 ||
+                  idx >= static_cast<std::int64_t>(table.size()))
                 throw InvalidArgument("run: a clear value entering '" + n.label +
                                       "' is outside the range measured at compile time");
               out[k] = table[static_cast<std::size_t>(idx)];

@@ -31,6 +31,9 @@ namespace {
 constexpr std::array<std::uint8_t, 4> kMagic = {'T', 'R', 'M', 'L'};
 constexpr std::uint16_t kMaxKindValue =
     static_cast<std::uint16_t>(SerializedKind::CompressedServerKey);
+constexpr std::uint16_t kFirstCircuitKind =
+    static_cast<std::uint16_t>(SerializedKind::ServerProgram);
+constexpr std::uint16_t kLastCircuitKind = static_cast<std::uint16_t>(SerializedKind::RunArguments);
 
 using Checksum = std::array<std::uint8_t, kSerializedChecksumBytes>;
 
@@ -78,7 +81,8 @@ RawHeader read_raw_header(std::span<const std::uint8_t> bytes) {
 }
 
 bool known_kind(std::uint16_t kind) {
-  return kind >= 1 && kind <= kMaxKindValue;
+  return (kind >= 1 && kind <= kMaxKindValue) ||
+         (kind >= kFirstCircuitKind && kind <= kLastCircuitKind);
 }
 
 std::string kind_label(std::uint16_t kind) {
@@ -113,6 +117,20 @@ const char* loader_name(SerializedKind kind) {
       return "deserialize_seeded_bootstrap_key()";
     case SerializedKind::CompressedServerKey:
       return "deserialize_compressed_server_key() or load_server_key()";
+    case SerializedKind::ServerProgram:
+      return "circuit::deserialize_server_program()";
+    case SerializedKind::ClientSpecification:
+      return "circuit::deserialize_client_specification()";
+    case SerializedKind::CircuitClientKeys:
+      return "circuit::deserialize_client_keys()";
+    case SerializedKind::CircuitEvaluationKeys:
+      return "circuit::deserialize_evaluation_keys()";
+    case SerializedKind::EncryptedTensor:
+      return "circuit::deserialize_encrypted_tensor()";
+    case SerializedKind::EncryptedTensorList:
+      return "circuit::deserialize_encrypted_tensors()";
+    case SerializedKind::RunArguments:
+      return "circuit::deserialize_run_arguments()";
   }
   return "?";
 }
@@ -224,6 +242,20 @@ std::string_view serialized_kind_name(SerializedKind kind) {
       return "SeededLweBootstrapKey";
     case SerializedKind::CompressedServerKey:
       return "CompressedServerKey";
+    case SerializedKind::ServerProgram:
+      return "ServerProgram";
+    case SerializedKind::ClientSpecification:
+      return "ClientSpecification";
+    case SerializedKind::CircuitClientKeys:
+      return "CircuitClientKeys";
+    case SerializedKind::CircuitEvaluationKeys:
+      return "CircuitEvaluationKeys";
+    case SerializedKind::EncryptedTensor:
+      return "EncryptedTensor";
+    case SerializedKind::EncryptedTensorList:
+      return "EncryptedTensorList";
+    case SerializedKind::RunArguments:
+      return "RunArguments";
   }
   return "unknown";
 }

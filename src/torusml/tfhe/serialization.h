@@ -7,7 +7,8 @@
 //   4       2     format version (u16, kSerializationFormatVersion = 1)
 //   6       2     object kind (u16, SerializedKind)
 //   8       8     parameter fingerprint (u64, PbsParameters::fingerprint() of the parameter set
-//                 the object belongs to, 0 where none)
+//                 the object belongs to, 0 where none; CircuitParameters::fingerprint() for the
+//                 circuit layer's objects, kinds 100 and up: torusml/circuit/serialization.h)
 //   16      8     payload length L (u64)
 //   24      L     payload (per kind, see serialization.cpp)
 //   24 + L  32    BLAKE2b-256 (libsodium crypto_generichash, unkeyed) of bytes [0, 24 + L)
@@ -66,6 +67,14 @@ enum class SerializedKind : std::uint16_t {
   LweBootstrapKey = 10,
   SeededLweBootstrapKey = 11,
   CompressedServerKey = 12,
+  // The circuit layer's objects (torusml/circuit/serialization.h).
+  ServerProgram = 100,
+  ClientSpecification = 101,
+  CircuitClientKeys = 102,
+  CircuitEvaluationKeys = 103,
+  EncryptedTensor = 104,
+  EncryptedTensorList = 105,
+  RunArguments = 106,
 };
 
 /// The name of a kind ("ClientKey", ...), or "unknown" for a value outside the enum.
