@@ -9,7 +9,8 @@ cd "$ROOT"
 TORUSML_PACKAGES=(
   g++ cmake ninja-build pkg-config git
   libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev libfftw3-dev
-  python3 python3-dev python3-numpy python3-sklearn python3-pybind11 pybind11-dev python3-pytest
+  python3 python3-dev python3-numpy python3-sklearn python3-pandas python3-pybind11 pybind11-dev
+  python3-pytest
 )
 
 log() { printf '\033[1m[torusml]\033[0m %s\n' "$*"; }

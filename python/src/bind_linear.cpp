@@ -1,0 +1,216 @@
+// Bindings of the quantized linear model and of its compiled circuit. Every call that does real
+// work (quantization of a batch, compilation, a batch through the circuit) releases the GIL and
+// runs on the C++ thread pool.
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "bindings.h"
+#include "numpy_conversions.h"
+#include "torusml/common/error.h"
+#include "torusml/ml/quantized_linear.h"
+
+namespace torusml::python {
+
+namespace {
+
+/// A compiled circuit as Python sees it (model.fhe_circuit): printing it shows its statistics.
+struct FheCircuit {
+  std::shared_ptr<const circuit::CompiledCircuit> circuit;
+};
+
+py::dict statistics_dict(const circuit::CompiledCircuit& c) {
+  const circuit::CircuitStatistics& s = c.statistics();
+  py::dict d;
+  d["pbs_count"] = s.pbs_count;
+  d["keyswitch_count"] = s.keyswitch_count;
+  d["table_lookup_nodes"] = s.table_lookup_nodes;
+  d["linear_terms"] = s.linear_terms;
+  d["max_bit_width"] = s.max_bit_width;
+  d["max_table_bits"] = s.max_table_bits;
+  d["estimated_pbs_seconds"] = s.estimated_pbs_seconds;
+  d["estimated_latency_seconds"] = s.estimated_latency_seconds;
+  d["log2_global_p_error"] = s.log2_global_p_error;
+  d["client_key_bytes"] = s.client_key_bytes;
+  d["evaluation_key_bytes"] = s.evaluation_key_bytes;
+  d["evaluation_key_seeded_bytes"] = s.evaluation_key_seeded_bytes;
+  d["input_ciphertext_bytes"] = s.input_ciphertext_bytes;
+  d["output_ciphertext_bytes"] = s.output_ciphertext_bytes;
+  d["uses_pbs"] = c.parameters().uses_pbs;
+  d["lwe_dimension"] = c.parameters().encryption_dimension().value();
+  return d;
+}
+
+tfhe::Seed seed_from(const std::optional<py::bytes>& bytes) {
+  if (!bytes) return tfhe::random_seed();
+  const std::string s = *bytes;
+  tfhe::Seed seed{};
+  if (s.size() != seed.size())
+    throw InvalidArgument("key_seed must be exactly 32 bytes (or None for a random seed)");
+  std::copy(s.begin(), s.end(), seed.begin());
+  return seed;
+}
+
+ml::QuantizedLinear make_linear(const py::object& weights, const py::object& bias,
+                                const py::object& calibration, long long input_bits,
+                                long long weight_bits) {
+  ml::require_valid_bits(input_bits, "n_bits for the inputs (op_inputs)");
+  ml::require_valid_bits(weight_bits, "n_bits for the weights (op_weights)");
+  const ml::Matrix w = to_matrix(weights, "weights");
+  const std::vector<double> b = to_vector(bias, "bias");
+  const ml::Matrix x = to_matrix(calibration, "the calibration data");
+  py::gil_scoped_release release;
+  return ml::QuantizedLinear(
+      w, b, x, {static_cast<unsigned>(input_bits), static_cast<unsigned>(weight_bits)});
+}
+
+void compile_linear(ml::QuantizedLinear& model, const py::object& x, std::optional<double> p_error,
+                    std::optional<double> global_p_error, const std::optional<py::bytes>& seed) {
+  if (p_error && global_p_error)
+    throw InvalidArgument(
+        "set only one of p_error (per bootstrap) and global_p_error (per circuit evaluation)");
+  circuit::CompileOptions options;
+  if (p_error) options.p_error = *p_error;
+  if (global_p_error) options.global_p_error = *global_p_error;
+  const ml::Matrix matrix = to_matrix(x, "X");
+  const tfhe::Seed key_seed = seed_from(seed);
+  py::gil_scoped_release release;
+  model.compile(matrix, options, key_seed);
+}
+
+}  // namespace
+
+void bind_linear(py::module_& m) {
+  py::class_<FheCircuit>(m, "FheCircuit", "A compiled FHE circuit; print it to see its statistics.")
+      .def("__str__", [](const FheCircuit& c) { return c.circuit->describe(); })
+      .def("__repr__", [](const FheCircuit& c) { return c.circuit->describe(); })
+      .def_property_readonly(
+          "statistics", [](const FheCircuit& c) { return statistics_dict(*c.circuit); },
+          "The statistics as a dict (PBS count, widths, key and ciphertext sizes, ...).")
+      .def_property_readonly("uses_pbs",
+                             [](const FheCircuit& c) { return c.circuit->parameters().uses_pbs; })
+      .def_property_readonly("pbs_count",
+                             [](const FheCircuit& c) { return c.circuit->statistics().pbs_count; })
+      .def_property_readonly(
+          "max_bit_width",
+          [](const FheCircuit& c) { return c.circuit->statistics().max_bit_width; })
+      .def_property_readonly("lwe_dimension",
+                             [](const FheCircuit& c) {
+                               return c.circuit->parameters().encryption_dimension().value();
+                             })
+      .def_property_readonly(
+          "program",
+          [](const FheCircuit& c) { return c.circuit->server_program().program.to_text(); },
+          "The integer program, one line per node.");
+
+  py::class_<ml::QuantizedLinear>(m, "QuantizedLinear", R"doc(
+A quantized linear model y = x @ W + b compiled to FHE (see torusml/ml/quantized_linear.h).
+
+QuantizedLinear(weights, bias, calibration, input_bits=8, weight_bits=8): weights of shape
+(n_features, n_outputs), bias of n_outputs values, float calibration data (samples, n_features).
+The circuit computes acc = q_x @ W' on encrypted quantized inputs; the zero-point terms, the
+quantized bias and the output scale are applied in the clear after decryption.)doc")
+      .def(py::init(&make_linear), py::arg("weights"), py::arg("bias"), py::arg("calibration"),
+           py::kw_only(), py::arg("input_bits") = 8, py::arg("weight_bits") = 8)
+      .def_property_readonly("n_features", &ml::QuantizedLinear::n_features)
+      .def_property_readonly("n_outputs", &ml::QuantizedLinear::n_outputs)
+      .def_property_readonly("input_bits",
+                             [](const ml::QuantizedLinear& q) { return q.bits().inputs; })
+      .def_property_readonly("weight_bits",
+                             [](const ml::QuantizedLinear& q) { return q.bits().weights; })
+      .def_property_readonly("input_quantizers", &ml::QuantizedLinear::input_quantizers,
+                             "One UniformQuantizer per feature.")
+      .def_property_readonly("weight_quantizer", &ml::QuantizedLinear::weight_quantizer)
+      .def_property_readonly(
+          "integer_weights",
+          [](const ml::QuantizedLinear& q) { return to_numpy(q.integer_weights()); },
+          "W' = q_V - z_w, shape (n_features, n_outputs).")
+      .def_property_readonly(
+          "quantized_bias",
+          [](const ml::QuantizedLinear& q) { return to_numpy(q.quantized_bias()); })
+      .def_property_readonly(
+          "output_offsets",
+          [](const ml::QuantizedLinear& q) { return to_numpy(q.output_offsets()); },
+          "q_b - z_x @ W', added to the accumulator in the clear.")
+      .def_property_readonly("output_scale", &ml::QuantizedLinear::output_scale)
+      .def_property_readonly("is_compiled", &ml::QuantizedLinear::is_compiled)
+      .def(
+          "quantize_input",
+          [](const ml::QuantizedLinear& q, const py::object& x) {
+            const ml::Matrix matrix = to_matrix(x, "X");
+            circuit::Tensor t;
+            {
+              py::gil_scoped_release release;
+              t = q.quantize_input(matrix);
+            }
+            return to_numpy(t);
+          },
+          py::arg("X"), "Quantized inputs (int64, shape (samples, n_features)).")
+      .def(
+          "dequantize_output",
+          [](const ml::QuantizedLinear& q, const py::object& acc) {
+            return to_numpy(q.dequantize_output(to_tensor(acc, "the accumulator")));
+          },
+          py::arg("acc"), "output_scale * (acc + output_offsets), float64.")
+      .def(
+          "integer_forward",
+          [](const ml::QuantizedLinear& q, const py::object& qx) {
+            const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
+            circuit::Tensor acc;
+            {
+              py::gil_scoped_release release;
+              acc = q.integer_forward(t);
+            }
+            return to_numpy(acc);
+          },
+          py::arg("q_x"), "acc = q_x @ W' in exact int64 arithmetic.")
+      .def(
+          "program_text", [](const ml::QuantizedLinear& q) { return q.program().to_text(); },
+          "The integer program, one line per node.")
+      .def("compile", &compile_linear, py::arg("X"), py::kw_only(), py::arg("p_error") = py::none(),
+           py::arg("global_p_error") = py::none(), py::arg("key_seed") = py::none(),
+           "Compiles the circuit on X (plus the extreme inputs) and generates the keys.")
+      .def_property_readonly(
+          "circuit",
+          [](const ml::QuantizedLinear& q) -> std::optional<FheCircuit> {
+            if (!q.is_compiled()) return std::nullopt;
+            return FheCircuit{q.shared_circuit()};
+          },
+          "The compiled circuit (an FheCircuit), or None before compile().")
+      .def(
+          "run_integer",
+          [](const ml::QuantizedLinear& q, const py::object& qx, const std::string& mode,
+             std::uint64_t seed) {
+            const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
+            const circuit::Mode md = circuit::parse_mode(mode);
+            circuit::Tensor acc;
+            {
+              py::gil_scoped_release release;
+              acc = q.run_integer(t, md, seed);
+            }
+            return to_numpy(acc);
+          },
+          py::arg("q_x"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
+          "The accumulator for quantized inputs in mode \"disable\", \"simulate\" or "
+          "\"execute\" (one call for the whole batch).")
+      .def(
+          "predict",
+          [](const ml::QuantizedLinear& q, const py::object& x, const std::string& mode,
+             std::uint64_t seed) {
+            const ml::Matrix matrix = to_matrix(x, "X");
+            const circuit::Mode md = circuit::parse_mode(mode);
+            ml::Matrix y;
+            {
+              py::gil_scoped_release release;
+              y = q.predict(matrix, md, seed);
+            }
+            return to_numpy(y);
+          },
+          py::arg("X"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
+          "Quantize, run (\"disable\", \"simulate\" or \"execute\": the whole batch in one call "
+          "on every core), dequantize: float64 of shape (samples, n_outputs).");
+}
+
+}  // namespace torusml::python
