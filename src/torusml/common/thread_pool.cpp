@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+
+#include <pthread.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,10 +18,20 @@ namespace torusml {
 
 namespace {
 thread_local bool t_inside_pool_worker = false;
+// Set in a child process created by fork(): the pool's worker threads do not exist there, so its
+// loops run serially (multiprocessing's fork start method, e.g. in scikit-learn tooling).
+std::atomic<bool> g_forked_child{false};
+void on_fork_child() {
+  g_forked_child.store(true);
 }
+}  // namespace
 
-SerialScope::SerialScope() : previous_(t_inside_pool_worker) { t_inside_pool_worker = true; }
-SerialScope::~SerialScope() { t_inside_pool_worker = previous_; }
+SerialScope::SerialScope() : previous_(t_inside_pool_worker) {
+  t_inside_pool_worker = true;
+}
+SerialScope::~SerialScope() {
+  t_inside_pool_worker = previous_;
+}
 
 struct ThreadPool::State {
   std::vector<std::thread> workers;
@@ -75,12 +87,15 @@ struct ThreadPool::State {
 };
 
 ThreadPool::ThreadPool(std::size_t threads) : state_(new State) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
   TORUSML_CHECK(threads >= 1, "a thread pool needs at least one thread");
   for (std::size_t i = 1; i < threads; ++i)
     state_->workers.emplace_back([s = state_] { s->worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
+  if (g_forked_child.load()) return;  // the workers belong to the parent process
   {
     std::lock_guard lock(state_->mutex);
     state_->stop = true;
@@ -98,7 +113,7 @@ void ThreadPool::parallel_for(std::size_t count, const std::function<void(std::s
                               std::size_t grain) {
   if (count == 0) return;
   grain = std::max<std::size_t>(grain, 1);
-  if (t_inside_pool_worker || state_->workers.empty() || count <= grain) {
+  if (t_inside_pool_worker || state_->workers.empty() || count <= grain || g_forked_child.load()) {
     for (std::size_t i = 0; i < count; ++i) fn(i);
     return;
   }
