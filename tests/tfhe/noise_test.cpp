@@ -150,10 +150,12 @@ TEST(Noise, FftErrorMatchesModel) {
       }
     }
     const double model = variance_fft_external_product(shape.glwe_dimension, shape.polynomial_size,
-                                                       shape.decomposition);
-    // The model is a fit; within 30% of the measurement (it is ~6% above it on average).
-    expect_ratio_near(sum / static_cast<double>(count), model, 0.30,
-                      "FFT N=" + std::to_string(s.n));
+                                                       shape.decomposition, plan.backend());
+    // The active backend's fit bounds the measurement (up to 15% of sampling noise) and is at most
+    // twice it: one constant per backend, while the error varies a little with N.
+    const double ratio = sum / static_cast<double>(count) / model;
+    EXPECT_LT(ratio, 1.15) << "FFT N=" << s.n << " measured/model";
+    EXPECT_GT(ratio, 0.5) << "FFT N=" << s.n << " measured/model";
   }
 }
 
@@ -192,9 +194,13 @@ TEST(Noise, BlindRotationMatchesModel) {
   double sum = 0;
   for (double s : sums) sum += s;
   const double measured = sum / (inputs * static_cast<double>(n));
+  const FftBackendKind backend = fft_plan(p.polynomial_size).backend();
   const double model = variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size,
-                                               p.pbs, p.glwe_noise);
+                                               p.pbs, p.glwe_noise, backend);
   expect_ratio_near(measured, model, 0.10, "blind rotation");
+  // The default (conservative) model bounds every backend.
+  EXPECT_LE(measured, variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size,
+                                              p.pbs, p.glwe_noise));
 }
 
 // Parameters chosen for a failure probability near 2^-7: 5-bit messages on the 4-bit preset's

@@ -1,14 +1,11 @@
 #include "torusml/tfhe/noise_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace torusml::tfhe {
 
 namespace {
-// Fitted on this engine's FFT by tests/tfhe/noise_test.cpp (FftErrorMatchesModel), which
-// measures the phase error of external products with noiseless GGSW(0): log2(measured / shape)
-// is -6.2 +- 0.15 for N = 256 ... 16384, B = 2^10 ... 2^23, k = 1 ... 6.
-constexpr double kFftLog2Constant = -6.1;
 
 double pow2(double e) {
   return std::exp2(e);
@@ -40,26 +37,49 @@ double variance_modulus_switch(LweDimension n, PolynomialSize N, ModulusSwitchKi
   return (1.0 + nn * key_factor) / (48.0 * big_n * big_n);
 }
 
-double variance_fft_external_product(GlweDimension k, PolynomialSize N,
-                                     DecompositionParameters pbs) {
+double fft_error_log2_constant(FftBackendKind backend) {
+  // Fitted by tests/tfhe/noise_test.cpp (FftErrorMatchesModel), which measures the phase error of
+  // external products with noiseless GGSW(0) for each backend.
+  switch (backend) {
+    case FftBackendKind::Scalar:
+      return -6.1;
+    case FftBackendKind::Avx2:
+      return -6.85;
+    case FftBackendKind::Avx512:
+      return -6.55;
+  }
+  return -6.1;
+}
+
+double variance_fft_external_product(GlweDimension k, PolynomialSize N, DecompositionParameters pbs,
+                                     std::optional<FftBackendKind> backend) {
   const double kk = static_cast<double>(k.value()), big_n = static_cast<double>(N.value());
   const double b = base(pbs), l = levels(pbs);
-  return pow2(kFftLog2Constant) * (kk + 1.0) * l * big_n * b * b * pow2(2.0 * (64 - 53)) *
-         pow2(-128.0) * std::log2(big_n) * (1.0 + kk * big_n / 2.0);
+  double c = fft_error_log2_constant(FftBackendKind::Scalar);
+  if (backend) {
+    c = fft_error_log2_constant(*backend);
+  } else {
+    for (auto kind : {FftBackendKind::Avx2, FftBackendKind::Avx512})
+      c = std::max(c, fft_error_log2_constant(kind));
+  }
+  return pow2(c) * (kk + 1.0) * l * big_n * b * b * pow2(2.0 * (64 - 53)) * pow2(-128.0) *
+         std::log2(big_n) * (1.0 + kk * big_n / 2.0);
 }
 
 double variance_external_product(GlweDimension k, PolynomialSize N, DecompositionParameters pbs,
-                                 const NoiseDistribution& bsk_noise) {
+                                 const NoiseDistribution& bsk_noise,
+                                 std::optional<FftBackendKind> backend) {
   const double kk = static_cast<double>(k.value()), big_n = static_cast<double>(N.value());
   const double b = base(pbs), l = levels(pbs);
   const double key_noise = (kk + 1.0) * l * big_n * (b * b + 2.0) / 12.0 * bsk_noise.variance();
   const double rounding = 0.5 * (1.0 + kk * big_n / 2.0) * std::pow(b, -2.0 * l) / 12.0;
-  return key_noise + rounding + variance_fft_external_product(k, N, pbs);
+  return key_noise + rounding + variance_fft_external_product(k, N, pbs, backend);
 }
 
 double variance_blind_rotation(LweDimension n, GlweDimension k, PolynomialSize N,
-                               DecompositionParameters pbs, const NoiseDistribution& bsk_noise) {
-  return static_cast<double>(n.value()) * variance_external_product(k, N, pbs, bsk_noise);
+                               DecompositionParameters pbs, const NoiseDistribution& bsk_noise,
+                               std::optional<FftBackendKind> backend) {
+  return static_cast<double>(n.value()) * variance_external_product(k, N, pbs, bsk_noise, backend);
 }
 
 double log2_gaussian_tail(double bound, double variance) {

@@ -10,6 +10,9 @@
 // reaches half a message step, delta / 2 = 2^-(p+2): p_fail = P(|e| >= delta/2) = erfc(...).
 #pragma once
 
+#include <optional>
+
+#include "torusml/tfhe/fft.h"
 #include "torusml/tfhe/parameters.h"
 
 namespace torusml::tfhe {
@@ -33,21 +36,31 @@ double variance_modulus_switch(LweDimension n, PolynomialSize N, ModulusSwitchKi
 ///   (k+1) l N (B^2+2)/12 Var(bsk)        (GGSW noise times the digits)
 /// + 1/2 (1 + k N / 2) B^(-2l) / 12       (decomposition rounding, only when the bit is 1)
 /// + variance_fft_external_product(...)   (double-precision FFT error)
+/// `backend`: the FFT whose error to count; by default the least accurate one (conservative:
+/// parameters chosen with it hold on every machine).
 double variance_external_product(GlweDimension k, PolynomialSize N, DecompositionParameters pbs,
-                                 const NoiseDistribution& bsk_noise);
+                                 const NoiseDistribution& bsk_noise,
+                                 std::optional<FftBackendKind> backend = std::nullopt);
 
 /// Phase error of the double-precision FFT in one external product, fitted on this engine's
 /// FFT (tests/tfhe/noise_test.cpp re-measures it). Products of digits (|d| <= B/2) and key
 /// coefficients (|x| < 2^63) lose their bits below 2^(64-53) of their magnitude; the rounding
 /// accumulates over the (k+1) l rows and the log2(N) butterfly stages, and the errors of the k
 /// mask polynomials reach the phase multiplied by the key (factor 1 + kN/2):
-///   2^c (k+1) l N B^2 2^(2 (64 - 53)) / q^2 log2(N) (1 + k N / 2),  c = -6.1.
-double variance_fft_external_product(GlweDimension k, PolynomialSize N,
-                                     DecompositionParameters pbs);
+///   2^c (k+1) l N B^2 2^(2 (64 - 53)) / q^2 log2(N) (1 + k N / 2),
+/// with c fitted per backend (fft_error_log2_constant); by default the largest (conservative).
+double variance_fft_external_product(GlweDimension k, PolynomialSize N, DecompositionParameters pbs,
+                                     std::optional<FftBackendKind> backend = std::nullopt);
+
+/// The fitted constant c of the FFT error of `backend` (log2), rounded up from measurements
+/// over N = 256 ... 16384: scalar -6.1 (measured -6.36 ... -5.95), AVX2 -6.85 (-7.29 ... -6.79),
+/// AVX-512 -6.55 (-7.11 ... -6.57).
+double fft_error_log2_constant(FftBackendKind backend);
 
 /// Variance of a PBS output: n external products (one CMux per small-key bit).
 double variance_blind_rotation(LweDimension n, GlweDimension k, PolynomialSize N,
-                               DecompositionParameters pbs, const NoiseDistribution& bsk_noise);
+                               DecompositionParameters pbs, const NoiseDistribution& bsk_noise,
+                               std::optional<FftBackendKind> backend = std::nullopt);
 
 /// The terms of one KS-PBS, for printing and for tests.
 struct PbsNoise {
