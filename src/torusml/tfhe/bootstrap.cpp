@@ -39,6 +39,8 @@ void require_table(const FourierBootstrapKey& bsk, const LookupTable& lut) {
 
 namespace {
 constexpr std::size_t kLockstepGroup = 4;
+// How many CMuxes ahead the bootstrapping key is prefetched.
+constexpr std::size_t kPrefetchDistance = 1;
 
 // acc = (0, ..., 0, X^(-body) v).
 void init_accumulator(const LookupTable& lut, std::uint32_t body, const GgswShape& g,
@@ -65,7 +67,9 @@ void blind_rotate(const FourierBootstrapKey& bsk, std::span<const std::uint32_t>
   BootstrapScratch& s = bootstrap_scratch();
   for (std::size_t i = 0; i < count; ++i) {
     if (switched[i] == 0) continue;  // X^0 acc - acc = 0: the CMux is the identity
-    cmux_rotate(acc, bsk.ggsw(i), switched[i], g, plan, s.external_product);
+    // The key is larger than the caches: the next GGSW is fetched while this one is read.
+    cmux_rotate(acc, bsk.ggsw(i), switched[i], g, plan, s.external_product,
+                i + kPrefetchDistance < count ? bsk.ggsw(i + kPrefetchDistance) : nullptr);
   }
 }
 
@@ -157,7 +161,9 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
     for (std::size_t i = 0; i < n_small; ++i)
       for (std::size_t t = 0; t < count; ++t)
         if (switched[t][i] != 0)
-          cmux_rotate(accs[t], bsk.ggsw(i), switched[t][i], g, plan, s.external_product);
+          cmux_rotate(accs[t], bsk.ggsw(i), switched[t][i], g, plan, s.external_product,
+                      t == 0 && i + kPrefetchDistance < n_small ? bsk.ggsw(i + kPrefetchDistance)
+                                                                : nullptr);
     for (std::size_t t = 0; t < count; ++t)
       sample_extract(accs[t], g.glwe_dimension, g.polynomial_size, out[begin + t]);
   });

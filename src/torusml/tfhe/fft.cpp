@@ -74,6 +74,21 @@ FftPlan::FftPlan(PolynomialSize n, FftBackendKind kind) : n_(n.value()), kind_(k
   }
 }
 
+void pack_fourier_ggsw(const double* split, double* packed, std::size_t rows, std::size_t cols,
+                       std::size_t n) {
+  const std::size_t m = n / 2, c8 = kPackedChunk;
+  for (std::size_t q = 0; q < m / c8; ++q)
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < cols; ++c) {
+        const double* src = split + (r * cols + c) * n + q * c8;
+        double* dst = packed + ((q * rows + r) * cols + c) * 2 * c8;
+        for (std::size_t j = 0; j < c8; ++j) {
+          dst[j] = src[j];
+          dst[c8 + j] = src[m + j];
+        }
+      }
+}
+
 const FftPlan& fft_plan(PolynomialSize n) {
   static std::mutex mutex;
   static std::map<std::size_t, std::unique_ptr<FftPlan>> plans;

@@ -45,6 +45,8 @@ class FftImpl {
   virtual void backward_torus(double* in, std::uint64_t* out) const = 0;
   virtual void mul_add(double* acc, const double* a, const double* b) const = 0;
   virtual void mul(double* out, const double* a, const double* b) const = 0;
+  virtual void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
+                        std::size_t cols, const double* prefetch) const = 0;
 };
 std::unique_ptr<FftImpl> make_scalar_fft(std::size_t n);
 std::unique_ptr<FftImpl> make_avx2_fft(std::size_t n);    // nullptr if not compiled in
@@ -78,11 +80,31 @@ class FftPlan {
   /// out = a * b pointwise (complex).
   void mul(double* out, const double* a, const double* b) const { impl_->mul(out, a, b); }
 
+  /// The external product's multiply-accumulate in one pass: acc_c = sum_r f_r * key_{r,c} for
+  /// every column c < cols (overwriting acc, cols Fourier polynomials), from `rows` Fourier
+  /// polynomials f (split layout) and a GGSW in the packed layout (pack_fourier_ggsw). The key is
+  /// read once, sequentially; `prefetch` (nullable) is the next key of the same size, asked into
+  /// the cache along the way.
+  void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
+                std::size_t cols, const double* prefetch) const {
+    impl_->ggsw_mac(acc, f, packed, rows, cols, prefetch);
+  }
+
  private:
   std::size_t n_;
   FftBackendKind kind_;
   std::unique_ptr<detail::FftImpl> impl_;
 };
+
+/// Complex values per chunk of the packed GGSW layout (the same for every backend).
+inline constexpr std::size_t kPackedChunk = 8;
+
+/// Rearranges `rows` x `cols` Fourier polynomials of M = n/2 complex values each (split layout,
+/// polynomial (r, c) at split + (r * cols + c) * n) into the packed layout that ggsw_mac reads:
+/// for each chunk q of kPackedChunk complex values, for each (r, c), kPackedChunk real parts then
+/// kPackedChunk imaginary parts. Precondition: n / 2 is a multiple of kPackedChunk.
+void pack_fourier_ggsw(const double* split, double* packed, std::size_t rows, std::size_t cols,
+                       std::size_t n);
 
 /// The shared plan of the best backend for N (built on first use; thread-safe).
 const FftPlan& fft_plan(PolynomialSize n);

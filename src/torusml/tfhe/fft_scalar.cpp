@@ -69,6 +69,24 @@ class ScalarFft final : public FftImpl {
     }
   }
 
+  void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
+                std::size_t cols, const double*) const override {
+    constexpr std::size_t c8 = kPackedChunk;
+    for (std::size_t q = 0; q < m_ / c8; ++q)
+      for (std::size_t c = 0; c < cols; ++c)
+        for (std::size_t j = 0; j < c8; ++j) {
+          double re = 0, im = 0;
+          for (std::size_t r = 0; r < rows; ++r) {
+            const double* k = packed + ((q * rows + r) * cols + c) * 2 * c8;
+            const double fr = f[r * 2 * m_ + q * c8 + j], fi = f[r * 2 * m_ + m_ + q * c8 + j];
+            re += fr * k[j] - fi * k[c8 + j];
+            im += fr * k[c8 + j] + fi * k[j];
+          }
+          acc[c * 2 * m_ + q * c8 + j] = re;
+          acc[c * 2 * m_ + m_ + q * c8 + j] = im;
+        }
+  }
+
   void mul(double* out, const double* a, const double* b) const override {
     for (std::size_t j = 0; j < m_; ++j) {
       const double ar = a[j], ai = a[j + m_], br = b[j], bi = b[j + m_];

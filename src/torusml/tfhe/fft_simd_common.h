@@ -403,6 +403,38 @@ struct Kernels {
     }
   }
 
+  // acc_c = sum_r f_r * key_(r,c) over chunks of kPackedChunk complex values (see fft.h).
+  static void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
+                       std::size_t cols, const double* prefetch, std::size_t m) {
+    constexpr std::size_t c8 = kPackedChunk, per = c8 / W;  // vectors per chunk component
+    const std::size_t chunk_doubles = rows * cols * 2 * c8;
+    for (std::size_t q = 0; q < m / c8; ++q) {
+      const double* key = packed + q * chunk_doubles;
+      if (prefetch) {
+        const char* p = reinterpret_cast<const char*>(prefetch + q * chunk_doubles);
+        for (std::size_t b = 0; b < chunk_doubles * sizeof(double); b += 64)
+          __builtin_prefetch(p + b, 0, 2);
+      }
+      for (std::size_t c = 0; c < cols; ++c) {
+        for (std::size_t v = 0; v < per; ++v) {
+          V re = Ops::set1(0.0), im = Ops::set1(0.0);
+          for (std::size_t r = 0; r < rows; ++r) {
+            const double* k = key + (r * cols + c) * 2 * c8 + v * W;
+            const double* fr = f + r * 2 * m + q * c8 + v * W;
+            const V ar = vload(fr), ai = vload(fr + m);
+            const V br = vload(k), bi = vload(k + c8);
+            re = Ops::fmadd(ar, br, re);
+            re = Ops::fnmadd(ai, bi, re);
+            im = Ops::fmadd(ar, bi, im);
+            im = Ops::fmadd(ai, br, im);
+          }
+          Ops::store(acc + c * 2 * m + q * c8 + v * W, re);
+          Ops::store(acc + c * 2 * m + m + q * c8 + v * W, im);
+        }
+      }
+    }
+  }
+
   static void mul(double* out, const double* a, const double* b, std::size_t m) {
     for (std::size_t j = 0; j < m; j += W) {
       const V ar = vload(a + j), ai = vload(a + m + j);
@@ -468,6 +500,10 @@ class SimdFft final : public FftImpl {
     K::mul_add(acc, a, b, m_);
   }
   void mul(double* out, const double* a, const double* b) const override { K::mul(out, a, b, m_); }
+  void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
+                std::size_t cols, const double* prefetch) const override {
+    K::ggsw_mac(acc, f, packed, rows, cols, prefetch, m_);
+  }
 
  private:
   struct Level {

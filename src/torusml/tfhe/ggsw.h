@@ -46,14 +46,15 @@ struct GgswShape {
 void encrypt_ggsw(const GlweSecretKey& key, std::int64_t message, const GgswShape& shape,
                   const NoiseDistribution& noise, EncryptionGenerator& gen, std::span<Torus> out);
 
-/// Converts a standard-domain GGSW to the Fourier domain (shape.fourier_doubles() doubles).
+/// Converts a standard-domain GGSW to the Fourier domain (shape.fourier_doubles() doubles), in
+/// the packed layout of fft.h (pack_fourier_ggsw) that the external product reads.
 void convert_ggsw_to_fourier(std::span<const Torus> ggsw, const GgswShape& shape,
                              const FftPlan& plan, double* out);
 
 /// Buffers reused by successive external products of one shape (one per thread).
 struct ExternalProductScratch {
   std::vector<std::int64_t> digits;  // l * N
-  FourierBuffer fourier_digits;      // N
+  FourierBuffer fourier_digits;      // (k+1) * l * N
   FourierBuffer accumulator;         // (k+1) * N
   void resize(const GgswShape& shape);
 };
@@ -66,8 +67,10 @@ void add_external_product(std::span<Torus> out, const double* fourier_ggsw,
 
 /// CMux (TFHE Alg. 3): acc <- acc + GGSW(b) [x] (rotated - acc), i.e. rotated if b = 1 and acc if
 /// b = 0, where rotated = X^power * acc (power in [0, 2N)). The difference is decomposed on the
-/// fly, never stored.
+/// fly, never stored. `prefetch_next` (nullable): the next GGSW the caller will use, fetched into
+/// the cache while this one is read.
 void cmux_rotate(std::span<Torus> acc, const double* fourier_ggsw, std::size_t power,
-                 const GgswShape& shape, const FftPlan& plan, ExternalProductScratch& scratch);
+                 const GgswShape& shape, const FftPlan& plan, ExternalProductScratch& scratch,
+                 const double* prefetch_next = nullptr);
 
 }  // namespace torusml::tfhe
