@@ -137,8 +137,7 @@ Matrix QuantizedLinear::dequantize_output(const circuit::Tensor& acc) const {
   const double s = output_scale();
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t k = 0; k < n_outputs_; ++k)
-      y(r, k) = s * (static_cast<double>(acc[r * n_outputs_ + k]) +
-                     static_cast<double>(output_offsets_[k]));
+      y(r, k) = s * static_cast<double>(acc[r * n_outputs_ + k]);
   return y;
 }
 
@@ -170,6 +169,7 @@ circuit::Tensor QuantizedLinear::integer_forward(const circuit::Tensor& q_x) con
       rows,
       [&](std::size_t r) {
         std::int64_t* out = acc.data() + r * n_outputs_;
+        std::copy(output_offsets_.begin(), output_offsets_.end(), out);
         for (std::size_t j = 0; j < n_features_; ++j) {
           const std::int64_t x = q_x[r * n_features_ + j];
           const std::int64_t* wr = w.data() + j * n_outputs_;
@@ -184,7 +184,7 @@ circuit::Tensor QuantizedLinear::integer_forward(const circuit::Tensor& q_x) con
 circuit::Program QuantizedLinear::program() const {
   circuit::Builder b;
   circuit::Value x = b.input("x", {static_cast<std::int64_t>(n_features_)});
-  b.output(circuit::matmul(x, integer_weights_));
+  b.output(circuit::matmul(x, integer_weights_) + circuit::Tensor::vector(output_offsets_));
   return b.build();
 }
 

@@ -11,11 +11,11 @@
 //    bits (plus a sign bit) whatever the data (all-zero weights: calibrated on the intercepts);
 //  * the bias is quantized to the accumulator's scale: q_b = round(b / s_w).
 // Then
-//     y ~ s_w * (q_x @ W' - z_x @ W' + q_b) = s_w * (acc + offset),    acc = q_x @ W'
-// The circuit computes only acc = q_x @ W' (one encrypted input of n_features values, one
-// encrypted output of n_outputs values): a leveled circuit without bootstrap. The zero-point term
-// and the bias, offset = q_b - z_x @ W', and the output scale s_w are applied in the clear after
-// decryption, so the three modes return identical integers:
+//     y ~ s_w * (q_x @ W' - z_x @ W' + q_b) = s_w * acc,    acc = q_x @ W' + offset
+// The circuit computes acc = q_x @ W' + offset, offset = q_b - z_x @ W' (the input zero-point
+// term and the quantized bias as clear constants; one encrypted input of n_features values, one
+// encrypted output of n_outputs values): a leveled circuit without bootstrap. The output scale
+// s_w is applied in the clear after decryption. The three modes return identical integers:
 //     Clear    : acc computed with int64 arithmetic (no compilation needed);
 //     Simulate : the compiled circuit evaluated with its noise model;
 //     Execute  : encrypt the batch, run under FHE on every core, decrypt (real keys).
@@ -64,20 +64,20 @@ class QuantizedLinear {
   const circuit::Tensor& integer_weights() const { return integer_weights_; }
   /// q_b = round(b / s_w), one per output.
   const std::vector<std::int64_t>& quantized_bias() const { return quantized_bias_; }
-  /// q_b - z_x @ W', one per output, added to acc in the clear.
+  /// q_b - z_x @ W', one per output: the circuit's clear constant.
   const std::vector<std::int64_t>& output_offsets() const { return output_offsets_; }
-  /// s_w: the real value of one unit of acc + offset.
+  /// s_w: the real value of one unit of acc.
   double output_scale() const { return weight_quantizer_.scale(); }
 
   /// Quantizes a batch (rows) x n_features with the input quantizers: a (rows, n_features)
   /// tensor. Throws InvalidArgument for a wrong feature count, no rows, NaN or infinities.
   circuit::Tensor quantize_input(const Matrix& x) const;
-  /// s_w * (acc + offset) for a (rows, n_outputs) accumulator tensor.
+  /// s_w * acc for a (rows, n_outputs) accumulator tensor.
   Matrix dequantize_output(const circuit::Tensor& acc) const;
-  /// acc = q_x @ W' with exact int64 arithmetic, for a (rows, n_features) tensor of quantized
-  /// inputs (values must lie in the input quantizers' range; InvalidArgument otherwise).
+  /// acc = q_x @ W' + offset with exact int64 arithmetic, for a (rows, n_features) tensor of
+  /// quantized inputs (values must lie in the input quantizers' range; InvalidArgument otherwise).
   circuit::Tensor integer_forward(const circuit::Tensor& q_x) const;
-  /// The integer program: x (n_features,) encrypted -> x @ W' (n_outputs,).
+  /// The integer program: x (n_features,) encrypted -> x @ W' + offset (n_outputs,).
   circuit::Program program() const;
 
   /// Compiles the program on quantize_input(x) plus the extreme inputs and generates the keys
