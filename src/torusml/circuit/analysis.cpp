@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "torusml/circuit/evaluate.h"
+#include "torusml/circuit/linear_map.h"
 #include "torusml/common/check.h"
 #include "torusml/common/error.h"
 
@@ -17,29 +18,6 @@ namespace {
 
 unsigned bit_length(std::uint64_t v) {
   return static_cast<unsigned>(std::bit_width(v));
-}
-
-bool is_linear(OpKind op) {
-  switch (op) {
-    case OpKind::Add:
-    case OpKind::Sub:
-    case OpKind::Neg:
-    case OpKind::Mul:
-    case OpKind::MatMul:
-    case OpKind::Sum:
-    case OpKind::Reshape:
-    case OpKind::Transpose:
-    case OpKind::BroadcastTo:
-    case OpKind::Concatenate:
-    case OpKind::Slice:
-    case OpKind::Take:
-    case OpKind::Pad:
-    case OpKind::Conv2d:
-    case OpKind::SumPool2d:
-      return true;
-    default:
-      return false;
-  }
 }
 
 struct UnionFind {
@@ -211,7 +189,7 @@ ProgramAnalysis analyze_program(const Program& program,
   for (std::size_t i = 0; i < count; ++i) {
     const Node& n = program.nodes[i];
     if (!n.encrypted) continue;
-    const bool joins = is_linear(n.op) || is_fused_rounding(program, static_cast<NodeId>(i));
+    const bool joins = is_linear_op(n) || is_fused_rounding(program, static_cast<NodeId>(i));
     if (!joins) continue;
     for (NodeId in : n.inputs)
       if (program.node(in).encrypted) uf.unite(static_cast<std::int32_t>(i), in);
