@@ -129,10 +129,16 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
   for (const LookupTable* t : tables) require_table(key.bootstrap_key, *t);
   // Ciphertexts are bootstrapped in groups that walk the bootstrapping key in lockstep: each
   // GGSW is loaded from memory once per group instead of once per ciphertext (the key is larger
-  // than the caches; its streaming bounds a lone PBS). Groups are sized so every thread works.
-  const std::size_t threads = default_thread_pool().size();
-  const std::size_t group =
-      std::clamp<std::size_t>(in.size() / std::max<std::size_t>(threads, 1), 1, kLockstepGroup);
+  // than the caches; its streaming bounds a lone PBS). Groups are sized so that the threads get
+  // equal shares: ~kLockstepGroup ciphertexts, up to twice that when it balances the rounds.
+  const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
+  const std::size_t per_thread = (in.size() + threads - 1) / threads;
+  std::size_t group = per_thread;
+  if (per_thread > 2 * kLockstepGroup) {
+    const std::size_t rounds = (per_thread + kLockstepGroup - 1) / kLockstepGroup;
+    group = (per_thread + rounds - 1) / rounds;
+  }
+  group = std::max<std::size_t>(group, 1);
   const std::size_t groups = (in.size() + group - 1) / group;
   const FourierBootstrapKey& bsk = key.bootstrap_key;
   const GgswShape& g = bsk.shape.ggsw;
