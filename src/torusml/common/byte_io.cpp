@@ -110,7 +110,8 @@ std::vector<std::uint64_t> ByteReader::u64_array(const char* field, std::size_t 
        << max_count << " its header allows";
     throw SerializationError(os.str());
   }
-  if (count > remaining() / 8) need(static_cast<std::size_t>(count) * 8, field);  // before allocating
+  if (count > remaining() / 8)
+    need(static_cast<std::size_t>(count) * 8, field);  // before allocating
   std::vector<std::uint64_t> out(static_cast<std::size_t>(count));
   u64_values(out, field);
   return out;
