@@ -186,6 +186,33 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GgswTest,
                          ::testing::Values(std::tuple{1024u, 10u, 3u}, std::tuple{2048u, 23u, 1u},
                                            std::tuple{4096u, 15u, 2u}));
 
+TEST(Ggsw, OwnedTypesAndGlweLists) {
+  Csprng key_rng(seed_of(30));
+  const GgswShape shape{GlweDimension(2),
+                        PolynomialSize(512),
+                        {DecompositionBaseLog(12), DecompositionLevelCount(2)}};
+  const GlweSecretKey key =
+      generate_glwe_secret_key(shape.glwe_dimension, shape.polynomial_size, key_rng);
+  EncryptionGenerator gen(seed_of(31), seed_of(32));
+  const auto noise = NoiseDistribution::gaussian(std::ldexp(1.0, -50));
+  const GgswCiphertext one = encrypt_ggsw(key, 1, shape, noise, gen);
+  const FourierGgswCiphertext fourier = convert_ggsw_to_fourier(one);
+  GlweCiphertextList list(shape.glwe_dimension, shape.polynomial_size, 3);
+  std::vector<Torus> msg(512);
+  for (std::size_t t = 0; t < list.size(); ++t) {
+    for (std::size_t i = 0; i < msg.size(); ++i)
+      msg[i] = encode_message(static_cast<std::int64_t>((i + t) % 8), 3);
+    encrypt_glwe(key, msg, noise, gen, list[t]);
+    std::vector<Torus> out(shape.glwe_size(), 0);
+    ExternalProductScratch scratch;
+    add_external_product(out, fourier.data.data(), list[t], shape, fft_plan(shape.polynomial_size),
+                         scratch);
+    const auto phase = decrypt_glwe(key, out);
+    for (std::size_t i = 0; i < msg.size(); ++i)
+      ASSERT_EQ(decode_message(phase[i], 3), (i + t) % 8);
+  }
+}
+
 TEST(Keyswitch, PreservesTheMessage) {
   Csprng key_rng(seed_of(10));
   const LweSecretKey big = generate_lwe_secret_key(LweDimension(2048), key_rng);

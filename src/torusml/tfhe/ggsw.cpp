@@ -50,6 +50,20 @@ void convert_ggsw_to_fourier(std::span<const Torus> ggsw, const GgswShape& shape
   pack_fourier_ggsw(split.data(), out, shape.rows(), cols, n);
 }
 
+GgswCiphertext encrypt_ggsw(const GlweSecretKey& key, std::int64_t message, const GgswShape& shape,
+                            const NoiseDistribution& noise, EncryptionGenerator& gen) {
+  GgswCiphertext ct{shape, std::vector<Torus>(shape.torus_elements())};
+  encrypt_ggsw(key, message, shape, noise, gen, ct.data);
+  return ct;
+}
+
+FourierGgswCiphertext convert_ggsw_to_fourier(const GgswCiphertext& ggsw) {
+  FourierGgswCiphertext out{ggsw.shape, AlignedVector<double>(ggsw.shape.fourier_doubles())};
+  convert_ggsw_to_fourier(ggsw.data, ggsw.shape, fft_plan(ggsw.shape.polynomial_size),
+                          out.data.data());
+  return out;
+}
+
 void ExternalProductScratch::resize(const GgswShape& shape) {
   const std::size_t n = shape.polynomial_size.value();
   digits.resize(shape.decomposition.level_count.value() * n);

@@ -41,6 +41,24 @@ struct GgswShape {
   bool operator==(const GgswShape&) const = default;
 };
 
+/// An owned GGSW ciphertext in the standard domain (rows of GLWE ciphertexts, see above).
+struct GgswCiphertext {
+  GgswShape shape;
+  std::vector<Torus> data;  // shape.torus_elements()
+};
+
+/// An owned GGSW ciphertext in the Fourier domain (packed layout), ready for external products.
+struct FourierGgswCiphertext {
+  GgswShape shape;
+  AlignedVector<double> data;  // shape.fourier_doubles()
+};
+
+/// Encrypts `message` as a new GGSW of `shape` (see the span form below).
+GgswCiphertext encrypt_ggsw(const GlweSecretKey& key, std::int64_t message, const GgswShape& shape,
+                            const NoiseDistribution& noise, EncryptionGenerator& gen);
+/// The Fourier form of `ggsw`, with the shared plan of its polynomial size.
+FourierGgswCiphertext convert_ggsw_to_fourier(const GgswCiphertext& ggsw);
+
 /// Encrypts the integer `message` (a key bit for bootstrapping) as a GGSW into `out`
 /// (shape.torus_elements() elements).
 void encrypt_ggsw(const GlweSecretKey& key, std::int64_t message, const GgswShape& shape,

@@ -55,6 +55,31 @@ class GlweCiphertext {
   std::vector<Torus> data_;
 };
 
+/// `count` GLWE ciphertexts of one shape, stored contiguously.
+class GlweCiphertextList {
+ public:
+  GlweCiphertextList() = default;
+  GlweCiphertextList(GlweDimension k, PolynomialSize n, std::size_t count)
+      : k_(k), n_(n), count_(count), data_(count * (k.value() + 1) * n.value(), 0) {}
+  GlweDimension glwe_dimension() const { return k_; }
+  PolynomialSize polynomial_size() const { return n_; }
+  std::size_t size() const { return count_; }
+  std::span<Torus> operator[](std::size_t i) {
+    return std::span(data_).subspan(i * stride(), stride());
+  }
+  std::span<const Torus> operator[](std::size_t i) const {
+    return std::span(data_).subspan(i * stride(), stride());
+  }
+  std::span<const Torus> data() const { return data_; }
+
+ private:
+  std::size_t stride() const { return (k_.value() + 1) * n_.value(); }
+  GlweDimension k_;
+  PolynomialSize n_;
+  std::size_t count_ = 0;
+  std::vector<Torus> data_;
+};
+
 /// Encrypts the plaintext polynomial `message` (N coefficients, already encoded) into `out`,
 /// a GLWE of (k+1)*N torus elements: masks from gen.mask, noise from gen.noise.
 void encrypt_glwe(const GlweSecretKey& key, std::span<const Torus> message,
