@@ -163,6 +163,23 @@ TEST(Compiler, ParametersMeetTheFailureTarget) {
   EXPECT_LE(c.statistics().log2_global_p_error, -30 + 1e-6);
 }
 
+TEST(Compiler, PresetsAsParameterSource) {
+  std::mt19937_64 rng(6);
+  const Program p = identity_table_program(8, 4);
+  const auto inputset = one_input_set(rng, {8}, 0, 15, 10);
+  CompileOptions o;
+  o.parameter_source = CompileOptions::ParameterSource::Presets;
+  const CompiledCircuit c = compile(p, inputset, o);
+  EXPECT_EQ(c.parameters().pbs.name, "tfhe_4bit");
+  for (const auto& ins : c.server_program().instructions) {
+    if (ins.kind == InstructionKind::Bootstrap) {
+      EXPECT_LE(ins.bootstrap.log2_p_error, -40.0);
+    }
+  }
+  const auto x = stack(std::vector<std::vector<Tensor>>(inputset.begin(), inputset.begin() + 3));
+  EXPECT_EQ(c.encrypt_run_decrypt(keys_for(c), x), c.evaluate(x, Mode::Clear));
+}
+
 TEST(Compiler, SimulationDivergesNearCertainFailure) {
   std::mt19937_64 rng(2);
   const Program p = identity_table_program(64, 4);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -12,6 +13,7 @@
 #include "torusml/common/error.h"
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/noise_model.h"
+#include "torusml/tfhe/presets.h"
 
 namespace torusml::circuit {
 
@@ -66,6 +68,69 @@ void materialize_clear_tables(const Node& node, const ValueRange& input, Instruc
     probe.attributes = TableAttr{{fn}, {}};
     const Tensor t = evaluate_node(probe, ptr);
     ins.clear_tables.emplace_back(t.values().begin(), t.values().end());
+  }
+}
+
+// The first preset (by increasing cost) that meets every requirement, or nullopt.
+std::optional<OptimizerResult> preset_meeting(const ProgramAnalysis& a,
+                                              const OptimizerOptions& opt) {
+  std::uint64_t total = 0;
+  for (const auto& r : a.pbs_requirements) total += r.count;
+  for (const auto& r : a.output_requirements) total += r.count;
+  const double target =
+      opt.global_p_error
+          ? *opt.global_p_error / static_cast<double>(std::max<std::uint64_t>(total, 1))
+          : opt.p_error;
+  unsigned widest = 1;
+  for (const auto& r : a.pbs_requirements) widest = std::max(widest, r.precision_bits);
+  for (const tfhe::PbsParameters& preset : tfhe::all_presets()) {
+    if (preset.message_bits < widest) continue;
+    const double out =
+        tfhe::variance_blind_rotation(preset.lwe_dimension, preset.glwe_dimension,
+                                      preset.polynomial_size, preset.pbs, preset.glwe_noise);
+    const double fresh = preset.glwe_noise.variance();
+    const tfhe::PbsNoise base = tfhe::pbs_noise(preset, 0.0, 1.0);
+    double worst = -std::numeric_limits<double>::infinity(),
+           log2_sum = -std::numeric_limits<double>::infinity();
+    auto account = [&](double variance, unsigned bits, std::uint64_t count) {
+      const double lp =
+          tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(bits) - 2), variance);
+      worst = std::max(worst, lp);
+      const double l = lp + std::log2(static_cast<double>(count));
+      log2_sum = std::isinf(log2_sum)
+                     ? l
+                     : std::max(log2_sum, l) + std::log2(1.0 + std::exp2(-std::fabs(log2_sum - l)));
+    };
+    for (const auto& r : a.pbs_requirements)
+      account(r.pbs_weight * out + r.fresh_weight * fresh + base.keyswitch + base.modulus_switch,
+              r.precision_bits, r.count);
+    for (const auto& r : a.output_requirements)
+      account(r.pbs_weight * out + r.fresh_weight * fresh, r.width_bits, r.count);
+    if (worst > std::log2(target)) continue;
+    OptimizerResult res;
+    res.parameters = preset;
+    res.estimated_pbs_seconds = estimate_pbs_seconds(preset);
+    res.log2_worst_p_error = worst;
+    res.log2_global_p_error = log2_sum;
+    res.summary = "preset " + preset.name;
+    return res;
+  }
+  return std::nullopt;
+}
+
+OptimizerResult choose_pbs_parameters(const ProgramAnalysis& a, const OptimizerOptions& opt,
+                                      CompileOptions::ParameterSource source) {
+  if (source == CompileOptions::ParameterSource::Presets) {
+    if (auto r = preset_meeting(a, opt)) return *r;
+    throw CompileError(
+        "compile: no parameter preset meets this circuit's precision and failure probability; "
+        "use the optimizer (the default), fewer bits, or a larger p_error");
+  }
+  try {
+    return optimize_pbs_parameters(a.pbs_requirements, a.output_requirements, opt);
+  } catch (const CompileError&) {
+    if (auto r = preset_meeting(a, opt)) return *r;  // the presets are the fallback
+    throw;
   }
 }
 
@@ -184,8 +249,7 @@ CompiledCircuit compile(const Program& program, std::span<const std::vector<Tens
   CircuitStatistics stats;
   double var_pbs = 0, var_fresh = 0, var_ks = 0, var_ms = 0;
   if (!analysis.pbs_requirements.empty()) {
-    const OptimizerResult r =
-        optimize_pbs_parameters(analysis.pbs_requirements, analysis.output_requirements, opt);
+    const OptimizerResult r = choose_pbs_parameters(analysis, opt, options.parameter_source);
     server.parameters.uses_pbs = true;
     server.parameters.pbs = r.parameters;
     const auto& p = r.parameters;

@@ -36,6 +36,11 @@ struct CompileOptions {
   unsigned max_table_bits = 10;
   /// Bounds of the parameter search.
   OptimizerOptions optimizer;
+  /// Where circuits with bootstraps get their parameters: the optimizer, falling back to the
+  /// engine's presets if its search fails (Optimizer); or the cheapest preset that meets the
+  /// requirements (Presets).
+  enum class ParameterSource : std::uint8_t { Optimizer = 1, Presets = 2 };
+  ParameterSource parameter_source = ParameterSource::Optimizer;
 };
 
 enum class Mode : std::uint8_t { Clear = 1, Simulate = 2, Execute = 3 };
