@@ -190,12 +190,15 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
                    static_cast<std::size_t>(ins.node));
   for (NodeId out : p.outputs) last_use[static_cast<std::size_t>(out)] = p.nodes.size();
 
+  // Ciphertexts computed here live in `enc`; encrypted inputs are read in place from `arguments`.
   std::vector<LweCiphertextList> enc(p.nodes.size());
+  std::vector<const LweCiphertextList*> input_ct(p.nodes.size(), nullptr);
   std::vector<NodeId> alias(p.nodes.size(), -1);
   ClearValues clear(p.nodes.size());
   auto ct_of = [&](NodeId id) -> const LweCiphertextList& {
     while (alias[static_cast<std::size_t>(id)] >= 0) id = alias[static_cast<std::size_t>(id)];
-    return enc[static_cast<std::size_t>(id)];
+    const auto u = static_cast<std::size_t>(id);
+    return input_ct[u] ? *input_ct[u] : enc[u];
   };
 
   std::size_t next_enc = 0, next_clear = 0;
@@ -205,7 +208,7 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
     const std::size_t elements = static_cast<std::size_t>(element_count(n.shape));
     if (n.op == OpKind::Input) {
       if (n.encrypted) {
-        enc[i] = arguments.encrypted[next_enc++].ciphertexts;
+        input_ct[i] = &arguments.encrypted[next_enc++].ciphertexts;
       } else {
         clear[i] = split_batch(arguments.clear[next_clear++], n.shape,
                                std::get<InputAttr>(n.attributes).name);
@@ -323,6 +326,11 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
     }
   }
 
+  std::vector<std::size_t> output_refs(p.nodes.size(), 0);
+  for (NodeId id : p.outputs) {
+    while (alias[static_cast<std::size_t>(id)] >= 0) id = alias[static_cast<std::size_t>(id)];
+    ++output_refs[static_cast<std::size_t>(id)];
+  }
   std::vector<EncryptedTensor> outputs;
   for (NodeId id : p.outputs) {
     const Node& n = p.node(id);
@@ -330,7 +338,15 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
     t.shape = {static_cast<std::int64_t>(batch)};
     t.shape.insert(t.shape.end(), n.shape.begin(), n.shape.end());
     if (n.encrypted) {
-      t.ciphertexts = ct_of(id);
+      NodeId root = id;
+      while (alias[static_cast<std::size_t>(root)] >= 0)
+        root = alias[static_cast<std::size_t>(root)];
+      const auto u = static_cast<std::size_t>(root);
+      // Move a computed result out on its last reference; copy inputs and shared results.
+      if (!input_ct[u] && --output_refs[u] == 0)
+        t.ciphertexts = std::move(enc[u]);
+      else
+        t.ciphertexts = ct_of(root);
     } else {  // a clear output travels as trivial encryptions at width 62
       const std::size_t elements = static_cast<std::size_t>(element_count(n.shape));
       t.ciphertexts = LweCiphertextList(dim, batch * elements);
