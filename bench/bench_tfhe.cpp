@@ -45,10 +45,10 @@ const BenchKeys& keys_for(const PbsParameters& p) {
     auto k = std::make_unique<BenchKeys>();
     k->client = generate_client_key(p, seed_of(1));
     const CompressedServerKey compressed = generate_compressed_server_key(k->client, seed_of(2));
-    k->ksk_seeded_bytes = compressed.keyswitch_key.bodies.size() * 8 + 32;
+    k->ksk_seeded_bytes = compressed.keyswitch_key.bodies.size() * sizeof(KeyswitchTorus) + 32;
     k->bsk_seeded_bytes = compressed.bootstrap_key.bodies.size() * 8 + 32;
     k->server = decompress_server_key(compressed);
-    k->ksk_bytes = k->server.keyswitch_key.data.size() * 8;
+    k->ksk_bytes = k->server.keyswitch_key.data.size() * sizeof(KeyswitchTorus);
     const auto& g = k->server.bootstrap_key.shape.ggsw;
     k->bsk_bytes = p.lwe_dimension.value() * g.torus_elements() * 8;
     keys = std::move(k);

@@ -282,9 +282,9 @@ TEST(CircuitSerialization, KnownAnswerDigest) {
   sp.parameters.leveled_dimension = tfhe::LweDimension(1024);
   sp.parameters.leveled_noise = tfhe::NoiseDistribution::tuniform(41);
   const Bytes bytes = serialize_server_program(sp);
-  EXPECT_EQ(hex(std::span(bytes).first(8)), "54524d4c01006400");  // "TRML", v1, kind 100
+  EXPECT_EQ(hex(std::span(bytes).first(8)), "54524d4c02006400");  // "TRML", v2, kind 100
   EXPECT_EQ(hex(std::span(bytes).last(tfhe::kSerializedChecksumBytes)),
-            "05e5a152b1def86da63e782fcf0c07f370a7536461fe37764d942588427a76d6");
+            "c5adb38419fbad02b15efa8a4cf5dfbb449adc0a6636a130e406e908c470f8ec");
 }
 
 }  // namespace

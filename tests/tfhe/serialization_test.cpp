@@ -4,6 +4,7 @@
 #include "torusml/tfhe/serialization.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -116,6 +117,18 @@ std::uint64_t fingerprint_of(const Bytes& bytes) {
 
 Bytes reseal(SerializedKind kind, std::uint64_t fingerprint, Bytes payload) {
   return serialization_detail::seal(kind, fingerprint, std::move(payload));
+}
+
+// The object re-framed as format version `version`, with a valid checksum.
+Bytes as_version(const Bytes& bytes, std::uint16_t version) {
+  const SerializedHeader h = read_serialized_header(bytes);
+  Bytes framed = reseal(h.kind, h.parameters_fingerprint, payload_of(bytes));
+  framed[4] = static_cast<std::uint8_t>(version & 0xff);
+  framed[5] = static_cast<std::uint8_t>(version >> 8);
+  const std::size_t body = framed.size() - kSerializedChecksumBytes;
+  crypto_generichash(framed.data() + body, kSerializedChecksumBytes, framed.data(), body, nullptr,
+                     0);
+  return framed;
 }
 
 void put_u64(Bytes& bytes, std::size_t offset, std::uint64_t v) {
@@ -496,13 +509,28 @@ TEST(Serialization, WrongKindSaysWhatWasFound) {
 TEST(Serialization, NewerVersionIsRejectedClearly) {
   const Bytes bytes = serialize_parameters(small_params());
   Bytes newer = bytes;
-  newer[4] = 2;
+  newer[4] = 3;
   expect_serialization_error([](auto b) { deserialize_parameters(b); }, newer,
-                             "written by a newer TorusML (format version 2");
+                             "written by a newer TorusML (format version 3");
   Bytes zero = bytes;
   zero[4] = 0;
   expect_serialization_error([](auto b) { deserialize_parameters(b); }, zero, "version 0");
   EXPECT_NE(describe_serialized(newer).find("newer than this build"), std::string::npos);
+}
+
+// Format version 2 changed only the keyswitching key (64-bit, then 32-bit): version 1 objects of
+// other kinds still load, and those that hold a keyswitching key are refused with the fix.
+TEST(Serialization, Version1LoadsExceptKeyswitchingKeys) {
+  const KeySet& k = keys_4bit();
+  const Bytes key_v1 = as_version(serialize_lwe_secret_key(k.client.small_key), 1);
+  EXPECT_EQ(read_serialized_header(key_v1).version, 1);
+  EXPECT_EQ(deserialize_lwe_secret_key(key_v1).bits, k.client.small_key.bits);
+  const Bytes ksk_v1 = as_version(serialize_seeded_keyswitch_key(k.compressed.keyswitch_key), 1);
+  expect_serialization_error([](auto b) { deserialize_seeded_keyswitch_key(b); }, ksk_v1,
+                             "generate the keys again");
+  const Bytes server_v1 = as_version(serialize_compressed_server_key(k.compressed), 1);
+  expect_serialization_error([](auto b) { deserialize_compressed_server_key(b); }, server_v1,
+                             "64-bit");
 }
 
 TEST(Serialization, MismatchedParametersThrowParameterMismatch) {
@@ -547,7 +575,7 @@ TEST(Serialization, DescribeAndReadHeader) {
   EXPECT_EQ(h.parameters_fingerprint, preset_by_name("tfhe_4bit").fingerprint());
   EXPECT_EQ(h.payload_bytes, bytes.size() - kSerializedHeaderBytes - kSerializedChecksumBytes);
   const std::string d = describe_serialized(bytes);
-  for (const char* needle : {"ClientKey", "format version 1", "tfhe_4bit", "checksum ok"})
+  for (const char* needle : {"ClientKey", "format version 2", "tfhe_4bit", "checksum ok"})
     EXPECT_NE(d.find(needle), std::string::npos) << d;
   EXPECT_NE(describe_serialized(std::span(bytes).first(100)).find("TRUNCATED"), std::string::npos);
   Bytes damaged = bytes;
@@ -557,7 +585,7 @@ TEST(Serialization, DescribeAndReadHeader) {
 }
 
 // ---- Known answers -------------------------------------------------------------------------
-// These pin format version 1 byte for byte. If one changes, the bytes written changed: that is a
+// These pin format version 2 byte for byte. If one changes, the bytes written changed: that is a
 // format change, which needs kSerializationFormatVersion bumped (and old versions still read), or
 // a change of key generation or of the seeded-mask streams, which breaks every seeded object
 // already stored. Do not just update the strings.
@@ -567,13 +595,13 @@ TEST(Serialization, KnownAnswerBytes) {
   const Bytes bytes = serialize_lwe_secret_key(LweSecretKey{{1, 0, 1}});
   EXPECT_EQ(hex(std::span(bytes).first(bytes.size() - kSerializedChecksumBytes)),
             "54524d4c"
-            "0100"
+            "0200"
             "0200"
             "0000000000000000"
             "0b00000000000000"
             "0300000000000000"
             "010001");
-  EXPECT_EQ(digest_hex(bytes), "d5bf66dd0e50a799ff83d24593ef4355d1d08ef8dad255673d5ab05732f7e76a");
+  EXPECT_EQ(digest_hex(bytes), "a99f86e2ca6bae63de20ebde192aa92c0dce887b7c797e577e59551a9dcb5a3c");
 }
 
 TEST(Serialization, KnownAnswerDigestsForTfhe4bit) {
@@ -586,13 +614,13 @@ TEST(Serialization, KnownAnswerDigestsForTfhe4bit) {
   const Bytes client_bytes = serialize_client_key(client);
   EXPECT_EQ(client_bytes.size(), 3169u);
   EXPECT_EQ(digest_hex(client_bytes),
-            "c4242248cc5a62e499ead6958dc3b3d7cac83b2f50db71cffef27421f34682e5");
+            "a416707cee35606bac17bbc054b8c7b658b2d19a05987e46ea875c29ed88c668");
 
   // keys_4bit(): client key from seed 0x11 (the same bits as `client`), server key from 0x22.
   const Bytes ksk_bytes = serialize_seeded_keyswitch_key(keys_4bit().compressed.keyswitch_key, &p);
-  EXPECT_EQ(ksk_bytes.size(), 65664u);
+  EXPECT_EQ(ksk_bytes.size(), 32896u);  // 8192 bodies of 4 bytes
   EXPECT_EQ(digest_hex(ksk_bytes),
-            "eae4d07ea2bb4bcf9c316e522ce444aa96fac46e7b7ccc74d05c042f8cbc4f55");
+            "22cacc0c0b58f2a4ca03db8e3ab3e65f9d92f208819465ee1d7eb05bb8ceec8c");
 
   std::vector<Torus> plain;
   for (std::int64_t m = 0; m < 16; ++m) plain.push_back(encode_message(m, p.message_bits));
@@ -602,7 +630,7 @@ TEST(Serialization, KnownAnswerDigestsForTfhe4bit) {
   const Bytes list_bytes = serialize_seeded_lwe_ciphertext_list(list, p);
   EXPECT_EQ(list_bytes.size(), 24u + 8 + 32 + 8 + 16 * 8 + 32);
   EXPECT_EQ(digest_hex(list_bytes),
-            "30fa18a32c48bc5a824789a8f87446167782855e9039cd32bb67d3145a2e1a5c");
+            "4c0341f4d7cca41785f57ae76eb0e3264ae68a4b8638e1b4c81771ce8ecaecf0");
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // tests: the payload encodings, framing with CircuitParameters fingerprints, and the unvalidated
 // payload writers (tests use them to craft payloads). Not part of the public API.
 //
-// Payload layouts (format version 1; integers little-endian; "list<T>" = u64 count + items):
+// Payload layouts (format version 2; integers little-endian; "list<T>" = u64 count + items):
 //
 //   CircuitParameters  bool uses_pbs; uses_pbs: blob (a tfhe PbsParameters record);
 //                      else u64 leveled_dimension, u8 noise kind, i32 bound_log2, f64 std_dev

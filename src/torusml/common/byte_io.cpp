@@ -118,11 +118,19 @@ std::vector<std::uint64_t> ByteReader::u64_array(const char* field, std::size_t 
 }
 
 void ByteReader::u64_values(std::span<std::uint64_t> out, const char* field) {
-  if (out.size() > remaining() / 8)
-    need(out.size() * 8, field);  // size_bytes() cannot overflow here
-  need(out.size_bytes(), field);
-  std::memcpy(out.data(), bytes_.data() + pos_, out.size_bytes());
-  pos_ += out.size_bytes();
+  fixed_width_values(out.data(), out.size(), sizeof(std::uint64_t), field);
+}
+
+void ByteReader::u32_values(std::span<std::uint32_t> out, const char* field) {
+  fixed_width_values(out.data(), out.size(), sizeof(std::uint32_t), field);
+}
+
+void ByteReader::fixed_width_values(void* out, std::size_t count, std::size_t width,
+                                    const char* field) {
+  if (count > remaining() / width) need(count * width, field);  // throws; cannot overflow here
+  const std::size_t bytes = count * width;
+  if (bytes > 0) std::memcpy(out, bytes_.data() + pos_, bytes);
+  pos_ += bytes;
 }
 
 std::string ByteReader::string(const char* field, std::size_t max_length) {

@@ -51,6 +51,8 @@ class ByteReader {
   std::vector<std::uint64_t> u64_array(const char* field, std::size_t max_count);
   /// Reads exactly out.size() u64 values (no count prefix).
   void u64_values(std::span<std::uint64_t> out, const char* field);
+  /// Reads exactly out.size() u32 values (no count prefix).
+  void u32_values(std::span<std::uint32_t> out, const char* field);
   std::string string(const char* field, std::size_t max_length = 1u << 20);
 
   std::size_t position() const noexcept { return pos_; }
@@ -60,6 +62,8 @@ class ByteReader {
 
  private:
   void need(std::size_t n, const char* field) const;
+  // Reads `count` little-endian values of `width` bytes into `out` (host order is little).
+  void fixed_width_values(void* out, std::size_t count, std::size_t width, const char* field);
   std::span<const std::uint8_t> bytes_;
   std::size_t pos_ = 0;
 };

@@ -1,8 +1,10 @@
 #include "torusml/tfhe/keyswitch_key.h"
 
 #include <algorithm>
+#include <string>
 
 #include "torusml/common/check.h"
+#include "torusml/common/error.h"
 #include "torusml/common/multiversion.h"
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/decomposition.h"
@@ -10,11 +12,28 @@
 namespace torusml::tfhe {
 
 namespace {
-// res -= d * ct over `count` elements: the keyswitch's inner loop (memory bound on the key).
+
+constexpr unsigned kDroppedBits = 64 - kKeyswitchModulusBits;
+
+// res -= d * ct over `count` elements, modulo 2^32: the keyswitch's inner loop (memory bound on
+// the key).
 TORUSML_MULTIVERSION
-void sub_scaled(Torus* __restrict res, const Torus* __restrict ct, Torus d, std::size_t count) {
+void sub_scaled(KeyswitchTorus* __restrict res, const KeyswitchTorus* __restrict ct,
+                KeyswitchTorus d, std::size_t count) {
   for (std::size_t x = 0; x < count; ++x) res[x] -= d * ct[x];
 }
+
+// The top 32 bits of a torus element, rounded to nearest.
+KeyswitchTorus round_to_key_torus(Torus x) {
+  return static_cast<KeyswitchTorus>((x + (Torus{1} << (kDroppedBits - 1))) >> kDroppedBits);
+}
+
+// The masks of row t, level by level: the top 32 bits of the row's 64-bit mask stream.
+void fill_key_masks(Csprng& masks, std::span<Torus> scratch) {
+  masks.fill_uniform(scratch);
+  for (Torus& a : scratch) a &= ~((Torus{1} << kDroppedBits) - 1);
+}
+
 }  // namespace
 
 SeededLweKeyswitchKey generate_seeded_keyswitch_key(const LweSecretKey& input_key,
@@ -22,21 +41,32 @@ SeededLweKeyswitchKey generate_seeded_keyswitch_key(const LweSecretKey& input_ke
                                                     DecompositionParameters decomposition,
                                                     const NoiseDistribution& noise,
                                                     const Seed& mask_seed, const Seed& noise_seed) {
+  const std::size_t levels = decomposition.level_count.value();
+  const std::size_t beta = decomposition.base_log.value();
+  if (beta * levels > kKeyswitchModulusBits) {
+    throw InvalidArgument("keyswitching decomposition base 2^" + std::to_string(beta) + " x " +
+                          std::to_string(levels) + " levels reads " +
+                          std::to_string(beta * levels) +
+                          " bits, more than the key's 32-bit modulus: use base_log * "
+                          "level_count <= 32");
+  }
   SeededLweKeyswitchKey out;
   out.shape = {input_key.dimension(), output_key.dimension(), decomposition};
   out.mask_seed = mask_seed;
-  const std::size_t levels = decomposition.level_count.value();
-  const std::size_t beta = decomposition.base_log.value();
   out.bodies.resize(out.shape.ciphertexts());
   parallel_for(
       input_key.dimension().value(),
       [&](std::size_t t) {
         EncryptionGenerator gen(mask_seed, noise_seed, t + 1);
-        LweCiphertext ct(output_key.dimension());
+        std::vector<Torus> mask(output_key.dimension().value());
         for (std::size_t j = 1; j <= levels; ++j) {
+          // Masks and plaintext are multiples of 2^-32, so rounding the body to 32 bits rounds
+          // only the noise: an encryption modulo 2^32.
+          fill_key_masks(gen.mask, mask);
           const Torus plaintext = input_key.bits[t] << (64 - beta * j);
-          encrypt_lwe(output_key, plaintext, noise, gen, ct);
-          out.bodies[t * levels + (j - 1)] = ct.body();
+          const Torus body =
+              lwe_dot_key(mask, output_key) + plaintext + gen.noise.sample_noise(noise);
+          out.bodies[t * levels + (j - 1)] = round_to_key_torus(body);
         }
       },
       16);
@@ -54,9 +84,12 @@ LweKeyswitchKey decompress_keyswitch_key(const SeededLweKeyswitchKey& seeded) {
       seeded.shape.input_lwe_dimension.value(),
       [&](std::size_t t) {
         Csprng masks(seeded.mask_seed, t + 1);
+        std::vector<Torus> mask(n);
         for (std::size_t j = 0; j < levels; ++j) {
-          Torus* ct = out.data.data() + (t * levels + j) * (n + 1);
-          masks.fill_uniform(std::span(ct, n));
+          KeyswitchTorus* ct = out.data.data() + (t * levels + j) * (n + 1);
+          fill_key_masks(masks, mask);
+          for (std::size_t i = 0; i < n; ++i)
+            ct[i] = static_cast<KeyswitchTorus>(mask[i] >> kDroppedBits);
           ct[n] = seeded.bodies[t * levels + j];
         }
       },
@@ -69,44 +102,36 @@ void keyswitch_group(const LweKeyswitchKey& key, std::span<const LweView> in,
   TORUSML_CHECK_EQ(in.size(), out.size());
   const std::size_t n = key.shape.output_lwe_dimension.value();
   const std::size_t levels = key.shape.decomposition.level_count.value();
+  const std::size_t width = n + 1;
   for (std::size_t g = 0; g < in.size(); ++g) {
     require_same_dimension(in[g].dimension(), key.shape.input_lwe_dimension, "keyswitch input");
     require_same_dimension(out[g].dimension(), key.shape.output_lwe_dimension, "keyswitch output");
-    auto res = out[g].data();
-    std::fill(res.begin(), res.end(), 0);
-    res[n] = in[g].body();
   }
+  // Accumulators modulo 2^32, one row per ciphertext of the group.
+  thread_local std::vector<KeyswitchTorus> acc;
+  acc.assign(in.size() * width, 0);
   std::int64_t digits[64];
   const std::size_t input_dim = key.shape.input_lwe_dimension.value();
   for (std::size_t t = 0; t < input_dim; ++t) {
-    const Torus* row = key.data.data() + t * levels * (n + 1);
+    const KeyswitchTorus* row = key.data.data() + t * levels * width;
     for (std::size_t g = 0; g < in.size(); ++g) {
       decompose_torus(in[g].mask()[t], key.shape.decomposition, digits);
       for (std::size_t j = 0; j < levels; ++j)
         if (digits[j] != 0)
-          sub_scaled(out[g].data().data(), row + j * (n + 1), static_cast<Torus>(digits[j]), n + 1);
+          sub_scaled(acc.data() + g * width, row + j * width,
+                     static_cast<KeyswitchTorus>(digits[j]), width);
     }
+  }
+  for (std::size_t g = 0; g < in.size(); ++g) {
+    const KeyswitchTorus* a = acc.data() + g * width;
+    auto res = out[g].data();
+    for (std::size_t i = 0; i < n; ++i) res[i] = Torus{a[i]} << kDroppedBits;
+    res[n] = in[g].body() + (Torus{a[n]} << kDroppedBits);
   }
 }
 
 void keyswitch(const LweKeyswitchKey& key, LweView in, LweMutView out) {
-  require_same_dimension(in.dimension(), key.shape.input_lwe_dimension, "keyswitch input");
-  require_same_dimension(out.dimension(), key.shape.output_lwe_dimension, "keyswitch output");
-  const std::size_t n = key.shape.output_lwe_dimension.value();
-  const std::size_t levels = key.shape.decomposition.level_count.value();
-  auto res = out.data();
-  std::fill(res.begin(), res.end(), 0);
-  res[n] = in.body();
-  std::int64_t digits[64];
-  const auto mask = in.mask();
-  for (std::size_t t = 0; t < mask.size(); ++t) {
-    decompose_torus(mask[t], key.shape.decomposition, digits);
-    for (std::size_t j = 0; j < levels; ++j) {
-      if (digits[j] == 0) continue;
-      sub_scaled(res.data(), key.data.data() + (t * levels + j) * (n + 1),
-                 static_cast<Torus>(digits[j]), n + 1);
-    }
-  }
+  keyswitch_group(key, std::span<const LweView>(&in, 1), std::span<const LweMutView>(&out, 1));
 }
 
 }  // namespace torusml::tfhe

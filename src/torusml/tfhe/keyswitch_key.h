@@ -4,9 +4,16 @@
 // encryption under s' of s_t * q / B^j; keyswitching computes (0, b) - sum_{t,j} dec_j(a_t)
 // KSK[t][j].
 //
+// The key lives modulo 2^32 (the top 32 bits of the torus; "KS32", as in TFHE-rs's KS32
+// parameter sets): its masks are uniform modulo 2^32 and its bodies carry the noise rounded to
+// 2^-32, which adds 2^-64/12 to each entry's variance (noise_model.h). Keyswitching is bound by
+// streaming the key (kN * l ciphertexts), so this halves its time and the key's size. The output
+// is exact modulo 2^32 in the top bits of the mask; the body keeps the input body's 64 bits.
+// Requires base_log * level_count <= 32 (the gadget values must be multiples of 2^-32).
+//
 // Forms: LweKeyswitchKey (full) and SeededLweKeyswitchKey (bodies + mask seed, 1/(n+1) of the
-// size). Row t takes its masks from the ChaCha20 stream (mask_seed, t + 1) and its noise from
-// (noise_seed, t + 1).
+// size). Row t takes its masks from the ChaCha20 stream (mask_seed, t + 1), the top 32 bits of
+// each 64-bit draw, and its noise from (noise_seed, t + 1).
 #pragma once
 
 #include <span>
@@ -29,20 +36,28 @@ struct KeyswitchKeyShape {
   bool operator==(const KeyswitchKeyShape&) const = default;
 };
 
+/// Largest base_log * level_count of a keyswitching decomposition (the key is modulo 2^32).
+inline constexpr std::size_t kKeyswitchModulusBits = 32;
+
+/// The key's modulus 2^32, as the torus' top 32 bits.
+using KeyswitchTorus = std::uint32_t;
+
 struct LweKeyswitchKey {
   KeyswitchKeyShape shape;
-  std::vector<Torus> data;  // ciphertexts() LWE ciphertexts of dimension output + 1, row-major
+  // ciphertexts() LWE ciphertexts (mod 2^32) of dimension output + 1, row-major
+  std::vector<KeyswitchTorus> data;
   bool operator==(const LweKeyswitchKey&) const = default;
 };
 
 struct SeededLweKeyswitchKey {
   KeyswitchKeyShape shape;
   Seed mask_seed{};
-  std::vector<Torus> bodies;  // one per ciphertext
+  std::vector<KeyswitchTorus> bodies;  // one per ciphertext
   bool operator==(const SeededLweKeyswitchKey&) const = default;
 };
 
-/// Encryptions under `output_key` of input_key's bits times q / B^j. Parallel.
+/// Encryptions under `output_key` of input_key's bits times q / B^j (mod 2^32). Parallel.
+/// Throws InvalidArgument if base_log * level_count > 32.
 SeededLweKeyswitchKey generate_seeded_keyswitch_key(const LweSecretKey& input_key,
                                                     const LweSecretKey& output_key,
                                                     DecompositionParameters decomposition,

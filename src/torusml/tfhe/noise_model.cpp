@@ -27,7 +27,8 @@ double variance_keyswitch(LweDimension input, DecompositionParameters ks,
   const double k_in = static_cast<double>(input.value());
   const double b = base(ks), l = levels(ks);
   const double rounding = k_in * 0.5 * std::pow(b, -2.0 * l) / 12.0;
-  const double key_noise = k_in * l * (b * b + 2.0) / 12.0 * d.variance();
+  const double key_noise =
+      k_in * l * (b * b + 2.0) / 12.0 * (d.variance() + kKeyswitchKeyRoundingVariance);
   return rounding + key_noise;
 }
 

@@ -20,9 +20,14 @@ namespace torusml::tfhe {
 /// Variance of a fresh encryption: the distribution's variance.
 double variance_fresh(const NoiseDistribution& d);
 
+/// Variance added to each keyswitching-key entry by rounding its noise to 2^-32 (the key lives
+/// modulo 2^32, keyswitch_key.h): 2^-64 / 12.
+inline constexpr double kKeyswitchKeyRoundingVariance = 0x1p-64 / 12.0;
+
 /// Additive variance of an LWE keyswitch from dimension K with a key encrypted at noise d:
 ///   K/2 * B^(-2l)/12 (rounding of the decomposition, E[s^2] = 1/2)
-/// + K * l * (B^2 + 2)/12 * Var(d) (key noise times the digits, E[digit^2] = (B^2+2)/12).
+/// + K * l * (B^2 + 2)/12 * (Var(d) + 2^-64/12) (key noise, rounded to the key's 32 bits, times
+///   the digits, E[digit^2] = (B^2+2)/12).
 double variance_keyswitch(LweDimension input, DecompositionParameters ks,
                           const NoiseDistribution& d);
 

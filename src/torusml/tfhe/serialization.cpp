@@ -2,7 +2,7 @@
 // PbsParameters and describe_serialized. Keys are in serialization_keys.cpp, ciphertexts in
 // serialization_ciphertexts.cpp.
 //
-// PbsParameters payload (version 1):
+// PbsParameters payload (version 2, unchanged since 1):
 //   string name, string source            (u32 length + bytes each, at most 4096 bytes)
 //   u32 message_bits
 //   u64 lwe_dimension, u64 glwe_dimension, u64 polynomial_size
@@ -85,6 +85,19 @@ bool known_kind(std::uint16_t kind) {
          (kind >= kFirstCircuitKind && kind <= kLastCircuitKind);
 }
 
+// Kinds whose payload holds a keyswitching key (its layout changed in format version 2).
+bool holds_keyswitch_key(std::uint16_t kind) {
+  switch (static_cast<SerializedKind>(kind)) {
+    case SerializedKind::LweKeyswitchKey:
+    case SerializedKind::SeededLweKeyswitchKey:
+    case SerializedKind::CompressedServerKey:
+    case SerializedKind::CircuitEvaluationKeys:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string kind_label(std::uint16_t kind) {
   if (known_kind(kind)) return std::string(serialized_kind_name(static_cast<SerializedKind>(kind)));
   return "object of unknown kind " + std::to_string(kind);
@@ -148,6 +161,12 @@ std::pair<SerializedHeader, std::span<const std::uint8_t>> open_object(
   }
   if (raw.version == 0)
     sd::fail("unsupported format version 0 in the header of a TorusML object (corrupted header?)");
+  if (raw.version < kFirstKeyswitch32FormatVersion && holds_keyswitch_key(raw.kind)) {
+    sd::fail("this " + what + " was written by an older TorusML (format version " +
+             std::to_string(raw.version) +
+             ") whose keyswitching keys were 64-bit; this build's are 32-bit: generate the keys "
+             "again");
+  }
   if (!known_kind(raw.kind)) {
     sd::fail("unknown object kind " + std::to_string(raw.kind) +
              " in a TorusML header (corrupted header?)");
@@ -434,6 +453,21 @@ std::vector<Torus> read_torus_values(ByteReader& r, std::uint64_t count, const c
   }
   std::vector<Torus> out(static_cast<std::size_t>(count));
   if (!out.empty()) r.u64_values(out, field);  // never memcpy from/to a null empty vector
+  return out;
+}
+
+void write_key_torus_values(ByteWriter& w, std::span<const KeyswitchTorus> values) {
+  w.bytes(std::span(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()));
+}
+
+std::vector<KeyswitchTorus> read_key_torus_values(ByteReader& r, std::uint64_t count,
+                                                  const char* field) {
+  if (count > r.remaining() / sizeof(KeyswitchTorus)) {
+    fail(std::string("'") + field + "' needs " + std::to_string(count) +
+         " values of 4 bytes but only " + std::to_string(r.remaining()) + " bytes remain");
+  }
+  std::vector<KeyswitchTorus> out(static_cast<std::size_t>(count));
+  if (!out.empty()) r.u32_values(out, field);
   return out;
 }
 

@@ -4,7 +4,7 @@
 //
 //   offset  size  field
 //   0       4     magic "TRML"
-//   4       2     format version (u16, kSerializationFormatVersion = 1)
+//   4       2     format version (u16, kSerializationFormatVersion = 2)
 //   6       2     object kind (u16, SerializedKind)
 //   8       8     parameter fingerprint (u64, PbsParameters::fingerprint() of the parameter set
 //                 the object belongs to, 0 where none; CircuitParameters::fingerprint() for the
@@ -47,7 +47,10 @@
 namespace torusml::tfhe {
 
 /// The format version this build writes, and the newest it reads.
-inline constexpr std::uint16_t kSerializationFormatVersion = 1;
+inline constexpr std::uint16_t kSerializationFormatVersion = 2;
+/// Version 1 differs only in the keyswitching key (64-bit then, 32-bit now): this build reads
+/// version 1 objects of every kind that holds none (kinds 8, 9, 12 and 103 do).
+inline constexpr std::uint16_t kFirstKeyswitch32FormatVersion = 2;
 /// Bytes of the fixed header (magic, version, kind, fingerprint, payload length).
 inline constexpr std::size_t kSerializedHeaderBytes = 24;
 /// Bytes of the trailing BLAKE2b checksum.

@@ -85,6 +85,10 @@ Seed read_seed(ByteReader& r, const char* field);
 void write_torus_values(ByteWriter& w, std::span<const Torus> values);
 /// `count` values; checks that the input holds them before allocating.
 std::vector<Torus> read_torus_values(ByteReader& r, std::uint64_t count, const char* field);
+/// The same for the 32-bit values of keyswitching keys (4 bytes each).
+void write_key_torus_values(ByteWriter& w, std::span<const KeyswitchTorus> values);
+std::vector<KeyswitchTorus> read_key_torus_values(ByteReader& r, std::uint64_t count,
+                                                  const char* field);
 /// A u64 element count, at most what the remaining bytes can hold at `bytes_each` per element.
 std::uint64_t read_count(ByteReader& r, const char* field, std::uint64_t bytes_each);
 

@@ -1,13 +1,13 @@
 // Serialization of secret keys, client keys, keyswitching and bootstrapping keys, and compressed
 // server keys (framing and shared readers: serialization.cpp).
 //
-// Payloads (version 1; u64 little-endian unless noted, "bits" = one byte, 0 or 1, per key bit):
+// Payloads (version 2; u64 little-endian unless noted, "bits" = one byte, 0 or 1, per key bit):
 //   LweSecretKey           n, n bits
 //   GlweSecretKey          k, N, k*N bits
 //   ClientKey              PbsParameters payload, small key (n, n bits), big key (k, N, k*N bits)
 //   keyswitch shape        input dimension, output dimension, base_log, level_count
-//   LweKeyswitchKey        shape, input*levels ciphertexts of output+1 values
-//   SeededLweKeyswitchKey  shape, 32-byte mask seed, body count (= input*levels), bodies
+//   LweKeyswitchKey        shape, input*levels ciphertexts of output+1 u32 values (mod 2^32)
+//   SeededLweKeyswitchKey  shape, 32-byte mask seed, body count (= input*levels), u32 bodies
 //   bootstrap shape        n, k, N, base_log, level_count
 //   LweBootstrapKey        shape, n GGSWs of (k+1)*l*(k+1)*N values
 //   SeededLweBootstrapKey  shape, 32-byte mask seed, body count (= n*(k+1)*l*N), bodies
@@ -202,7 +202,7 @@ void write_seeded_keyswitch(ByteWriter& w, const SeededLweKeyswitchKey& key) {
   write_keyswitch_shape(w, key.shape);
   sd::write_seed(w, key.mask_seed);
   w.u64(key.bodies.size());
-  sd::write_torus_values(w, key.bodies);
+  sd::write_key_torus_values(w, key.bodies);
 }
 
 SeededLweKeyswitchKey read_seeded_keyswitch(ByteReader& r) {
@@ -215,7 +215,7 @@ SeededLweKeyswitchKey read_seeded_keyswitch(ByteReader& r) {
              " bodies but its shape (" + describe_shape(key.shape) + ") needs " +
              std::to_string(key.shape.ciphertexts()));
   }
-  key.bodies = sd::read_torus_values(r, count, "keyswitch bodies");
+  key.bodies = sd::read_key_torus_values(r, count, "keyswitch bodies");
   return key;
 }
 
@@ -407,7 +407,7 @@ std::vector<std::uint8_t> serialize_keyswitch_key(const LweKeyswitchKey& key,
       describe_shape(key.shape), params ? describe_shape(keyswitch_shape_of(*params)) : "");
   ByteWriter w;
   write_keyswitch_shape(w, key.shape);
-  sd::write_torus_values(w, key.data);
+  sd::write_key_torus_values(w, key.data);
   return sd::seal(SerializedKind::LweKeyswitchKey, fp, w.take());
 }
 
@@ -420,7 +420,7 @@ LweKeyswitchKey deserialize_keyswitch_key(std::span<const std::uint8_t> bytes,
     k.shape = read_keyswitch_shape(r);
     const std::uint64_t count = sd::checked_mul(
         k.shape.ciphertexts(), k.shape.output_lwe_dimension.value() + 1, "keyswitch ciphertexts");
-    k.data = sd::read_torus_values(r, count, "keyswitch ciphertexts");
+    k.data = sd::read_key_torus_values(r, count, "keyswitch ciphertexts");
     return k;
   });
   check_component(header.parameters_fingerprint, expected, kind,
