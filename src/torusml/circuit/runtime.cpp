@@ -195,9 +195,12 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
   std::vector<const LweCiphertextList*> input_ct(p.nodes.size(), nullptr);
   std::vector<NodeId> alias(p.nodes.size(), -1);
   ClearValues clear(p.nodes.size());
-  auto ct_of = [&](NodeId id) -> const LweCiphertextList& {
+  auto root_of = [&](NodeId id) {
     while (alias[static_cast<std::size_t>(id)] >= 0) id = alias[static_cast<std::size_t>(id)];
-    const auto u = static_cast<std::size_t>(id);
+    return static_cast<std::size_t>(id);
+  };
+  auto ct_of = [&](NodeId id) -> const LweCiphertextList& {
+    const std::size_t u = root_of(id);
     return input_ct[u] ? *input_ct[u] : enc[u];
   };
 
@@ -327,10 +330,7 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
   }
 
   std::vector<std::size_t> output_refs(p.nodes.size(), 0);
-  for (NodeId id : p.outputs) {
-    while (alias[static_cast<std::size_t>(id)] >= 0) id = alias[static_cast<std::size_t>(id)];
-    ++output_refs[static_cast<std::size_t>(id)];
-  }
+  for (NodeId id : p.outputs) ++output_refs[root_of(id)];
   std::vector<EncryptedTensor> outputs;
   for (NodeId id : p.outputs) {
     const Node& n = p.node(id);
@@ -338,15 +338,12 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
     t.shape = {static_cast<std::int64_t>(batch)};
     t.shape.insert(t.shape.end(), n.shape.begin(), n.shape.end());
     if (n.encrypted) {
-      NodeId root = id;
-      while (alias[static_cast<std::size_t>(root)] >= 0)
-        root = alias[static_cast<std::size_t>(root)];
-      const auto u = static_cast<std::size_t>(root);
+      const std::size_t u = root_of(id);
       // Move a computed result out on its last reference; copy inputs and shared results.
       if (!input_ct[u] && --output_refs[u] == 0)
         t.ciphertexts = std::move(enc[u]);
       else
-        t.ciphertexts = ct_of(root);
+        t.ciphertexts = ct_of(id);
     } else {  // a clear output travels as trivial encryptions at width 62
       const std::size_t elements = static_cast<std::size_t>(element_count(n.shape));
       t.ciphertexts = LweCiphertextList(dim, batch * elements);

@@ -36,9 +36,6 @@ struct KeyswitchKeyShape {
   bool operator==(const KeyswitchKeyShape&) const = default;
 };
 
-/// Largest base_log * level_count of a keyswitching decomposition (the key is modulo 2^32).
-inline constexpr std::size_t kKeyswitchModulusBits = 32;
-
 /// The key's modulus 2^32, as the torus' top 32 bits.
 using KeyswitchTorus = std::uint32_t;
 

@@ -68,7 +68,7 @@ void PbsParameters::validate() const {
   validate_noise(glwe_noise, "glwe_noise");
   validate_decomposition(pbs, "pbs");
   validate_decomposition(ks, "ks");
-  require(ks.base_log.value() * ks.level_count.value() <= 32,
+  require(ks.base_log.value() * ks.level_count.value() <= kKeyswitchModulusBits,
           "ks base_log * level_count must be <= 32 (the keyswitching key is modulo 2^32)");
   require(modulus_switch == ModulusSwitchKind::Standard ||
               modulus_switch == ModulusSwitchKind::CenteredMean,

@@ -63,6 +63,10 @@ using DecompositionBaseLog = StrongSize<DecompositionBaseLogTag>;
 /// Number l of levels of a gadget decomposition.
 using DecompositionLevelCount = StrongSize<DecompositionLevelCountTag>;
 
+/// Largest base_log * level_count of a keyswitching decomposition: the keyswitching key lives
+/// modulo 2^32 (keyswitch_key.h).
+inline constexpr std::size_t kKeyswitchModulusBits = 32;
+
 /// Parameters of a signed gadget decomposition: base 2^base_log, level_count levels,
 /// base_log * level_count <= 64.
 struct DecompositionParameters {

@@ -442,33 +442,44 @@ Seed read_seed(ByteReader& r, const char* field) {
   return s;
 }
 
-void write_torus_values(ByteWriter& w, std::span<const Torus> values) {
+namespace {
+// Fixed-width values (u64 torus elements or the keyswitching key's u32), without a count.
+template <class T>
+void write_values(ByteWriter& w, std::span<const T> values) {
   w.bytes(std::span(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()));
+}
+
+template <class T>
+std::vector<T> read_values(ByteReader& r, std::uint64_t count, const char* field) {
+  if (count > r.remaining() / sizeof(T)) {
+    fail(std::string("'") + field + "' needs " + std::to_string(count) + " values of " +
+         std::to_string(sizeof(T)) + " bytes but only " + std::to_string(r.remaining()) +
+         " bytes remain");
+  }
+  std::vector<T> out(static_cast<std::size_t>(count));
+  if constexpr (sizeof(T) == 8)
+    r.u64_values(out, field);
+  else
+    r.u32_values(out, field);
+  return out;
+}
+}  // namespace
+
+void write_torus_values(ByteWriter& w, std::span<const Torus> values) {
+  write_values(w, values);
 }
 
 std::vector<Torus> read_torus_values(ByteReader& r, std::uint64_t count, const char* field) {
-  if (count > r.remaining() / sizeof(Torus)) {
-    fail(std::string("'") + field + "' needs " + std::to_string(count) +
-         " values of 8 bytes but only " + std::to_string(r.remaining()) + " bytes remain");
-  }
-  std::vector<Torus> out(static_cast<std::size_t>(count));
-  if (!out.empty()) r.u64_values(out, field);  // never memcpy from/to a null empty vector
-  return out;
+  return read_values<Torus>(r, count, field);
 }
 
 void write_key_torus_values(ByteWriter& w, std::span<const KeyswitchTorus> values) {
-  w.bytes(std::span(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()));
+  write_values(w, values);
 }
 
 std::vector<KeyswitchTorus> read_key_torus_values(ByteReader& r, std::uint64_t count,
                                                   const char* field) {
-  if (count > r.remaining() / sizeof(KeyswitchTorus)) {
-    fail(std::string("'") + field + "' needs " + std::to_string(count) +
-         " values of 4 bytes but only " + std::to_string(r.remaining()) + " bytes remain");
-  }
-  std::vector<KeyswitchTorus> out(static_cast<std::size_t>(count));
-  if (!out.empty()) r.u32_values(out, field);
-  return out;
+  return read_values<KeyswitchTorus>(r, count, field);
 }
 
 std::uint64_t read_count(ByteReader& r, const char* field, std::uint64_t bytes_each) {
