@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "torusml/circuit/optimizer.h"
+#include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
 #include "torusml/tfhe/noise_model.h"
 #include "torusml/tfhe/presets.h"

@@ -14,8 +14,8 @@
 #include <random>
 #include <string>
 
-#include "torusml/circuit/builder.h"
 #include "torusml/circuit/compiler.h"
+#include "torusml/circuit/frontend/builder.h"
 #include "torusml/common/thread_pool.h"
 
 using namespace torusml::circuit;

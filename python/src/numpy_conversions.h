@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "torusml/circuit/tensor.h"
+#include "torusml/circuit/ir/tensor.h"
 #include "torusml/ml/matrix.h"
 
 namespace torusml::python {

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "circuit_test_util.h"
-#include "torusml/circuit/builder.h"
+#include "torusml/circuit/frontend/builder.h"
 #include "torusml/common/error.h"
 
 namespace torusml::circuit::testing {

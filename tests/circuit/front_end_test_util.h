@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "torusml/circuit/builder.h"
-#include "torusml/circuit/evaluate.h"
+#include "torusml/circuit/evaluate/evaluate.h"
+#include "torusml/circuit/frontend/builder.h"
 #include "torusml/common/error.h"
 
 namespace torusml::circuit::testing {

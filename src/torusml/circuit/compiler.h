@@ -5,7 +5,7 @@
 //   auto y  = c.evaluate(x, circuit::Mode::Clear);                        // exact integers
 //   auto ys = c.evaluate(x, circuit::Mode::Simulate);                     // + PBS noise, no crypto
 //   auto keys = c.generate_keys();                                        // client + evaluation
-//   keys auto ye = c.encrypt_run_decrypt(keys, x);                             // real FHE
+//   auto ye = c.encrypt_run_decrypt(keys, x);                             // real FHE
 //
 // Inputs of every mode are batched: one tensor per program input, of shape (batch, *input_shape).
 // Rows of a batch are independent samples; the runtime spreads samples and elements over every
@@ -19,29 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "torusml/circuit/analysis.h"
-#include "torusml/circuit/compiled_circuit.h"
-#include "torusml/circuit/program.h"
-#include "torusml/circuit/runtime.h"
+#include "torusml/circuit/compile/lower.h"
+#include "torusml/circuit/ir/program.h"
+#include "torusml/circuit/runtime/runtime.h"
 #include "torusml/tfhe/random.h"
 
 namespace torusml::circuit {
-
-struct CompileOptions {
-  /// Failure probability of each PBS (Concrete's p_error); ignored if global_p_error is set.
-  double p_error = 0x1.0p-40;
-  /// Failure probability of a whole circuit evaluation (Concrete's global_p_error).
-  std::optional<double> global_p_error;
-  /// Widest table input accepted.
-  unsigned max_table_bits = 10;
-  /// Bounds of the parameter search.
-  OptimizerOptions optimizer;
-  /// Where circuits with bootstraps get their parameters: the optimizer, falling back to the
-  /// engine's presets if its search fails (Optimizer); or the cheapest preset that meets the
-  /// requirements (Presets).
-  enum class ParameterSource : std::uint8_t { Optimizer = 1, Presets = 2 };
-  ParameterSource parameter_source = ParameterSource::Optimizer;
-};
 
 enum class Mode : std::uint8_t { Clear = 1, Simulate = 2, Execute = 3 };
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "torusml/circuit/tensor.h"
+#include "torusml/circuit/ir/tensor.h"
 
 namespace torusml::ml {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "torusml/circuit/builder.h"
+#include "torusml/circuit/frontend/builder.h"
 #include "torusml/common/error.h"
 #include "torusml/common/thread_pool.h"
 

@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "torusml/circuit/compiler.h"
-#include "torusml/circuit/program.h"
-#include "torusml/circuit/tensor.h"
+#include "torusml/circuit/ir/program.h"
+#include "torusml/circuit/ir/tensor.h"
 #include "torusml/ml/matrix.h"
 #include "torusml/ml/quantizer.h"
 #include "torusml/tfhe/random.h"

@@ -1,0 +1,75 @@
+// Compile-time analysis of a program over an input set: value ranges, bit widths, encodings and
+// the noise weights of every encrypted value.
+//
+// Encodings. Encrypted values joined by linear operations (add, subtract, negate, clear products,
+// matmul, sums, convolutions, data movement) must share one scaling factor: they form an
+// encoding class (a union-find over the program). A class of width W encodes each value v as
+// (v mod 2^(W+1)) * 2^(63 - W), one bit of padding above W message bits; signed members use two's
+// complement and are offset by 2^(W-1) before a table lookup so that the index is in [0, 2^W).
+// A table lookup starts a new class with its output.
+//
+// Noise weights. The noise variance of an encrypted value is
+//   pbs_weight * Var(PBS output) + fresh_weight * Var(fresh encryption)
+// with the weights propagated through linear operations as squared 2-norms (conservatively, the
+// maximum over the tensor's elements). They become the optimizer's requirements.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "torusml/circuit/ir/program.h"
+#include "torusml/circuit/ir/tensor.h"
+#include "torusml/circuit/optimizer/optimizer.h"
+
+namespace torusml::circuit {
+
+struct ValueRange {
+  std::int64_t min = 0, max = 0;
+  bool is_signed() const { return min < 0; }
+  /// Bits of the range: unsigned bit length, or two's complement width when negative (>= 1).
+  unsigned width() const;
+};
+
+struct NodeAnalysis {
+  ValueRange range;            // measured over the input set
+  std::int32_t encoding = -1;  // class index for encrypted values, -1 for clear ones
+  double pbs_weight = 0.0;     // noise weights (encrypted values)
+  double fresh_weight = 0.0;
+  /// For table lookups (and lowered roundings): bits the PBS resolves and the input's rounding.
+  unsigned pbs_precision = 0;
+  std::int64_t input_lsbs_removed = 0;  // approximate rounding fused into the lookup
+};
+
+struct EncodingClass {
+  unsigned width = 1;  // W: message bits
+  std::vector<NodeId> members;
+};
+
+struct ProgramAnalysis {
+  std::vector<NodeAnalysis> nodes;  // one per program node
+  std::vector<EncodingClass> classes;
+  std::size_t sample_count = 0;
+  std::vector<PbsRequirement> pbs_requirements;        // one per table-lookup node
+  std::vector<NodeId> pbs_nodes;                       // the node of each requirement
+  std::vector<OutputRequirement> output_requirements;  // one per encrypted output
+};
+
+struct AnalysisOptions {
+  unsigned max_table_bits = 10;  // widest table input accepted (compile error beyond)
+};
+
+/// Measures `program` over `inputset` (samples, each one tensor per program input) and derives
+/// the analysis. Throws CompileError naming the operation, its measured range and the fix when a
+/// table input (with its class) is wider than max_table_bits, or an encrypted value is wider than
+/// 62 bits; InvalidArgument for an empty input set or inputs of the wrong shapes.
+ProgramAnalysis analyze_program(const Program& program,
+                                std::span<const std::vector<Tensor>> inputset,
+                                const AnalysisOptions& options = {});
+
+/// Whether `node` (a Round node) is fused into table lookups: approximate rounding whose every
+/// consumer is a table lookup.
+bool is_fused_rounding(const Program& program, NodeId node);
+
+}  // namespace torusml::circuit

@@ -1,0 +1,120 @@
+// A compiled circuit: the program, its measured encodings, the chosen cryptographic parameters
+// and the lowered instructions the runtime executes (the "server program"), plus what a client
+// needs to encrypt inputs and decrypt outputs (the "client specification").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "torusml/circuit/compile/analysis.h"
+#include "torusml/circuit/compile/linear_map.h"
+#include "torusml/circuit/ir/program.h"
+#include "torusml/circuit/optimizer/optimizer.h"
+#include "torusml/tfhe/parameters.h"
+
+namespace torusml::circuit {
+
+/// How an encrypted value is encoded: (v mod 2^(width+1)) * 2^(63 - width).
+struct Encoding {
+  unsigned width = 0;
+  bool is_signed = false;
+  bool operator==(const Encoding&) const = default;
+};
+
+/// Cryptographic parameters of a circuit: with bootstraps (a KS-PBS set) or leveled only (one LWE
+/// key, no evaluation key).
+struct CircuitParameters {
+  bool uses_pbs = false;
+  tfhe::PbsParameters pbs;                // when uses_pbs
+  tfhe::LweDimension leveled_dimension;   // when !uses_pbs
+  tfhe::NoiseDistribution leveled_noise;  // when !uses_pbs
+  /// The encryption key's dimension and noise (big key for PBS circuits).
+  tfhe::LweDimension encryption_dimension() const {
+    return uses_pbs ? pbs.big_lwe_dimension() : leveled_dimension;
+  }
+  tfhe::NoiseDistribution encryption_noise() const {
+    return uses_pbs ? pbs.glwe_noise : leveled_noise;
+  }
+  std::uint64_t fingerprint() const;
+  bool operator==(const CircuitParameters& o) const { return fingerprint() == o.fingerprint(); }
+};
+
+enum class InstructionKind : std::uint8_t {
+  Input = 1,      // an encrypted program input
+  Clear = 2,      // a clear value computed in the clear (evaluate_node)
+  Linear = 3,     // LinearMap over encrypted operands
+  Alias = 4,      // a fused rounding: the same ciphertexts as its input
+  Bootstrap = 5,  // keyswitch + PBS per element with materialized tables
+};
+
+/// A table lookup (or a lowered rounding) as the runtime executes it: for each element, the
+/// input ciphertext (of `source`, offset by `offset`) is bootstrapped with the table
+/// tables[element_table[i]] over indices b in [0, 2^(input_width - lsbs_removed)), where index b
+/// stands for the input value b * 2^lsbs_removed - offset.
+struct BootstrapInstruction {
+  NodeId source = -1;
+  unsigned input_width = 0;
+  unsigned lsbs_removed = 0;
+  std::int64_t offset = 0;
+  std::vector<std::vector<std::int64_t>> tables;
+  std::vector<std::int32_t> element_table;
+  /// Gaussian noise standard deviation at the blind rotation, in units of the input value's
+  /// least significant bit (for simulation).
+  double noise_std_lsb = 0;
+  double log2_p_error = 0;
+};
+
+struct Instruction {
+  InstructionKind kind = InstructionKind::Clear;
+  NodeId node = -1;
+  bool map_is_static = false;  // the LinearMap was built at compile time (constant operands)
+  LinearMap map;
+  BootstrapInstruction bootstrap;
+  /// A table lookup on clear values: materialized over [table_min, table_min + size).
+  std::int64_t clear_table_min = 0;
+  std::vector<std::vector<std::int64_t>> clear_tables;
+};
+
+/// Everything the server needs (no key): the program (table functions materialized), the
+/// instructions and the parameters.
+struct ServerProgram {
+  Program program;
+  std::vector<Instruction> instructions;  // one per node, in order
+  std::vector<Encoding> encodings;        // one per node (width 0 for clear values)
+  CircuitParameters parameters;
+};
+
+/// What a client needs: parameters, input and output shapes and encodings.
+struct ClientSpecification {
+  CircuitParameters parameters;
+  struct Argument {
+    std::string name;
+    Shape shape;
+    bool encrypted = true;
+    Encoding encoding;
+  };
+  std::vector<Argument> inputs;
+  std::vector<Argument> outputs;
+  /// Decryption noise of each output, in units of its least significant bit (for simulation).
+  std::vector<double> output_noise_std_lsb;
+};
+
+/// Printable statistics of a compiled circuit.
+struct CircuitStatistics {
+  std::uint64_t pbs_count = 0;        // per evaluation of one sample
+  std::uint64_t keyswitch_count = 0;  // one per PBS
+  std::uint64_t table_lookup_nodes = 0;
+  std::uint64_t linear_terms = 0;        // multiply-accumulates of ciphertexts per sample
+  unsigned max_bit_width = 0;            // widest encrypted value
+  unsigned max_table_bits = 0;           // widest PBS precision
+  double estimated_pbs_seconds = 0;      // one PBS, one core (cost model)
+  double estimated_latency_seconds = 0;  // one sample, all cores
+  double log2_global_p_error = 0;
+  std::uint64_t client_key_bytes = 0, evaluation_key_bytes = 0, evaluation_key_seeded_bytes = 0;
+  std::uint64_t input_ciphertext_bytes = 0, output_ciphertext_bytes = 0;  // per sample
+  std::string to_string(const CircuitParameters& parameters) const;
+};
+
+}  // namespace torusml::circuit

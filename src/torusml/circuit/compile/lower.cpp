@@ -1,0 +1,377 @@
+// Lowering of an analysed program to the server program and client specification: parameter
+// choice, encodings, instructions with materialized tables, statistics.
+#include "torusml/circuit/compile/lower.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <sstream>
+
+#include "torusml/circuit/evaluate/evaluate.h"
+#include "torusml/common/byte_io.h"
+#include "torusml/common/check.h"
+#include "torusml/common/error.h"
+#include "torusml/common/thread_pool.h"
+#include "torusml/tfhe/noise_model.h"
+#include "torusml/tfhe/presets.h"
+
+namespace torusml::circuit {
+
+namespace {
+
+// Tables of a lookup (or lowered rounding) node over its PBS indices: index b stands for the
+// input value b * 2^lsbs - offset; the node's own semantics (evaluate_node) give the outputs.
+std::vector<std::vector<std::int64_t>> materialize_tables(const Node& node, unsigned index_bits,
+                                                          std::int64_t lsbs, std::int64_t offset) {
+  const std::int64_t size = std::int64_t{1} << index_bits;
+  std::vector<std::int64_t> inputs(static_cast<std::size_t>(size));
+  for (std::int64_t b = 0; b < size; ++b)
+    inputs[static_cast<std::size_t>(b)] = b * (std::int64_t{1} << lsbs) - offset;
+  const Tensor in({size}, inputs);
+  const Tensor* ptr[] = {&in};
+  std::vector<std::vector<std::int64_t>> out;
+  Node probe = node;
+  probe.shape = {size};
+  probe.inputs.resize(1);
+  if (node.op == OpKind::TableLookup) {
+    const auto& attr = std::get<TableAttr>(node.attributes);
+    for (const auto& fn : attr.tables) {
+      probe.attributes = TableAttr{{fn}, {}};
+      const Tensor t = evaluate_node(probe, ptr);
+      out.emplace_back(t.values().begin(), t.values().end());
+    }
+  } else {
+    const Tensor t = evaluate_node(probe, ptr);
+    out.emplace_back(t.values().begin(), t.values().end());
+  }
+  return out;
+}
+
+// Tables of a clear lookup over the measured range of its input.
+void materialize_clear_tables(const Node& node, const ValueRange& input, Instruction& ins) {
+  const std::int64_t size = input.max - input.min + 1;
+  if (size > (std::int64_t{1} << 24)) {
+    std::ostringstream os;
+    os << "compile: clear table lookup '" << node.label << "' spans " << size
+       << " input values; at most 2^24 are supported";
+    throw CompileError(os.str());
+  }
+  std::vector<std::int64_t> inputs(static_cast<std::size_t>(size));
+  std::iota(inputs.begin(), inputs.end(), input.min);
+  const Tensor in({size}, inputs);
+  const Tensor* ptr[] = {&in};
+  Node probe = node;
+  probe.shape = {size};
+  ins.clear_table_min = input.min;
+  const auto& attr = std::get<TableAttr>(node.attributes);
+  for (const auto& fn : attr.tables) {
+    probe.attributes = TableAttr{{fn}, {}};
+    const Tensor t = evaluate_node(probe, ptr);
+    ins.clear_tables.emplace_back(t.values().begin(), t.values().end());
+  }
+}
+
+// The first preset (by increasing cost) that meets every requirement, or nullopt.
+std::optional<OptimizerResult> preset_meeting(const ProgramAnalysis& a,
+                                              const OptimizerOptions& opt) {
+  std::uint64_t total = 0;
+  for (const auto& r : a.pbs_requirements) total += r.count;
+  for (const auto& r : a.output_requirements) total += r.count;
+  const double target =
+      opt.global_p_error
+          ? *opt.global_p_error / static_cast<double>(std::max<std::uint64_t>(total, 1))
+          : opt.p_error;
+  unsigned widest = 1;
+  for (const auto& r : a.pbs_requirements) widest = std::max(widest, r.precision_bits);
+  for (const tfhe::PbsParameters& preset : tfhe::all_presets()) {
+    if (preset.message_bits < widest) continue;
+    const double out =
+        tfhe::variance_blind_rotation(preset.lwe_dimension, preset.glwe_dimension,
+                                      preset.polynomial_size, preset.pbs, preset.glwe_noise);
+    const double fresh = preset.glwe_noise.variance();
+    const tfhe::PbsNoise base = tfhe::pbs_noise(preset, 0.0, 1.0);
+    double worst = -std::numeric_limits<double>::infinity(),
+           log2_sum = -std::numeric_limits<double>::infinity();
+    auto account = [&](double variance, unsigned bits, std::uint64_t count) {
+      const double lp =
+          tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(bits) - 2), variance);
+      worst = std::max(worst, lp);
+      const double l = lp + std::log2(static_cast<double>(count));
+      log2_sum = std::isinf(log2_sum)
+                     ? l
+                     : std::max(log2_sum, l) + std::log2(1.0 + std::exp2(-std::fabs(log2_sum - l)));
+    };
+    for (const auto& r : a.pbs_requirements)
+      account(r.pbs_weight * out + r.fresh_weight * fresh + base.keyswitch + base.modulus_switch,
+              r.precision_bits, r.count);
+    for (const auto& r : a.output_requirements)
+      account(r.pbs_weight * out + r.fresh_weight * fresh, r.width_bits, r.count);
+    if (worst > std::log2(target)) continue;
+    OptimizerResult res;
+    res.parameters = preset;
+    res.estimated_pbs_seconds = estimate_pbs_seconds(preset);
+    res.log2_worst_p_error = worst;
+    res.log2_global_p_error = log2_sum;
+    res.summary = "preset " + preset.name;
+    return res;
+  }
+  return std::nullopt;
+}
+
+OptimizerResult choose_pbs_parameters(const ProgramAnalysis& a, const OptimizerOptions& opt,
+                                      CompileOptions::ParameterSource source) {
+  if (source == CompileOptions::ParameterSource::Presets) {
+    if (auto r = preset_meeting(a, opt)) return *r;
+    throw CompileError(
+        "compile: no parameter preset meets this circuit's precision and failure probability; "
+        "use the optimizer (the default), fewer bits, or a larger p_error");
+  }
+  try {
+    return optimize_pbs_parameters(a.pbs_requirements, a.output_requirements, opt);
+  } catch (const CompileError&) {
+    if (auto r = preset_meeting(a, opt)) return *r;  // the presets are the fallback
+    throw;
+  }
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (b >= 1000.0 && u < 4) {
+    b /= 1000.0;
+    ++u;
+  }
+  std::ostringstream os;
+  os.precision(b < 10 ? 2 : 3);
+  os << b << " " << units[u];
+  return os.str();
+}
+
+}  // namespace
+
+std::uint64_t CircuitParameters::fingerprint() const {
+  ByteWriter w;
+  w.u8(uses_pbs ? 1 : 0);
+  if (uses_pbs) {
+    w.u64(pbs.fingerprint());
+  } else {
+    w.u64(leveled_dimension.value());
+    w.u8(static_cast<std::uint8_t>(leveled_noise.kind));
+    w.u32(static_cast<std::uint32_t>(leveled_noise.bound_log2));
+    w.f64(leveled_noise.std_dev);
+  }
+  return fnv1a64(w.data());
+}
+
+std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
+  std::ostringstream os;
+  os << "FHE circuit statistics (per sample)\n";
+  os << "  programmable bootstraps: " << pbs_count << " (" << table_lookup_nodes
+     << " table-lookup nodes), keyswitches: " << keyswitch_count << "\n";
+  os << "  linear multiply-accumulates of ciphertexts: " << linear_terms << "\n";
+  os << "  widest encrypted value: " << max_bit_width
+     << " bits, widest table input: " << max_table_bits << " bits\n";
+  if (p.uses_pbs) {
+    const auto& q = p.pbs;
+    os << "  parameters: " << q.name << ": n=" << q.lwe_dimension.value()
+       << " k=" << q.glwe_dimension.value() << " N=" << q.polynomial_size.value() << " pbs=2^"
+       << q.pbs.base_log.value() << "x" << q.pbs.level_count.value() << " ks=2^"
+       << q.ks.base_log.value() << "x" << q.ks.level_count.value() << " (128-bit security)\n";
+  } else {
+    os << "  parameters: leveled only (no bootstrap), LWE n=" << p.leveled_dimension.value()
+       << ", noise std 2^" << std::log2(std::sqrt(p.leveled_noise.variance()))
+       << " (128-bit security)\n";
+  }
+  os << "  failure probability of one evaluation: 2^" << log2_global_p_error << "\n";
+  os << "  estimated cost: " << estimated_pbs_seconds * 1e3 << " ms per PBS on one core, latency "
+     << estimated_latency_seconds * 1e3 << " ms per sample on all cores\n";
+  os << "  keys: client " << human_bytes(static_cast<double>(client_key_bytes)) << ", evaluation "
+     << human_bytes(static_cast<double>(evaluation_key_bytes)) << " (seeded "
+     << human_bytes(static_cast<double>(evaluation_key_seeded_bytes)) << ")\n";
+  os << "  ciphertexts per sample: inputs "
+     << human_bytes(static_cast<double>(input_ciphertext_bytes)) << ", outputs "
+     << human_bytes(static_cast<double>(output_ciphertext_bytes)) << "\n";
+  return os.str();
+}
+
+LoweredCircuit lower_program(const Program& program, std::span<const std::vector<Tensor>> inputset,
+                             const CompileOptions& options) {
+  ProgramAnalysis analysis = analyze_program(program, inputset, {options.max_table_bits});
+  OptimizerOptions opt = options.optimizer;
+  opt.p_error = options.p_error;
+  opt.global_p_error = options.global_p_error;
+
+  ServerProgram server;
+  server.program = program;
+  CircuitStatistics stats;
+  double var_pbs = 0, var_fresh = 0, var_ks = 0, var_ms = 0;
+  if (!analysis.pbs_requirements.empty()) {
+    const OptimizerResult r = choose_pbs_parameters(analysis, opt, options.parameter_source);
+    server.parameters.uses_pbs = true;
+    server.parameters.pbs = r.parameters;
+    const auto& p = r.parameters;
+    var_pbs = tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size,
+                                            p.pbs, p.glwe_noise);
+    var_fresh = p.glwe_noise.variance();
+    var_ks = tfhe::variance_keyswitch(p.big_lwe_dimension(), p.ks, p.lwe_noise);
+    var_ms = tfhe::variance_modulus_switch(p.lwe_dimension, p.polynomial_size, p.modulus_switch);
+    stats.estimated_pbs_seconds = r.estimated_pbs_seconds;
+  } else {
+    const LeveledParameters r = optimize_leveled_parameters(analysis.output_requirements, opt);
+    server.parameters.uses_pbs = false;
+    server.parameters.leveled_dimension = r.lwe_dimension;
+    server.parameters.leveled_noise = r.noise;
+    var_fresh = r.noise.variance();
+  }
+
+  // Encodings.
+  const std::size_t count = program.nodes.size();
+  server.encodings.resize(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const NodeAnalysis& na = analysis.nodes[i];
+    if (na.encoding < 0) continue;
+    server.encodings[i] = {analysis.classes[static_cast<std::size_t>(na.encoding)].width,
+                           na.range.is_signed()};
+    stats.max_bit_width = std::max(stats.max_bit_width, server.encodings[i].width);
+  }
+
+  // Instructions.
+  double log2_sum_p = -std::numeric_limits<double>::infinity();
+  auto add_p = [&](double log2_p, double n) {
+    const double l = log2_p + std::log2(n);
+    const double hi = std::max(log2_sum_p, l), lo = std::min(log2_sum_p, l);
+    log2_sum_p = std::isinf(lo) ? hi : hi + std::log2(1.0 + std::exp2(lo - hi));
+  };
+  server.instructions.resize(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Node& n = program.nodes[i];
+    Instruction& ins = server.instructions[i];
+    ins.node = static_cast<NodeId>(i);
+    if (!n.encrypted) {
+      ins.kind = InstructionKind::Clear;
+      if (n.op == OpKind::TableLookup)
+        materialize_clear_tables(n, analysis.nodes[static_cast<std::size_t>(n.inputs[0])].range,
+                                 ins);
+      continue;
+    }
+    if (n.op == OpKind::Input) {
+      ins.kind = InstructionKind::Input;
+    } else if (is_fused_rounding(program, static_cast<NodeId>(i))) {
+      ins.kind = InstructionKind::Alias;
+    } else if (is_linear_op(n)) {
+      ins.kind = InstructionKind::Linear;
+      bool all_constant = true;
+      std::vector<const Tensor*> operands;
+      for (NodeId in : n.inputs) {
+        const Node& src = program.node(in);
+        if (src.encrypted)
+          operands.push_back(nullptr);
+        else if (src.op == OpKind::Constant)
+          operands.push_back(&std::get<ConstantAttr>(src.attributes).value);
+        else {
+          operands.push_back(nullptr);
+          all_constant = false;
+        }
+      }
+      if (all_constant) {
+        ins.map = build_linear_map(program, n, operands);
+        ins.map_is_static = true;
+        stats.linear_terms += ins.map.terms();
+      }
+    } else {
+      // Table lookup or rounding through a bootstrap.
+      ins.kind = InstructionKind::Bootstrap;
+      const NodeAnalysis& na = analysis.nodes[i];
+      BootstrapInstruction& b = ins.bootstrap;
+      NodeId source = n.inputs[0];
+      NodeId looked_up = source;  // whose sign decides the offset
+      if (n.op == OpKind::TableLookup && is_fused_rounding(program, source))
+        source = program.node(source).inputs[0];
+      const unsigned width = server.encodings[static_cast<std::size_t>(source)].width;
+      b.source = source;
+      b.input_width = width;
+      b.lsbs_removed = static_cast<unsigned>(na.input_lsbs_removed);
+      const bool negative = analysis.nodes[static_cast<std::size_t>(looked_up)].range.is_signed() ||
+                            analysis.nodes[static_cast<std::size_t>(source)].range.is_signed();
+      b.offset = negative ? (std::int64_t{1} << (width - 1)) : 0;
+      Node table_node = n;
+      if (n.op == OpKind::Round &&
+          std::get<RoundAttr>(n.attributes).mode == RoundingMode::Approximate) {
+        // The PBS does the rounding: the table only re-encodes the rounded value.
+        table_node.op = OpKind::TableLookup;
+        table_node.attributes =
+            TableAttr{{TableFunction{[](std::int64_t v) { return v; }, "identity"}}, {}};
+      }
+      b.tables = materialize_tables(table_node, width - b.lsbs_removed, b.lsbs_removed, b.offset);
+      if (n.op == OpKind::TableLookup)
+        b.element_table = std::get<TableAttr>(n.attributes).element_table;
+      const NodeAnalysis& src = analysis.nodes[static_cast<std::size_t>(source)];
+      const double var = src.pbs_weight * var_pbs + src.fresh_weight * var_fresh + var_ks + var_ms;
+      const double lsb = std::ldexp(1.0, -static_cast<int>(width) - 1);  // Delta in torus units
+      b.noise_std_lsb = std::sqrt(var) / lsb;
+      b.log2_p_error =
+          tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(na.pbs_precision) - 2), var);
+      const auto elements = static_cast<double>(element_count(n.shape));
+      add_p(b.log2_p_error, elements);
+      stats.pbs_count += static_cast<std::uint64_t>(elements);
+      stats.table_lookup_nodes += 1;
+      stats.max_table_bits = std::max(stats.max_table_bits, na.pbs_precision);
+    }
+  }
+  stats.keyswitch_count = stats.pbs_count;
+
+  // Client specification.
+  ClientSpecification client;
+  client.parameters = server.parameters;
+  for (NodeId id : program.inputs) {
+    const Node& n = program.node(id);
+    client.inputs.push_back({std::get<InputAttr>(n.attributes).name, n.shape, n.encrypted,
+                             server.encodings[static_cast<std::size_t>(id)]});
+  }
+  for (NodeId id : program.outputs) {
+    const Node& n = program.node(id);
+    client.outputs.push_back(
+        {n.label, n.shape, n.encrypted, server.encodings[static_cast<std::size_t>(id)]});
+    double std_lsb = 0;
+    if (n.encrypted) {
+      const NodeAnalysis& na = analysis.nodes[static_cast<std::size_t>(id)];
+      const double var = na.pbs_weight * var_pbs + na.fresh_weight * var_fresh;
+      const unsigned width = server.encodings[static_cast<std::size_t>(id)].width;
+      std_lsb = std::sqrt(var) / std::ldexp(1.0, -static_cast<int>(width) - 1);
+      add_p(tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(width) - 2), var),
+            static_cast<double>(element_count(n.shape)));
+      stats.output_ciphertext_bytes += static_cast<std::uint64_t>(element_count(n.shape)) *
+                                       (server.parameters.encryption_dimension().value() + 1) * 8;
+    }
+    client.output_noise_std_lsb.push_back(std_lsb);
+  }
+  for (const auto& in : client.inputs)
+    if (in.encrypted)
+      stats.input_ciphertext_bytes += static_cast<std::uint64_t>(element_count(in.shape)) *
+                                      (server.parameters.encryption_dimension().value() + 1) * 8;
+  stats.log2_global_p_error = std::isinf(log2_sum_p) ? -1024.0 : log2_sum_p;
+
+  // Key sizes and latency.
+  if (server.parameters.uses_pbs) {
+    const auto& p = server.parameters.pbs;
+    const std::uint64_t k = p.glwe_dimension.value(), big_n = p.polynomial_size.value(),
+                        n = p.lwe_dimension.value();
+    const std::uint64_t bsk = n * (k + 1) * (k + 1) * p.pbs.level_count.value() * big_n * 8;
+    const std::uint64_t ksk = k * big_n * p.ks.level_count.value() * (n + 1) * 8;
+    stats.evaluation_key_bytes = bsk + ksk;
+    stats.evaluation_key_seeded_bytes =
+        bsk / (k + 1) + k * big_n * p.ks.level_count.value() * 8 + 64;
+    stats.client_key_bytes = (n + k * big_n) / 8;
+  } else {
+    stats.client_key_bytes = server.parameters.leveled_dimension.value() / 8;
+  }
+  const double threads = static_cast<double>(default_thread_pool().size());
+  stats.estimated_latency_seconds =
+      stats.estimated_pbs_seconds * std::ceil(static_cast<double>(stats.pbs_count) / threads);
+
+  return LoweredCircuit{std::move(server), std::move(client), std::move(analysis),
+                        std::move(stats)};
+}
+
+}  // namespace torusml::circuit

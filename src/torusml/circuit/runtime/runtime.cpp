@@ -1,0 +1,390 @@
+#include "torusml/circuit/runtime/runtime.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "torusml/circuit/evaluate/evaluate.h"
+#include "torusml/circuit/runtime/interpreter.h"
+#include "torusml/common/check.h"
+#include "torusml/common/error.h"
+#include "torusml/common/multiversion.h"
+#include "torusml/common/thread_pool.h"
+#include "torusml/tfhe/bootstrap.h"
+#include "torusml/tfhe/lookup_table.h"
+
+namespace torusml::circuit {
+
+using tfhe::LweCiphertextList;
+using tfhe::Torus;
+
+namespace {
+
+void require_parameters(const CircuitParameters& a, const CircuitParameters& b, const char* what) {
+  if (a.fingerprint() != b.fingerprint()) {
+    std::ostringstream os;
+    os << what
+       << ": the keys were generated for other parameters than this circuit's; generate keys for "
+          "this "
+       << "compiled circuit (its parameters change when it is recompiled)";
+    throw ParameterMismatch(os.str());
+  }
+}
+
+// acc += c * ct over n + 1 elements: the linear kernel.
+TORUSML_MULTIVERSION
+void add_scaled(Torus* __restrict acc, const Torus* __restrict ct, Torus c, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) acc[i] += c * ct[i];
+}
+
+// Per-sample clear values of the clear nodes (computed by the server from clear inputs).
+using ClearValues = std::vector<std::vector<Tensor>>;  // [node][sample]
+
+}  // namespace
+
+tfhe::Torus encode_value(std::int64_t v, unsigned width) {
+  return static_cast<Torus>(v) << (63 - width);
+}
+
+std::int64_t decode_value(tfhe::Torus phase, unsigned width) {
+  const unsigned shift = 63 - width;
+  const Torus rounded =
+      (phase >> shift) + ((phase >> (shift - 1)) & 1);  // nearest, mod 2^(width+1)
+  const unsigned bits = width + 1;
+  const Torus m = rounded & ((Torus{1} << bits) - 1);
+  const Torus sign = Torus{1} << (bits - 1);
+  return static_cast<std::int64_t>(m ^ sign) - static_cast<std::int64_t>(sign);
+}
+
+void EvaluationKeySet::expand() {
+  if (parameters.uses_pbs && !server_key) {
+    if (!compressed)
+      throw InvalidArgument("evaluation keys: nothing to expand (no compressed server key)");
+    server_key = tfhe::decompress_server_key(*compressed);
+  }
+}
+
+ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfhe::Seed& seed) {
+  ClientKeySet keys;
+  keys.parameters = parameters;
+  if (parameters.uses_pbs) {
+    keys.pbs_key = tfhe::generate_client_key(parameters.pbs, seed);
+  } else {
+    tfhe::Csprng rng(tfhe::derive_seed(seed, 7));
+    keys.leveled_key = tfhe::generate_lwe_secret_key(parameters.leveled_dimension, rng);
+  }
+  return keys;
+}
+
+EvaluationKeySet generate_evaluation_keys(const ClientKeySet& client, const tfhe::Seed& seed) {
+  EvaluationKeySet keys;
+  keys.parameters = client.parameters;
+  if (client.parameters.uses_pbs)
+    keys.compressed = tfhe::generate_compressed_server_key(client.pbs_key, seed);
+  return keys;
+}
+
+RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification& spec,
+                            std::span<const Tensor> batched_inputs) {
+  require_parameters(keys.parameters, spec.parameters, "encrypt_inputs");
+  const std::size_t batch = batch_size_of(batched_inputs, spec);
+  RunArguments args;
+  const tfhe::LweSecretKey& key = keys.encryption_key();
+  const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise();
+  const tfhe::Seed mask_seed = tfhe::random_seed(), noise_seed = tfhe::random_seed();
+  std::uint64_t stream = 0;
+  for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
+    const auto& in = spec.inputs[i];
+    const Tensor& t = batched_inputs[i];
+    split_batch(t, in.shape, in.name);  // shape check
+    if (!in.encrypted) {
+      args.clear.push_back(t);
+      continue;
+    }
+    const Encoding e = in.encoding;
+    for (std::int64_t v : t.values()) {
+      const bool ok = e.is_signed ? (v >= -(std::int64_t{1} << (e.width - 1)) &&
+                                     v < (std::int64_t{1} << (e.width - 1)))
+                                  : (v >= 0 && v < (std::int64_t{1} << e.width));
+      if (!ok) {
+        std::ostringstream os;
+        os << "input '" << in.name << "' holds " << v << ", outside the " << e.width
+           << "-bit range measured at compile time; clip it, or compile with an input set that "
+              "covers it";
+        throw InvalidArgument(os.str());
+      }
+    }
+    EncryptedTensor et;
+    et.shape = t.shape();
+    et.ciphertexts = LweCiphertextList(key.dimension(), t.size());
+    const std::uint64_t base = stream;
+    stream += t.size();
+    parallel_for(
+        t.size(),
+        [&](std::size_t k) {
+          tfhe::EncryptionGenerator gen(mask_seed, noise_seed, base + k + 1);
+          tfhe::encrypt_lwe(key, encode_value(t[k], e.width), noise, gen, et.ciphertexts[k]);
+        },
+        16);
+    args.encrypted.push_back(std::move(et));
+  }
+  (void)batch;
+  return args;
+}
+
+std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& arguments,
+                                 const EvaluationKeySet& keys) {
+  require_parameters(keys.parameters, sp.parameters, "run");
+  const Program& p = sp.program;
+  const tfhe::LweDimension dim = sp.parameters.encryption_dimension();
+  const std::size_t stride = dim.value() + 1;
+  if (sp.parameters.uses_pbs && !keys.server_key)
+    throw InvalidArgument("run: the evaluation keys are not expanded; call expand() on them first");
+
+  // Batch size and argument checks.
+  std::size_t n_enc = 0, n_clear = 0;
+  for (NodeId id : p.inputs) (p.node(id).encrypted ? n_enc : n_clear)++;
+  if (arguments.encrypted.size() != n_enc || arguments.clear.size() != n_clear) {
+    std::ostringstream os;
+    os << "run: the circuit takes " << n_enc << " encrypted and " << n_clear
+       << " clear inputs, got " << arguments.encrypted.size() << " and " << arguments.clear.size();
+    throw InvalidArgument(os.str());
+  }
+  std::size_t batch = 0;
+  bool have_batch = false;
+  auto set_batch = [&](const Shape& s, const Node& input) {
+    const Shape& expect = input.shape;
+    if (s.size() != expect.size() + 1 || !std::equal(expect.begin(), expect.end(), s.begin() + 1))
+      throw InvalidArgument("run: input '" + std::get<InputAttr>(input.attributes).name +
+                            "' has shape " + shape_to_string(s) + ", expected (batch, " +
+                            shape_to_string(expect) + ")");
+    if (have_batch && static_cast<std::size_t>(s[0]) != batch)
+      throw InvalidArgument("run: inputs have different batch sizes");
+    batch = static_cast<std::size_t>(s[0]);
+    have_batch = true;
+  };
+  {
+    std::size_t e = 0, c = 0;
+    for (NodeId id : p.inputs) {
+      const Node& n = p.node(id);
+      if (n.encrypted) {
+        const EncryptedTensor& t = arguments.encrypted[e++];
+        set_batch(t.shape, n);
+        tfhe::require_same_dimension(t.ciphertexts.dimension(), dim, "run: encrypted input");
+        if (t.ciphertexts.size() != static_cast<std::size_t>(element_count(t.shape)))
+          throw InvalidArgument(
+              "run: encrypted input holds a wrong number of ciphertexts for its shape");
+      } else {
+        set_batch(arguments.clear[c++].shape(), n);
+      }
+    }
+  }
+
+  // Last use of every node, to free ciphertexts early.
+  std::vector<std::size_t> last_use(p.nodes.size(), 0);
+  for (std::size_t i = 0; i < p.nodes.size(); ++i)
+    for (NodeId in : p.nodes[i].inputs) last_use[static_cast<std::size_t>(in)] = i;
+  for (const auto& ins : sp.instructions)
+    if (ins.kind == InstructionKind::Bootstrap)
+      last_use[static_cast<std::size_t>(ins.bootstrap.source)] =
+          std::max(last_use[static_cast<std::size_t>(ins.bootstrap.source)],
+                   static_cast<std::size_t>(ins.node));
+  for (NodeId out : p.outputs) last_use[static_cast<std::size_t>(out)] = p.nodes.size();
+
+  // Ciphertexts computed here live in `enc`; encrypted inputs are read in place from `arguments`.
+  std::vector<LweCiphertextList> enc(p.nodes.size());
+  std::vector<const LweCiphertextList*> input_ct(p.nodes.size(), nullptr);
+  std::vector<NodeId> alias(p.nodes.size(), -1);
+  ClearValues clear(p.nodes.size());
+  auto root_of = [&](NodeId id) {
+    while (alias[static_cast<std::size_t>(id)] >= 0) id = alias[static_cast<std::size_t>(id)];
+    return static_cast<std::size_t>(id);
+  };
+  auto ct_of = [&](NodeId id) -> const LweCiphertextList& {
+    const std::size_t u = root_of(id);
+    return input_ct[u] ? *input_ct[u] : enc[u];
+  };
+
+  std::size_t next_enc = 0, next_clear = 0;
+  for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+    const Node& n = p.nodes[i];
+    const Instruction& ins = sp.instructions[i];
+    const std::size_t elements = static_cast<std::size_t>(element_count(n.shape));
+    if (n.op == OpKind::Input) {
+      if (n.encrypted) {
+        input_ct[i] = &arguments.encrypted[next_enc++].ciphertexts;
+      } else {
+        clear[i] = split_batch(arguments.clear[next_clear++], n.shape,
+                               std::get<InputAttr>(n.attributes).name);
+      }
+      continue;
+    }
+    switch (ins.kind) {
+      case InstructionKind::Input:
+        break;
+      case InstructionKind::Clear: {
+        clear[i].resize(batch);
+        for (std::size_t b = 0; b < batch; ++b) {
+          std::vector<const Tensor*> ops;
+          for (NodeId in : n.inputs) ops.push_back(&clear[static_cast<std::size_t>(in)][b]);
+          if (n.op == OpKind::TableLookup) {
+            // Reuse the interpreter's materialized clear tables through a one-node evaluation.
+            const Tensor& x = *ops[0];
+            const auto& attr = std::get<TableAttr>(n.attributes);
+            std::vector<std::int64_t> out(x.size());
+            for (std::size_t k = 0; k < x.size(); ++k) {
+              const auto& table =
+                  ins.clear_tables[attr.element_table.empty()
+                                       ? 0
+                                       : static_cast<std::size_t>(attr.element_table[k])];
+              std::int64_t idx = 0;
+              if (__builtin_sub_overflow(x[k], ins.clear_table_min, &idx) || idx < 0 ||
+                  idx >= static_cast<std::int64_t>(table.size()))
+                throw InvalidArgument("run: a clear value entering '" + n.label +
+                                      "' is outside the range measured at compile time");
+              out[k] = table[static_cast<std::size_t>(idx)];
+            }
+            clear[i][b] = Tensor(n.shape, std::move(out));
+          } else {
+            clear[i][b] = evaluate_node(n, ops);
+          }
+        }
+        break;
+      }
+      case InstructionKind::Alias:
+        alias[i] = n.inputs[0];
+        break;
+      case InstructionKind::Linear: {
+        const unsigned width = sp.encodings[i].width;
+        LweCiphertextList out(dim, batch * elements);
+        auto apply = [&](const LinearMap& map, std::size_t b, std::size_t r) {
+          Torus* acc = out[b * elements + r].data().data();
+          if (!map.constant.empty()) acc[dim.value()] += encode_value(map.constant[r], width);
+          for (auto t = map.row_start[r]; t < map.row_start[r + 1]; ++t) {
+            const auto u = static_cast<std::size_t>(t);
+            const NodeId src = n.inputs[static_cast<std::size_t>(map.slot[u])];
+            const std::size_t src_elements =
+                static_cast<std::size_t>(element_count(p.node(src).shape));
+            const Torus* ct =
+                ct_of(src)[b * src_elements + static_cast<std::size_t>(map.index[u])].data().data();
+            add_scaled(acc, ct, static_cast<Torus>(map.coeff[u]), stride);
+          }
+        };
+        if (ins.map_is_static) {
+          parallel_for(
+              batch * elements, [&](std::size_t k) { apply(ins.map, k / elements, k % elements); },
+              4);
+        } else {
+          for (std::size_t b = 0; b < batch; ++b) {
+            std::vector<const Tensor*> ops;
+            for (NodeId in : n.inputs)
+              ops.push_back(p.node(in).encrypted ? nullptr
+                                                 : &clear[static_cast<std::size_t>(in)][b]);
+            const LinearMap map = build_linear_map(p, n, ops);
+            parallel_for(
+                elements, [&](std::size_t r) { apply(map, b, r); }, 4);
+          }
+        }
+        enc[i] = std::move(out);
+        break;
+      }
+      case InstructionKind::Bootstrap: {
+        const BootstrapInstruction& bi = ins.bootstrap;
+        const auto& server = *keys.server_key;
+        const tfhe::PolynomialSize big_n = sp.parameters.pbs.polynomial_size;
+        const unsigned out_width = sp.encodings[i].width;
+        std::vector<tfhe::LookupTable> luts;
+        for (const auto& values : bi.tables) {
+          std::vector<Torus> encoded(values.size());
+          for (std::size_t k = 0; k < values.size(); ++k)
+            encoded[k] = encode_value(values[k], out_width);
+          luts.push_back(tfhe::make_lookup_table(big_n, bi.input_width - bi.lsbs_removed, encoded));
+        }
+        const LweCiphertextList& src = ct_of(bi.source);
+        LweCiphertextList input(dim, batch * elements);
+        const Torus offset = encode_value(bi.offset, bi.input_width);
+        parallel_for(
+            batch * elements,
+            [&](std::size_t k) {
+              auto s = src[k].data();
+              auto d = input[k].data();
+              std::copy(s.begin(), s.end(), d.begin());
+              d[dim.value()] += offset;
+            },
+            64);
+        std::vector<const tfhe::LookupTable*> tables(batch * elements);
+        for (std::size_t k = 0; k < tables.size(); ++k)
+          tables[k] = &luts[bi.element_table.empty()
+                                ? 0
+                                : static_cast<std::size_t>(bi.element_table[k % elements])];
+        LweCiphertextList out;
+        tfhe::keyswitch_bootstrap_batch(server, input, tables, out);
+        enc[i] = std::move(out);
+        break;
+      }
+    }
+    // Free what is no longer needed.
+    for (NodeId in : n.inputs) {
+      const auto u = static_cast<std::size_t>(in);
+      if (last_use[u] == i && alias[u] < 0) enc[u] = LweCiphertextList();
+    }
+  }
+
+  std::vector<std::size_t> output_refs(p.nodes.size(), 0);
+  for (NodeId id : p.outputs) ++output_refs[root_of(id)];
+  std::vector<EncryptedTensor> outputs;
+  for (NodeId id : p.outputs) {
+    const Node& n = p.node(id);
+    EncryptedTensor t;
+    t.shape = {static_cast<std::int64_t>(batch)};
+    t.shape.insert(t.shape.end(), n.shape.begin(), n.shape.end());
+    if (n.encrypted) {
+      const std::size_t u = root_of(id);
+      // Move a computed result out on its last reference; copy inputs and shared results.
+      if (!input_ct[u] && --output_refs[u] == 0)
+        t.ciphertexts = std::move(enc[u]);
+      else
+        t.ciphertexts = ct_of(id);
+    } else {  // a clear output travels as trivial encryptions at width 62
+      const std::size_t elements = static_cast<std::size_t>(element_count(n.shape));
+      t.ciphertexts = LweCiphertextList(dim, batch * elements);
+      for (std::size_t b = 0; b < batch; ++b)
+        for (std::size_t k = 0; k < elements; ++k)
+          t.ciphertexts[b * elements + k].body() =
+              encode_value(clear[static_cast<std::size_t>(id)][b][k], 62);
+    }
+    outputs.push_back(std::move(t));
+  }
+  return outputs;
+}
+
+std::vector<Tensor> decrypt_outputs(const ClientKeySet& keys, const ClientSpecification& spec,
+                                    std::span<const EncryptedTensor> outputs) {
+  require_parameters(keys.parameters, spec.parameters, "decrypt_outputs");
+  if (outputs.size() != spec.outputs.size()) {
+    std::ostringstream os;
+    os << "decrypt_outputs: the circuit has " << spec.outputs.size() << " outputs, got "
+       << outputs.size();
+    throw InvalidArgument(os.str());
+  }
+  const tfhe::LweSecretKey& key = keys.encryption_key();
+  std::vector<Tensor> result;
+  for (std::size_t o = 0; o < outputs.size(); ++o) {
+    const EncryptedTensor& t = outputs[o];
+    tfhe::require_same_dimension(t.ciphertexts.dimension(), key.dimension(), "decrypt_outputs");
+    if (t.ciphertexts.size() != static_cast<std::size_t>(element_count(t.shape)))
+      throw InvalidArgument(
+          "decrypt_outputs: an output holds a wrong number of ciphertexts for its shape");
+    const unsigned width = spec.outputs[o].encrypted ? spec.outputs[o].encoding.width : 62;
+    std::vector<std::int64_t> values(t.ciphertexts.size());
+    parallel_for(
+        values.size(),
+        [&](std::size_t k) {
+          values[k] = decode_value(tfhe::decrypt_lwe(key, t.ciphertexts[k]), width);
+        },
+        64);
+    result.emplace_back(t.shape, std::move(values));
+  }
+  return result;
+}
+
+}  // namespace torusml::circuit

@@ -1,0 +1,279 @@
+// Circuit serialization: the public serializers and loaders of server programs, client
+// specifications, key sets, encrypted tensors and run arguments (layouts in
+// serialization_detail.h; shared encodings in serialization_encoding.cpp, server program payloads
+// in serialization_program.cpp, consistency checks in serialization_validate.cpp).
+#include "torusml/circuit/serialization/serialization.h"
+
+#include "torusml/circuit/serialization/serialization_detail.h"
+#include "torusml/common/byte_io.h"
+#include "torusml/tfhe/serialization.h"
+
+namespace torusml::circuit {
+
+namespace sdc = serialization_detail;
+namespace tsd = tfhe::serialization_detail;
+using tfhe::SerializedKind;
+
+// ---- Server program and client specification -----------------------------------------------
+
+namespace {
+
+constexpr const char* kProgramAdvice =
+    "load the server program compiled for these parameters (a recompiled circuit may get other "
+    "parameters), or pass the parameters it was compiled for";
+constexpr const char* kKeyAdvice =
+    "load the keys generated for this circuit's parameters, or generate keys for them "
+    "(generate_client_keys / generate_evaluation_keys)";
+constexpr const char* kCiphertextAdvice =
+    "load it with the circuit it was encrypted for, or encrypt the inputs with this circuit's "
+    "client keys and client specification";
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_server_program(const ServerProgram& program) {
+  validate_server_program(program);
+  ByteWriter w;
+  sdc::write_server_program(w, program);
+  return sdc::seal(SerializedKind::ServerProgram, program.parameters, w.take());
+}
+
+ServerProgram deserialize_server_program(std::span<const std::uint8_t> bytes,
+                                         const CircuitParameters* expected) {
+  constexpr auto kind = SerializedKind::ServerProgram;
+  const auto [header, payload] = sdc::open(bytes, kind, expected, kProgramAdvice);
+  ServerProgram sp = sdc::parse_payload(kind, payload, [](ByteReader& r) {
+    ServerProgram loaded = sdc::read_server_program(r);
+    sdc::check_loaded("server program", [&] { validate_server_program(loaded); });
+    return loaded;
+  });
+  sdc::require_header_fingerprint(header, sp.parameters);
+  return sp;
+}
+
+std::vector<std::uint8_t> serialize_client_specification(const ClientSpecification& spec) {
+  validate_client_specification(spec);
+  ByteWriter w;
+  sdc::write_client_specification(w, spec);
+  return sdc::seal(SerializedKind::ClientSpecification, spec.parameters, w.take());
+}
+
+ClientSpecification deserialize_client_specification(std::span<const std::uint8_t> bytes,
+                                                     const CircuitParameters* expected) {
+  constexpr auto kind = SerializedKind::ClientSpecification;
+  const auto [header, payload] = sdc::open(bytes, kind, expected, kProgramAdvice);
+  ClientSpecification spec = sdc::parse_payload(kind, payload, [](ByteReader& r) {
+    ClientSpecification s = sdc::read_client_specification(r);
+    sdc::check_loaded("client specification", [&] { validate_client_specification(s); });
+    return s;
+  });
+  sdc::require_header_fingerprint(header, spec.parameters);
+  return spec;
+}
+
+SerializedCircuit serialize_circuit(const CompiledCircuit& circuit) {
+  return {serialize_server_program(circuit.server_program()),
+          serialize_client_specification(circuit.client_specification())};
+}
+
+void save_circuit(const CompiledCircuit& circuit, const std::string& server_program_path,
+                  const std::string& client_specification_path) {
+  const SerializedCircuit parts = serialize_circuit(circuit);
+  write_file_bytes(server_program_path, parts.server_program);
+  write_file_bytes(client_specification_path, parts.client_specification);
+}
+
+ServerProgram load_server_program(const std::string& path, const CircuitParameters* expected) {
+  return deserialize_server_program(read_file_bytes(path), expected);
+}
+
+ClientSpecification load_client_specification(const std::string& path,
+                                              const CircuitParameters* expected) {
+  return deserialize_client_specification(read_file_bytes(path), expected);
+}
+
+// ---- Keys ------------------------------------------------------------------------------------
+
+std::vector<std::uint8_t> serialize_client_keys(const ClientKeySet& keys) {
+  const CircuitParameters& p = keys.parameters;
+  sdc::validate_parameters(p);
+  ByteWriter w;
+  sdc::write_parameters(w, p);
+  if (p.uses_pbs) {
+    if (keys.pbs_key.parameters.fingerprint() != p.pbs.fingerprint())
+      throw InvalidArgument("the client key set's TFHE key belongs to other parameters than it");
+    sdc::write_blob(w, tfhe::serialize_client_key(keys.pbs_key));
+  } else {
+    if (keys.leveled_key.dimension() != p.leveled_dimension)
+      throw InvalidArgument("the client key set's LWE key does not have the leveled dimension");
+    sdc::write_blob(w, tfhe::serialize_lwe_secret_key(keys.leveled_key));
+  }
+  return sdc::seal(SerializedKind::CircuitClientKeys, p, w.take());
+}
+
+ClientKeySet deserialize_client_keys(std::span<const std::uint8_t> bytes,
+                                     const CircuitParameters* expected) {
+  constexpr auto kind = SerializedKind::CircuitClientKeys;
+  const auto [header, payload] = sdc::open(bytes, kind, expected, kKeyAdvice);
+  ClientKeySet keys = sdc::parse_payload(kind, payload, [](ByteReader& r) {
+    ClientKeySet k;
+    k.parameters = sdc::read_parameters(r);
+    const std::vector<std::uint8_t> blob = sdc::read_blob(r, "secret key");
+    if (k.parameters.uses_pbs) {
+      try {
+        k.pbs_key = tfhe::deserialize_client_key(blob, &k.parameters.pbs);
+      } catch (const ParameterMismatch& e) {
+        sdc::fail(std::string("the embedded client key does not match the key set's "
+                              "parameters: ") +
+                  e.what());
+      }
+    } else {
+      k.leveled_key = tfhe::deserialize_lwe_secret_key(blob);
+      if (k.leveled_key.dimension() != k.parameters.leveled_dimension) {
+        sdc::fail("the embedded LWE key has dimension " +
+                  std::to_string(k.leveled_key.dimension().value()) + ", not the leveled " +
+                  std::to_string(k.parameters.leveled_dimension.value()));
+      }
+    }
+    return k;
+  });
+  sdc::require_header_fingerprint(header, keys.parameters);
+  return keys;
+}
+
+std::vector<std::uint8_t> serialize_evaluation_keys(const EvaluationKeySet& keys) {
+  const CircuitParameters& p = keys.parameters;
+  sdc::validate_parameters(p);
+  ByteWriter w;
+  sdc::write_parameters(w, p);
+  if (p.uses_pbs != keys.compressed.has_value()) {
+    throw InvalidArgument(
+        p.uses_pbs ? "the evaluation keys hold no compressed server key: only the compressed "
+                     "form is serialized; keep generate_evaluation_keys()'s key (expand() keeps it)"
+                   : "leveled circuits have no evaluation key, but the key set holds one");
+  }
+  sdc::write_bool(w, p.uses_pbs);
+  if (p.uses_pbs) {
+    if (keys.compressed->parameters.fingerprint() != p.pbs.fingerprint())
+      throw InvalidArgument("the evaluation key set's server key belongs to other parameters");
+    sdc::write_blob(w, tfhe::serialize_compressed_server_key(*keys.compressed));
+  }
+  return sdc::seal(SerializedKind::CircuitEvaluationKeys, p, w.take());
+}
+
+EvaluationKeySet deserialize_evaluation_keys(std::span<const std::uint8_t> bytes,
+                                             const CircuitParameters* expected, bool expand) {
+  constexpr auto kind = SerializedKind::CircuitEvaluationKeys;
+  const auto [header, payload] = sdc::open(bytes, kind, expected, kKeyAdvice);
+  struct Loaded {
+    EvaluationKeySet keys;
+    std::vector<std::uint8_t> blob;
+  };
+  Loaded loaded = sdc::parse_payload(kind, payload, [](ByteReader& r) {
+    Loaded l;
+    l.keys.parameters = sdc::read_parameters(r);
+    const bool has_key = sdc::read_bool(r, "has server key");
+    if (has_key != l.keys.parameters.uses_pbs)
+      sdc::fail(has_key ? "a leveled circuit's key set holds a server key"
+                        : "a PBS circuit's key set holds no server key");
+    if (has_key) {
+      l.blob = sdc::read_blob(r, "compressed server key");
+      try {
+        l.keys.compressed = tfhe::deserialize_compressed_server_key(l.blob, &l.keys.parameters.pbs);
+      } catch (const ParameterMismatch& e) {
+        sdc::fail(std::string("the embedded server key does not match the key set's "
+                              "parameters: ") +
+                  e.what());
+      }
+    }
+    return l;
+  });
+  sdc::require_header_fingerprint(header, loaded.keys.parameters);
+  if (expand && loaded.keys.parameters.uses_pbs)
+    loaded.keys.server_key = tfhe::load_server_key(loaded.blob, &loaded.keys.parameters.pbs);
+  return std::move(loaded.keys);
+}
+
+// ---- Ciphertexts ---------------------------------------------------------------------------
+
+std::vector<std::uint8_t> serialize_encrypted_tensor(const EncryptedTensor& tensor,
+                                                     const CircuitParameters& parameters) {
+  sdc::validate_parameters(parameters);
+  sdc::check_writable_tensor(tensor, parameters);
+  ByteWriter w;
+  sdc::write_encrypted_tensor(w, tensor);
+  return sdc::seal(SerializedKind::EncryptedTensor, parameters, w.take());
+}
+
+EncryptedTensor deserialize_encrypted_tensor(std::span<const std::uint8_t> bytes,
+                                             const CircuitParameters& expected) {
+  constexpr auto kind = SerializedKind::EncryptedTensor;
+  const auto payload = sdc::open(bytes, kind, &expected, kCiphertextAdvice).second;
+  return sdc::parse_payload(kind, payload,
+                            [&](ByteReader& r) { return sdc::read_encrypted_tensor(r, expected); });
+}
+
+namespace {
+
+void write_tensor_list(ByteWriter& w, std::span<const EncryptedTensor> tensors,
+                       const CircuitParameters& p) {
+  for (const auto& t : tensors) sdc::check_writable_tensor(t, p);
+  w.u64(tensors.size());
+  for (const auto& t : tensors) sdc::write_encrypted_tensor(w, t);
+}
+
+std::vector<EncryptedTensor> read_tensor_list(ByteReader& r, const CircuitParameters& p) {
+  // rank, dimension and count: 24 bytes at least per tensor
+  const std::uint64_t count = tsd::read_count(r, "encrypted tensor count", 24);
+  std::vector<EncryptedTensor> out;
+  for (std::uint64_t k = 0; k < count; ++k) out.push_back(sdc::read_encrypted_tensor(r, p));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_encrypted_tensors(std::span<const EncryptedTensor> tensors,
+                                                      const CircuitParameters& parameters) {
+  sdc::validate_parameters(parameters);
+  ByteWriter w;
+  write_tensor_list(w, tensors, parameters);
+  return sdc::seal(SerializedKind::EncryptedTensorList, parameters, w.take());
+}
+
+std::vector<EncryptedTensor> deserialize_encrypted_tensors(std::span<const std::uint8_t> bytes,
+                                                           const CircuitParameters& expected) {
+  constexpr auto kind = SerializedKind::EncryptedTensorList;
+  const auto payload = sdc::open(bytes, kind, &expected, kCiphertextAdvice).second;
+  return sdc::parse_payload(kind, payload,
+                            [&](ByteReader& r) { return read_tensor_list(r, expected); });
+}
+
+std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
+                                                  const CircuitParameters& parameters) {
+  sdc::validate_parameters(parameters);
+  for (const Tensor& t : arguments.clear) {
+    if (t.rank() > sdc::kMaxRank || element_count(t.shape()) > kMaxSerializedElements)
+      throw InvalidArgument("cannot serialize a clear argument of shape " +
+                            shape_to_string(t.shape()) + " (rank <= 64, at most 2^48 elements)");
+  }
+  ByteWriter w;
+  write_tensor_list(w, arguments.encrypted, parameters);
+  w.u64(arguments.clear.size());
+  for (const Tensor& t : arguments.clear) sdc::write_tensor(w, t);
+  return sdc::seal(SerializedKind::RunArguments, parameters, w.take());
+}
+
+RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
+                                       const CircuitParameters& expected) {
+  constexpr auto kind = SerializedKind::RunArguments;
+  const auto payload = sdc::open(bytes, kind, &expected, kCiphertextAdvice).second;
+  return sdc::parse_payload(kind, payload, [&](ByteReader& r) {
+    RunArguments args;
+    args.encrypted = read_tensor_list(r, expected);
+    const std::uint64_t count = tsd::read_count(r, "clear argument count", 16);  // rank + count
+    for (std::uint64_t k = 0; k < count; ++k)
+      args.clear.push_back(sdc::read_tensor(r, "clear argument"));
+    return args;
+  });
+}
+
+}  // namespace torusml::circuit

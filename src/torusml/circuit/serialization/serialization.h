@@ -1,0 +1,183 @@
+// Versioned binary serialization of the circuit layer's objects: what a compiled circuit ships to
+// a server (ServerProgram: program, lowered instructions and parameters, no key) and to a client
+// (ClientSpecification), the circuit key sets, and encrypted tensors and run arguments.
+//
+//   const CompiledCircuit c = compile(program, inputset);
+//   save_circuit(c, "model.server", "model.client");              // the deployment split
+//   // client: spec + keys; encrypt; ship the evaluation keys and the arguments
+//   const ClientSpecification spec = load_client_specification("model.client");
+//   const ClientKeySet ck = generate_client_keys(spec.parameters, tfhe::random_seed());
+//   const auto ek_bytes = serialize_evaluation_keys(generate_evaluation_keys(ck, seed));
+//   const auto arg_bytes = serialize_run_arguments(encrypt_inputs(ck, spec, x), spec.parameters);
+//   // server: no secret
+//   const ServerProgram sp = load_server_program("model.server");
+//   const EvaluationKeySet ek =
+//       deserialize_evaluation_keys(ek_bytes, &sp.parameters, /*expand=*/true);
+//   const auto out = run(sp, deserialize_run_arguments(arg_bytes, sp.parameters), ek);
+//   const auto out_bytes = serialize_encrypted_tensors(out, sp.parameters);
+//   // client
+//   const auto y = decrypt_outputs(ck, spec, deserialize_encrypted_tensors(out_bytes,
+//                                                                         spec.parameters));
+//
+// Framing. Every object is one record of the TFHE layer's format (tfhe/serialization.h): the
+// 24-byte header (magic "TRML", format version, kind 100..106, fingerprint, payload length), the
+// payload and a BLAKE2b-256 checksum. The header's fingerprint is CircuitParameters::fingerprint()
+// of the circuit the object belongs to. The TFHE parts (PbsParameters, client keys, compressed
+// server keys, secret LWE keys) are embedded as complete TFHE records ("blobs": a u64 length and
+// the record, checked by the TFHE loaders).
+//
+// Payload encodings (little-endian; see serialization_detail.h for the whole layout):
+//   bool u8 (0 or 1) | string u32 length + UTF-8 bytes (<= 4096) | list u64 count + items |
+//   shape u64 rank (<= 64) + i64 extents | Tensor shape + i64 values | Encoding u8 width, bool |
+//   CircuitParameters bool uses_pbs, then a PbsParameters blob, or u64 leveled dimension and the
+//   noise (u8 kind, i32 bound_log2, f64 std_dev).
+//
+// Untrusted bytes. Every deserialize_* function checks the framing (magic, version, kind, size,
+// checksum), bounds every count and dimension by fixed limits and by the remaining bytes before
+// allocating (memory stays within a bounded multiple of the input: a few tens of times its size
+// at worst, for programs of tiny nodes; expanding an evaluation key is bounded separately),
+// validates variant tags and enumerations, and checks the loaded object as a whole
+// (validate_server_program(), validate_client_specification(), key and ciphertext shapes against
+// the parameters). It throws SerializationError naming what is wrong for bytes that are not a valid
+// object of the expected kind, and ParameterMismatch, saying what to do, for a valid object of
+// another circuit than the expected one. It never reads out of bounds. A loaded server program
+// satisfies everything the runtime and the interpreter index by, so running it cannot read out of
+// bounds either.
+//
+// Fingerprints identify parameters, not programs: circuits compiled to the same parameters accept
+// each other's keys and ciphertexts (as in memory); check_client_specification() tells whether a
+// client specification describes a given server program.
+//
+// What is not serialized: the functions of table lookups (TableAttr::tables[i].fn). Only their
+// names and the per-element table indices are stored; a loaded program's functions throw
+// InvalidArgument("table functions are not serialized; ...") when called. The runtime and the
+// interpreter only use the tables materialized in the instructions, so a loaded ServerProgram
+// runs (run()) and interprets (interpret()) like the original, but cannot be recompiled.
+// Expanded server keys are not serialized either (only the compressed, seeded form).
+//
+// Changing any payload layout is a format change: it needs a new format version (the known-answer
+// test in tests/circuit/serialization_test.cpp pins the current one).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "torusml/circuit/compile/compiled_circuit.h"
+#include "torusml/circuit/compiler.h"
+#include "torusml/circuit/runtime/runtime.h"
+
+namespace torusml::circuit {
+
+/// The message of the InvalidArgument thrown by a loaded program's table functions.
+inline constexpr const char* kTableFunctionsNotSerialized =
+    "table functions are not serialized; the server program uses its materialized tables";
+
+/// Largest element count of one node, argument or tensor shape accepted (a sanity bound, 2^48).
+inline constexpr std::int64_t kMaxSerializedElements = std::int64_t{1} << 48;
+
+// ---- Consistency checks (also run by the serializers and loaders) --------------------------
+
+/// Checks that a ServerProgram is internally consistent, as compile() produces it: parameters
+/// valid; nodes with known operations, operands preceding them, the attributes of their operation
+/// with values in sane ranges, shapes of at most kMaxSerializedElements elements; inputs listed in
+/// node order; Program::validate(); one encoding per node (width 0 for clear values, 1..62 for
+/// encrypted ones); one instruction per node, of the kind the node needs (Clear, Input, Alias for
+/// fused approximate roundings, Linear, Bootstrap), with consistent static linear maps (CSR row
+/// starts, operand slots of encrypted operands, element indices in range), bootstrap tables of
+/// 2^(input_width - lsbs_removed) entries that fit the PBS polynomial, element tables matching the
+/// node's, clear tables of the clear lookups (1 to 2^24 entries from a start in
+/// [-2^62, 2^62]), and no data in the fields its kind does not use.
+/// Throws InvalidArgument describing the first inconsistency.
+void validate_server_program(const ServerProgram& program);
+
+/// Checks parameters, argument names, shapes and encodings, and one noise value per output.
+/// Throws InvalidArgument describing the first inconsistency.
+void validate_client_specification(const ClientSpecification& spec);
+
+/// Throws ParameterMismatch unless `spec` describes `program`: same parameters, and inputs and
+/// outputs of the same names, shapes, encryption and encodings (ship both parts of one compile()).
+void check_client_specification(const ServerProgram& program, const ClientSpecification& spec);
+
+// ---- Server program and client specification -----------------------------------------------
+
+/// Throws InvalidArgument if validate_server_program() fails (e.g. a hand-edited program), or if
+/// a name or label exceeds 4096 bytes.
+std::vector<std::uint8_t> serialize_server_program(const ServerProgram& program);
+/// With `expected`, the program must be compiled for those parameters (ParameterMismatch
+/// otherwise). Throws SerializationError on invalid bytes or an inconsistent program.
+ServerProgram deserialize_server_program(std::span<const std::uint8_t> bytes,
+                                         const CircuitParameters* expected = nullptr);
+
+/// Throws InvalidArgument if validate_client_specification() fails.
+std::vector<std::uint8_t> serialize_client_specification(const ClientSpecification& spec);
+/// With `expected`: ParameterMismatch for another circuit's specification. SerializationError on
+/// invalid bytes. (check_client_specification() checks it against a server program.)
+ClientSpecification deserialize_client_specification(std::span<const std::uint8_t> bytes,
+                                                     const CircuitParameters* expected = nullptr);
+
+/// The two deployment parts of a compiled circuit (the analysis and statistics stay behind).
+struct SerializedCircuit {
+  std::vector<std::uint8_t> server_program;        // for the server: no secret, no key
+  std::vector<std::uint8_t> client_specification;  // for the client
+};
+SerializedCircuit serialize_circuit(const CompiledCircuit& circuit);
+/// Writes both parts (each file atomically); throws like the serializers and Error on I/O failure.
+void save_circuit(const CompiledCircuit& circuit, const std::string& server_program_path,
+                  const std::string& client_specification_path);
+/// Reads and deserializes one part; throws Error if the file cannot be read.
+ServerProgram load_server_program(const std::string& path,
+                                  const CircuitParameters* expected = nullptr);
+ClientSpecification load_client_specification(const std::string& path,
+                                              const CircuitParameters* expected = nullptr);
+
+// ---- Keys ------------------------------------------------------------------------------------
+
+/// The parameters and the secret key they use: the TFHE client key (PBS circuits) or the LWE key
+/// (leveled circuits); the other key field is not stored. SECRET: never send it to a server.
+/// Throws InvalidArgument if the key does not belong to the parameters or is malformed.
+std::vector<std::uint8_t> serialize_client_keys(const ClientKeySet& keys);
+/// With `expected`: ParameterMismatch for the keys of another circuit. SerializationError on
+/// invalid bytes.
+ClientKeySet deserialize_client_keys(std::span<const std::uint8_t> bytes,
+                                     const CircuitParameters* expected = nullptr);
+
+/// The parameters and, for PBS circuits, the compressed (seeded) server key only; leveled
+/// circuits have no evaluation key. Throws InvalidArgument for a PBS key set without its
+/// compressed key (keep generate_evaluation_keys()'s result: expanded keys are not serialized) or
+/// one of other parameters.
+std::vector<std::uint8_t> serialize_evaluation_keys(const EvaluationKeySet& keys);
+/// With `expected`: ParameterMismatch for the keys of another circuit. With `expand`, the server
+/// key is also expanded for run() (tfhe::load_server_key(), bounded by
+/// tfhe::kMaxExpandedServerKeyBytes). SerializationError on invalid bytes.
+EvaluationKeySet deserialize_evaluation_keys(std::span<const std::uint8_t> bytes,
+                                             const CircuitParameters* expected = nullptr,
+                                             bool expand = false);
+
+// ---- Ciphertexts ---------------------------------------------------------------------------
+// An encrypted tensor is written with the parameters of its circuit: its ciphertexts must have
+// their encryption dimension (else ParameterMismatch) and one ciphertext per element of its shape
+// (else InvalidArgument). Payload: shape, u64 dimension, u64 count, count * (dimension + 1) torus
+// values (the LweCiphertextList layout; not a nested TFHE record, since leveled circuits have no
+// PbsParameters). It is read against the expected parameters: ParameterMismatch if it belongs to
+// another circuit, SerializationError on invalid bytes.
+
+std::vector<std::uint8_t> serialize_encrypted_tensor(const EncryptedTensor& tensor,
+                                                     const CircuitParameters& parameters);
+EncryptedTensor deserialize_encrypted_tensor(std::span<const std::uint8_t> bytes,
+                                             const CircuitParameters& expected);
+
+/// A list of encrypted tensors (run()'s outputs): u64 count, then each tensor's payload.
+std::vector<std::uint8_t> serialize_encrypted_tensors(std::span<const EncryptedTensor> tensors,
+                                                      const CircuitParameters& parameters);
+std::vector<EncryptedTensor> deserialize_encrypted_tensors(std::span<const std::uint8_t> bytes,
+                                                           const CircuitParameters& expected);
+
+/// The encrypted tensors (as in a list) and the clear tensors (u64 count, Tensors).
+std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
+                                                  const CircuitParameters& parameters);
+RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
+                                       const CircuitParameters& expected);
+
+}  // namespace torusml::circuit

@@ -1,0 +1,340 @@
+// Shared payload encodings of the circuit serialization units: primitives, CircuitParameters,
+// framing with circuit fingerprints, encrypted tensors and client specifications (layouts in
+// serialization_detail.h).
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "torusml/circuit/serialization/serialization_detail.h"
+
+namespace torusml::circuit::serialization_detail {
+
+namespace tsd = tfhe::serialization_detail;
+
+// ---- Primitives ----
+
+void fail(const std::string& message) {
+  tsd::fail(message);
+}
+
+void write_bool(ByteWriter& w, bool v) {
+  w.u8(v ? 1 : 0);
+}
+
+bool read_bool(ByteReader& r, const char* field) {
+  const std::uint8_t v = r.u8(field);
+  if (v > 1) fail(std::string("'") + field + "' is " + std::to_string(v) + ", not a bool (0 or 1)");
+  return v == 1;
+}
+
+void write_string(ByteWriter& w, std::string_view s, const char* field) {
+  if (s.size() > kMaxStringBytes) {
+    throw InvalidArgument(std::string("cannot serialize a ") + field + " of " +
+                          std::to_string(s.size()) + " bytes (at most " +
+                          std::to_string(kMaxStringBytes) + "): shorten it");
+  }
+  w.string(s);
+}
+
+std::string read_string(ByteReader& r, const char* field) {
+  return r.string(field, kMaxStringBytes);
+}
+
+void write_i64s(ByteWriter& w, std::span<const std::int64_t> values) {
+  w.u64(values.size());
+  w.bytes(std::span(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()));
+}
+
+std::vector<std::int64_t> read_i64s(ByteReader& r, const char* field) {
+  const std::uint64_t count = tsd::read_count(r, field, 8);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(count));
+  if (count != 0)
+    r.u64_values(std::span(reinterpret_cast<std::uint64_t*>(out.data()), out.size()), field);
+  return out;
+}
+
+void write_i32s(ByteWriter& w, std::span<const std::int32_t> values) {
+  w.u64(values.size());
+  w.bytes(std::span(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()));
+}
+
+std::vector<std::int32_t> read_i32s(ByteReader& r, const char* field) {
+  const std::uint64_t count = tsd::read_count(r, field, 4);
+  std::vector<std::int32_t> out(static_cast<std::size_t>(count));
+  if (count != 0)
+    r.bytes(std::span(reinterpret_cast<std::uint8_t*>(out.data()), out.size() * 4), field);
+  return out;
+}
+
+void write_shape(ByteWriter& w, const Shape& shape) {
+  w.u64(shape.size());
+  for (std::int64_t e : shape) w.i64(e);
+}
+
+Shape read_shape(ByteReader& r, const char* field) {
+  const std::uint64_t rank = r.u64(field);
+  if (rank > kMaxRank) {
+    fail(std::string("'") + field + "' has rank " + std::to_string(rank) + ", more than " +
+         std::to_string(kMaxRank));
+  }
+  Shape shape(static_cast<std::size_t>(rank));
+  std::int64_t count = 1;
+  for (auto& e : shape) {
+    e = r.i64(field);
+    if (e < 0 || e > kMaxSerializedElements || __builtin_mul_overflow(count, e, &count) ||
+        count > kMaxSerializedElements) {
+      fail(std::string("'") + field + "' has extent " + std::to_string(e) +
+           ": extents must be >= 0 with at most 2^48 elements in all");
+    }
+  }
+  return shape;
+}
+
+std::size_t elements_of(const Shape& shape) {
+  return static_cast<std::size_t>(element_count(shape));
+}
+
+void write_tensor(ByteWriter& w, const Tensor& t) {
+  write_shape(w, t.shape());
+  write_i64s(w, t.values());
+}
+
+Tensor read_tensor(ByteReader& r, const char* field) {
+  Shape shape = read_shape(r, field);
+  std::vector<std::int64_t> values = read_i64s(r, field);
+  if (values.size() != elements_of(shape)) {
+    fail(std::string("'") + field + "' holds " + std::to_string(values.size()) +
+         " values for shape " + shape_to_string(shape));
+  }
+  return Tensor(std::move(shape), std::move(values));
+}
+
+void write_encoding(ByteWriter& w, const Encoding& e) {
+  w.u8(static_cast<std::uint8_t>(e.width));
+  write_bool(w, e.is_signed);
+}
+
+Encoding read_encoding(ByteReader& r, const char* field) {
+  Encoding e;
+  e.width = r.u8(field);
+  if (e.width > 62) fail(std::string("'") + field + "' width " + std::to_string(e.width) + " > 62");
+  e.is_signed = read_bool(r, field);
+  return e;
+}
+
+void write_blob(ByteWriter& w, std::span<const std::uint8_t> bytes) {
+  w.u64(bytes.size());
+  w.bytes(bytes);
+}
+
+std::vector<std::uint8_t> read_blob(ByteReader& r, const char* field) {
+  const std::uint64_t length = r.u64(field);
+  if (length > r.remaining()) {
+    fail(std::string("'") + field + "' claims " + std::to_string(length) + " bytes but only " +
+         std::to_string(r.remaining()) + " remain");
+  }
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(length));
+  r.bytes(out, field);
+  return out;
+}
+
+// ---- Parameters ----
+
+std::string hex64(std::uint64_t v) {
+  std::ostringstream os;
+  os << "0x" << std::hex << std::setw(16) << std::setfill('0') << v;
+  return os.str();
+}
+
+void validate_parameters(const CircuitParameters& p) {
+  if (p.uses_pbs) {
+    p.pbs.validate();
+    return;
+  }
+  const std::uint64_t n = p.leveled_dimension.value();
+  if (n < 1 || n > tsd::kMaxLweDimension) {
+    throw InvalidArgument("invalid circuit parameters: leveled dimension " + std::to_string(n) +
+                          " is outside [1, 2^21]");
+  }
+  const tfhe::NoiseDistribution& d = p.leveled_noise;
+  using Kind = tfhe::NoiseDistribution::Kind;
+  const bool ok =
+      (d.kind == Kind::TUniform && d.bound_log2 >= 0 && d.bound_log2 <= 62) ||
+      (d.kind == Kind::Gaussian && std::isfinite(d.std_dev) && d.std_dev > 0 && d.std_dev < 0.25);
+  if (!ok) {
+    throw InvalidArgument(
+        "invalid circuit parameters: the leveled noise must be TUniform with bound_log2 in "
+        "[0, 62] or Gaussian with std_dev in (0, 0.25)");
+  }
+}
+
+std::string describe_parameters(const CircuitParameters& p) {
+  std::ostringstream os;
+  if (p.uses_pbs) {
+    os << "PBS parameters " << (p.pbs.name.empty() ? "(unnamed)" : p.pbs.name);
+  } else {
+    os << "leveled parameters n=" << p.leveled_dimension.value();
+  }
+  os << " (circuit fingerprint " << hex64(p.fingerprint()) << ")";
+  return os.str();
+}
+
+void write_parameters(ByteWriter& w, const CircuitParameters& p) {
+  write_bool(w, p.uses_pbs);
+  if (p.uses_pbs) {
+    write_blob(w, tfhe::serialize_parameters(p.pbs));
+    return;
+  }
+  w.u64(p.leveled_dimension.value());
+  w.u8(static_cast<std::uint8_t>(p.leveled_noise.kind));
+  w.u32(static_cast<std::uint32_t>(p.leveled_noise.bound_log2));
+  w.f64(p.leveled_noise.std_dev);
+}
+
+CircuitParameters read_parameters(ByteReader& r) {
+  CircuitParameters p;
+  p.uses_pbs = read_bool(r, "uses_pbs");
+  if (p.uses_pbs) {
+    p.pbs = tfhe::deserialize_parameters(read_blob(r, "PBS parameters"));
+  } else {
+    p.leveled_dimension = tfhe::LweDimension(r.u64("leveled dimension"));
+    p.leveled_noise.kind = static_cast<tfhe::NoiseDistribution::Kind>(r.u8("leveled noise kind"));
+    p.leveled_noise.bound_log2 = static_cast<std::int32_t>(r.u32("leveled noise bound"));
+    p.leveled_noise.std_dev = r.f64("leveled noise std_dev");
+  }
+  try {
+    validate_parameters(p);
+  } catch (const InvalidArgument& e) {
+    fail(std::string("stored parameters are invalid (") + e.what() + ")");
+  }
+  return p;
+}
+
+// ---- Framing ----
+
+std::vector<std::uint8_t> seal(SerializedKind kind, const CircuitParameters& p,
+                               std::vector<std::uint8_t> payload) {
+  return tsd::seal(kind, p.fingerprint(), std::move(payload));
+}
+
+std::pair<tfhe::SerializedHeader, std::span<const std::uint8_t>> open(
+    std::span<const std::uint8_t> bytes, SerializedKind kind, const CircuitParameters* expected,
+    const char* advice) {
+  auto opened = tsd::open(bytes, kind);
+  const std::uint64_t found = opened.first.parameters_fingerprint;
+  if (expected != nullptr && found != expected->fingerprint()) {
+    throw ParameterMismatch(std::string(tfhe::serialized_kind_name(kind)) +
+                            " belongs to a circuit with parameter fingerprint " + hex64(found) +
+                            ", but " + describe_parameters(*expected) + " was expected: " + advice);
+  }
+  return opened;
+}
+
+void require_header_fingerprint(const tfhe::SerializedHeader& header, const CircuitParameters& p) {
+  if (header.parameters_fingerprint != p.fingerprint()) {
+    fail("inconsistent " + std::string(tfhe::serialized_kind_name(header.kind)) +
+         ": the header's fingerprint " + hex64(header.parameters_fingerprint) +
+         " is not that of the stored parameters (" + hex64(p.fingerprint()) +
+         "); the object was written by a faulty tool");
+  }
+}
+
+// ---- Encrypted tensors ----
+
+void check_writable_tensor(const EncryptedTensor& t, const CircuitParameters& p) {
+  const std::size_t n = t.ciphertexts.dimension().value();
+  const std::size_t expected = p.encryption_dimension().value();
+  if (n != expected) {
+    throw ParameterMismatch("cannot serialize an encrypted tensor of LWE dimension " +
+                            std::to_string(n) + " with " + describe_parameters(p) +
+                            ", whose ciphertexts have dimension " + std::to_string(expected) +
+                            ": pass the parameters of the circuit it was encrypted for");
+  }
+  if (t.ciphertexts.data().size() != t.ciphertexts.size() * (n + 1))
+    throw InvalidArgument("cannot serialize a malformed ciphertext list (size mismatch)");
+  if (t.shape.size() > kMaxRank || element_count(t.shape) > kMaxSerializedElements ||
+      static_cast<std::size_t>(element_count(t.shape)) != t.ciphertexts.size()) {
+    throw InvalidArgument("cannot serialize an encrypted tensor of shape " +
+                          shape_to_string(t.shape) + " holding " +
+                          std::to_string(t.ciphertexts.size()) +
+                          " ciphertexts: it needs one per element (and at most 2^48)");
+  }
+}
+
+void write_encrypted_tensor(ByteWriter& w, const EncryptedTensor& t) {
+  write_shape(w, t.shape);
+  w.u64(t.ciphertexts.dimension().value());
+  w.u64(t.ciphertexts.size());
+  tsd::write_torus_values(w, t.ciphertexts.data());
+}
+
+EncryptedTensor read_encrypted_tensor(ByteReader& r, const CircuitParameters& p) {
+  EncryptedTensor t;
+  t.shape = read_shape(r, "encrypted tensor shape");
+  const std::uint64_t n = r.u64("ciphertext dimension");
+  const std::uint64_t expected = p.encryption_dimension().value();
+  if (n != expected) {
+    fail("an encrypted tensor's ciphertext dimension is " + std::to_string(n) + " but " +
+         describe_parameters(p) + " encrypts with dimension " + std::to_string(expected) +
+         " (corrupted, or written by a faulty tool)");
+  }
+  const std::uint64_t count = tsd::read_count(r, "ciphertext count", 8 * (n + 1));
+  if (count != elements_of(t.shape)) {
+    fail("an encrypted tensor of shape " + shape_to_string(t.shape) + " holds " +
+         std::to_string(count) + " ciphertexts instead of one per element");
+  }
+  t.ciphertexts = tfhe::LweCiphertextList(tfhe::LweDimension(n), static_cast<std::size_t>(count));
+  if (count != 0) r.u64_values(t.ciphertexts.data(), "ciphertext values");
+  return t;
+}
+
+// ---- Client specification ----
+
+namespace {
+
+void write_argument(ByteWriter& w, const ClientSpecification::Argument& a) {
+  write_string(w, a.name, "argument name");
+  write_shape(w, a.shape);
+  write_bool(w, a.encrypted);
+  write_encoding(w, a.encoding);
+}
+
+std::vector<ClientSpecification::Argument> read_arguments(ByteReader& r, const char* field) {
+  // name length 4, rank 8, encrypted 1, encoding 2
+  const std::uint64_t count = tsd::read_count(r, field, 15);
+  std::vector<ClientSpecification::Argument> out;
+  out.reserve(count);
+  for (std::uint64_t k = 0; k < count; ++k) {
+    ClientSpecification::Argument a;
+    a.name = read_string(r, "argument name");
+    a.shape = read_shape(r, "argument shape");
+    a.encrypted = read_bool(r, "argument encrypted");
+    a.encoding = read_encoding(r, "argument encoding");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_client_specification(ByteWriter& w, const ClientSpecification& spec) {
+  write_parameters(w, spec.parameters);
+  w.u64(spec.inputs.size());
+  for (const auto& a : spec.inputs) write_argument(w, a);
+  w.u64(spec.outputs.size());
+  for (const auto& a : spec.outputs) write_argument(w, a);
+  w.u64(spec.output_noise_std_lsb.size());
+  for (double v : spec.output_noise_std_lsb) w.f64(v);
+}
+
+ClientSpecification read_client_specification(ByteReader& r) {
+  ClientSpecification s;
+  s.parameters = read_parameters(r);
+  s.inputs = read_arguments(r, "input count");
+  s.outputs = read_arguments(r, "output count");
+  const std::uint64_t count = tsd::read_count(r, "output noise count", 8);
+  for (std::uint64_t k = 0; k < count; ++k) s.output_noise_std_lsb.push_back(r.f64("noise"));
+  return s;
+}
+
+}  // namespace torusml::circuit::serialization_detail
