@@ -146,3 +146,58 @@ def test_core_errors_are_value_errors():
         q.run_integer(numpy.array([[0, 300]]), "disable")
     with pytest.raises(ValueError, match="32 bytes"):
         q.compile(numpy.eye(2), key_seed=b"short")
+
+
+@pytest.mark.parametrize(
+    "make_complex",
+    [
+        lambda x: x + 1j,
+        lambda x: x.astype(numpy.complex64),  # a complex dtype, even with zero imaginary parts
+        lambda x: (x + 1j).tolist(),
+        lambda x: numpy.where(numpy.arange(x.size).reshape(x.shape) == 5, x + 1j, x).astype(object),
+    ],
+    ids=["complex128", "complex64", "list", "object"],
+)
+def test_complex_inputs_are_refused(fitted, binary_data, make_complex):
+    x_train, x_test, y_train, _ = binary_data
+    for call in (
+        lambda: fitted.predict(make_complex(x_test)),
+        lambda: fitted.predict_proba(make_complex(x_test)),
+        lambda: fitted.compile(make_complex(x_train)),
+        lambda: fitted.quantize_input(make_complex(x_test)),
+        lambda: tml.LogisticRegression().fit(make_complex(x_train), y_train),
+        lambda: tml.LogisticRegression.from_sklearn_model(
+            fitted.sklearn_model, make_complex(x_train)
+        ),
+    ):
+        with pytest.raises(ValueError, match="Complex data not supported.*pass real numbers"):
+            call()
+
+
+@pytest.mark.parametrize("cls", [tml.Ridge, tml.LogisticRegression, tml.PoissonRegressor],
+                         ids=lambda c: c.__name__)
+def test_complex_targets_are_refused(cls, binary_data):
+    x_train, _, y_train, _ = binary_data
+    y = y_train + 1.0  # positive, for the Poisson regressor
+    for bad in (y + 1j, (y + 0j).tolist(), y.astype(object) + numpy.where(y > 1, 1j, 0)):
+        with pytest.raises(ValueError, match="Complex data not supported: y holds complex"):
+            cls().fit(x_train, bad)
+    cls().fit(x_train, y)  # the real part alone fits
+
+
+def test_messages_scikit_learn_recognizes(fitted, binary_data):
+    # The phrases of scikit-learn's check_array, which its tools and checks match.
+    x_train, x_test, y_train, _ = binary_data
+    with pytest.raises(ValueError, match="Reshape your data"):
+        fitted.predict(x_test[0])
+    with pytest.raises(ValueError, match=r"0 sample\(s\) \(shape=\(0, 6\)\) while a minimum of 1"):
+        fitted.predict(x_test[:0])
+    with pytest.raises(ValueError, match=r"0 feature\(s\) \(shape=\(12, 0\)\) while a minimum"):
+        tml.LogisticRegression().fit(numpy.empty((12, 0)), y_train[:12])
+    objects = x_train.astype(object)
+    numpy.testing.assert_array_equal(
+        tml.LogisticRegression().fit(objects, y_train).predict(objects), fitted.predict(x_train)
+    )
+    objects[0, 0] = {"not": "a number"}
+    with pytest.raises(TypeError, match="X must hold numbers only.*argument must be a string"):
+        tml.LogisticRegression().fit(objects, y_train)

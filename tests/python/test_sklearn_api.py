@@ -195,6 +195,83 @@ def test_pickle_round_trip(multiclass_data):
     )
 
 
+
+def test_parameters_set_after_fit_take_effect_at_the_next_fit(regression_data):
+    # As in scikit-learn: set_params changes the parameters, not the fitted model; predict and a
+    # pickle round trip both keep the fitted model (and its bit widths) until the next fit.
+    x_train, x_test, y_train, _ = regression_data
+    model = tml.Ridge(n_bits=8).fit(x_train, y_train)
+    fitted_8 = model.predict(x_test)
+    model.set_params(n_bits=2, alpha=100.0)
+    numpy.testing.assert_array_equal(model.predict(x_test), fitted_8)
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.get_params()["n_bits"] == 2 and restored.get_params()["alpha"] == 100.0
+    assert restored.quantized_module.input_bits == 8
+    numpy.testing.assert_array_equal(restored.predict(x_test), fitted_8)
+    expected_2 = tml.Ridge(n_bits=2, alpha=100.0).fit(x_train, y_train).predict(x_test)
+    for refitted in (model.fit(x_train, y_train), restored.fit(x_train, y_train)):
+        assert refitted.quantized_module.input_bits == 2
+        numpy.testing.assert_array_equal(refitted.predict(x_test), expected_2)
+    # A dict n_bits changed in place after fit does not reach the fitted model either.
+    bits = {"op_inputs": 6, "op_weights": 5}
+    model = tml.Ridge(n_bits=bits).fit(x_train, y_train)
+    bits["op_inputs"] = 3
+    restored = pickle.loads(pickle.dumps(model))
+    assert (restored.quantized_module.input_bits, restored.quantized_module.weight_bits) == (6, 5)
+
+
+@pytest.mark.parametrize("bad", [0, 17, "8", {"op_inputs": 8}])
+def test_invalid_parameters_set_after_fit_fail_at_fit_never_at_unpickling(bad, binary_data):
+    x_train, x_test, y_train, _ = binary_data
+    model = tml.LogisticRegression(n_bits=8).fit(x_train, y_train)
+    expected = model.predict_proba(x_test)
+    assert model.set_params(n_bits=bad) is model  # not checked here, as in scikit-learn
+    restored = pickle.loads(pickle.dumps(model))
+    numpy.testing.assert_array_equal(restored.predict_proba(x_test), expected)
+    assert clone(restored).get_params()["n_bits"] == bad
+    for fitted in (model, restored):
+        with pytest.raises(ValueError, match="n_bits"):
+            fitted.fit(x_train, y_train)
+
+
+def test_fitted_loss_and_link_decide_post_processing(binary_data, positive_regression_data):
+    x_train, x_test, y_train, _ = binary_data
+    model = tml.SGDClassifier(loss="hinge", random_state=0).fit(x_train, y_train)
+    labels = model.predict(x_test)
+    model.set_params(loss="log_loss")  # predict_proba exists for the parameter, not the fit
+    numpy.testing.assert_array_equal(model.predict(x_test), labels)
+    with pytest.raises(ValueError, match="fitted with loss='hinge'.*call fit"):
+        model.predict_proba(x_test)
+    model.fit(x_train, y_train)
+    assert model.predict_proba(x_test).shape == (len(x_test), 2)
+    xp_train, xp_test, yp_train, _ = positive_regression_data
+    tweedie = tml.TweedieRegressor(power=1.0).fit(xp_train, yp_train)
+    expected = tweedie.predict(xp_test)
+    assert (expected > 0).all()  # log link: exp applied after decryption
+    tweedie.set_params(power=0.0)  # 'auto' would now mean the identity link
+    numpy.testing.assert_array_equal(tweedie.predict(xp_test), expected)
+    numpy.testing.assert_array_equal(pickle.loads(pickle.dumps(tweedie)).predict(xp_test), expected)
+
+
+def test_pickles_of_the_first_layout_still_load(regression_data):
+    # Before the fitted state was one object, a pickle held sklearn_model and _calibration_range as
+    # attributes and the bit widths in n_bits.
+    x_train, x_test, y_train, _ = regression_data
+    model = tml.Ridge(n_bits=5).fit(x_train, y_train)
+    old_state = {
+        "alpha": 1.0, "fit_intercept": True, "copy_X": True, "max_iter": None, "tol": 1e-4,
+        "solver": "auto", "positive": False, "random_state": None, "n_bits": 5,
+        "sklearn_model": model.sklearn_model,
+        "_calibration_range": numpy.vstack([x_train.min(axis=0), x_train.max(axis=0)]),
+        "_output_is_1d": True, "n_features_in_": x_train.shape[1],
+    }
+    restored = tml.Ridge.__new__(tml.Ridge)
+    restored.__setstate__(old_state)
+    assert restored.get_params() == model.get_params()
+    numpy.testing.assert_array_equal(restored.predict(x_test), model.predict(x_test))
+    assert restored.n_features_in_ == x_train.shape[1]
+    assert "sklearn_model" not in restored.__dict__
+
 def test_uniform_quantizer_binding():
     values = numpy.linspace(-3.0, 5.0, 101)
     q = torusml.UniformQuantizer.calibrate(values, n_bits=4)

@@ -18,6 +18,7 @@
 #include "torusml/tfhe/encoding.h"
 #include "torusml/tfhe/lookup_table.h"
 #include "torusml/tfhe/presets.h"
+#include "torusml/tfhe/security.h"
 // White-box: seal() re-frames a modified payload with a valid checksum, to reach the payload
 // checks behind the checksum.
 #include "torusml/tfhe/serialization_detail.h"
@@ -33,7 +34,15 @@ Seed seed_of(std::uint8_t v) {
   return s;
 }
 
-// Small but valid parameters: keys of a few hundred KiB at most, for the byte-level tests.
+// The byte-level tests need keys of a few KiB: small_params() is well formed but far below 128-bit
+// security, which every loader and key generation refuses (validity_test.cpp checks that), so
+// this suite allows insecure parameters while each of its tests runs.
+class Serialization : public ::testing::Test {
+ private:
+  ScopedInsecureParametersForTesting allow_small_params_;
+};
+
+// Small well-formed parameters: keys of a few hundred KiB at most, for the byte-level tests.
 PbsParameters small_params() {
   PbsParameters p;
   p.name = "serialization_test_small";
@@ -214,7 +223,7 @@ std::vector<Sample> small_samples() {
 
 // ---- Round trips ---------------------------------------------------------------------------
 
-TEST(Serialization, ParametersRoundTripEveryPreset) {
+TEST_F(Serialization, ParametersRoundTripEveryPreset) {
   for (const PbsParameters& p : all_presets()) {
     const Bytes bytes = serialize_parameters(p);
     expect_same_parameters(deserialize_parameters(bytes), p);
@@ -227,7 +236,7 @@ TEST(Serialization, ParametersRoundTripEveryPreset) {
   EXPECT_THROW(serialize_parameters(bad), InvalidArgument);
 }
 
-TEST(Serialization, ClientKeyRoundTripDecryptsOldCiphertexts) {
+TEST_F(Serialization, ClientKeyRoundTripDecryptsOldCiphertexts) {
   const ClientKey& client = keys_4bit().client;
   EncryptionGenerator gen(seed_of(5), seed_of(6));
   std::vector<LweCiphertext> cts;
@@ -242,7 +251,7 @@ TEST(Serialization, ClientKeyRoundTripDecryptsOldCiphertexts) {
   for (std::int64_t m = 0; m < 16; ++m) EXPECT_EQ(decrypt(loaded, cts[m]), std::uint64_t(m));
 }
 
-TEST(Serialization, SecretKeysRoundTrip) {
+TEST_F(Serialization, SecretKeysRoundTrip) {
   const ClientKey& client = keys_4bit().client;
   const PbsParameters& p = client.parameters;
   for (const PbsParameters* params : {static_cast<const PbsParameters*>(nullptr), &p}) {
@@ -263,7 +272,7 @@ TEST(Serialization, SecretKeysRoundTrip) {
   EXPECT_THROW(serialize_lwe_secret_key(LweSecretKey{}), InvalidArgument);
 }
 
-TEST(Serialization, CiphertextsRoundTrip) {
+TEST_F(Serialization, CiphertextsRoundTrip) {
   const ClientKey& client = keys_4bit().client;
   const PbsParameters& p = client.parameters;
   EncryptionGenerator gen(seed_of(7), seed_of(8));
@@ -303,7 +312,7 @@ TEST(Serialization, CiphertextsRoundTrip) {
   EXPECT_THROW(serialize_lwe_ciphertext(LweCiphertext(), p), InvalidArgument);
 }
 
-TEST(Serialization, EvaluationKeysRoundTrip) {
+TEST_F(Serialization, EvaluationKeysRoundTrip) {
   const KeySet& k = keys_small();
   const PbsParameters& p = k.client.parameters;
   for (const PbsParameters* params : {static_cast<const PbsParameters*>(nullptr), &p}) {
@@ -326,7 +335,7 @@ TEST(Serialization, EvaluationKeysRoundTrip) {
       ParameterMismatch);
 }
 
-TEST(Serialization, LoadedServerKeyBootstrapsCorrectly) {
+TEST_F(Serialization, LoadedServerKeyBootstrapsCorrectly) {
   const KeySet& k = keys_4bit();
   const PbsParameters& p = k.client.parameters;
   const Bytes bytes = serialize_compressed_server_key(k.compressed);
@@ -348,7 +357,7 @@ TEST(Serialization, LoadedServerKeyBootstrapsCorrectly) {
 
 // ---- Damaged bytes -------------------------------------------------------------------------
 
-TEST(Serialization, EveryTruncationIsRejected) {
+TEST_F(Serialization, EveryTruncationIsRejected) {
   for (const Sample& s : small_samples()) {
     SCOPED_TRACE(s.name);
     ASSERT_NO_THROW(s.load(s.bytes));
@@ -370,7 +379,7 @@ TEST(Serialization, EveryTruncationIsRejected) {
   }
 }
 
-TEST(Serialization, EverySingleByteCorruptionIsRejected) {
+TEST_F(Serialization, EverySingleByteCorruptionIsRejected) {
   for (const Sample& s : small_samples()) {
     SCOPED_TRACE(s.name);
     Bytes bytes = s.bytes;
@@ -389,7 +398,7 @@ TEST(Serialization, EverySingleByteCorruptionIsRejected) {
 // at every offset of the heads of the payloads (dimensions, counts, parameters) and truncations.
 // Every outcome is a valid object or a SerializationError: never a crash (ASan/UBSan builds),
 // another exception or a huge allocation.
-TEST(Serialization, CraftedPayloadsNeverCrash) {
+TEST_F(Serialization, CraftedPayloadsNeverCrash) {
   const std::uint64_t extremes[] = {
       0, 1, 255, std::uint64_t{1} << 17, (1u << 21) + 1, 1ull << 32, 1ull << 63, ~std::uint64_t{0}};
   for (const Sample& s : small_samples()) {
@@ -430,7 +439,7 @@ TEST(Serialization, CraftedPayloadsNeverCrash) {
   }
 }
 
-TEST(Serialization, CraftedSizesAreCheckedBeforeAllocating) {
+TEST_F(Serialization, CraftedSizesAreCheckedBeforeAllocating) {
   const PbsParameters& p = keys_small().client.parameters;
   const std::uint64_t fp = p.fingerprint();
   const std::uint64_t kN = p.big_lwe_dimension().value();
@@ -488,7 +497,7 @@ TEST(Serialization, CraftedSizesAreCheckedBeforeAllocating) {
 
 // ---- Headers: kind, version, parameters ----------------------------------------------------
 
-TEST(Serialization, WrongKindSaysWhatWasFound) {
+TEST_F(Serialization, WrongKindSaysWhatWasFound) {
   const KeySet& k = keys_small();
   EncryptionGenerator gen(seed_of(14), seed_of(15));
   const Bytes ct = serialize_lwe_ciphertext(encrypt(k.client, 1, gen), k.client.parameters);
@@ -506,7 +515,7 @@ TEST(Serialization, WrongKindSaysWhatWasFound) {
                              "not a TorusML object");
 }
 
-TEST(Serialization, NewerVersionIsRejectedClearly) {
+TEST_F(Serialization, NewerVersionIsRejectedClearly) {
   const Bytes bytes = serialize_parameters(small_params());
   Bytes newer = bytes;
   newer[4] = 3;
@@ -520,7 +529,7 @@ TEST(Serialization, NewerVersionIsRejectedClearly) {
 
 // Format version 2 changed only the keyswitching key (64-bit, then 32-bit): version 1 objects of
 // other kinds still load, and those that hold a keyswitching key are refused with the fix.
-TEST(Serialization, Version1LoadsExceptKeyswitchingKeys) {
+TEST_F(Serialization, Version1LoadsExceptKeyswitchingKeys) {
   const KeySet& k = keys_4bit();
   const Bytes key_v1 = as_version(serialize_lwe_secret_key(k.client.small_key), 1);
   EXPECT_EQ(read_serialized_header(key_v1).version, 1);
@@ -533,7 +542,7 @@ TEST(Serialization, Version1LoadsExceptKeyswitchingKeys) {
                              "64-bit");
 }
 
-TEST(Serialization, MismatchedParametersThrowParameterMismatch) {
+TEST_F(Serialization, MismatchedParametersThrowParameterMismatch) {
   const PbsParameters& p3 = preset_by_name("tfhe_3bit");
   const PbsParameters& p4 = preset_by_name("tfhe_4bit");
   const LweCiphertext ct(p3.big_lwe_dimension());
@@ -567,7 +576,7 @@ TEST(Serialization, MismatchedParametersThrowParameterMismatch) {
                ParameterMismatch);
 }
 
-TEST(Serialization, DescribeAndReadHeader) {
+TEST_F(Serialization, DescribeAndReadHeader) {
   const Bytes bytes = serialize_client_key(keys_4bit().client);
   const SerializedHeader h = read_serialized_header(bytes);
   EXPECT_EQ(h.kind, SerializedKind::ClientKey);
@@ -590,7 +599,7 @@ TEST(Serialization, DescribeAndReadHeader) {
 // a change of key generation or of the seeded-mask streams, which breaks every seeded object
 // already stored. Do not just update the strings.
 
-TEST(Serialization, KnownAnswerBytes) {
+TEST_F(Serialization, KnownAnswerBytes) {
   // A tiny object, byte for byte: header, payload, then the BLAKE2b-256 of both.
   const Bytes bytes = serialize_lwe_secret_key(LweSecretKey{{1, 0, 1}});
   EXPECT_EQ(hex(std::span(bytes).first(bytes.size() - kSerializedChecksumBytes)),
@@ -604,7 +613,7 @@ TEST(Serialization, KnownAnswerBytes) {
   EXPECT_EQ(digest_hex(bytes), "a99f86e2ca6bae63de20ebde192aa92c0dce887b7c797e577e59551a9dcb5a3c");
 }
 
-TEST(Serialization, KnownAnswerDigestsForTfhe4bit) {
+TEST_F(Serialization, KnownAnswerDigestsForTfhe4bit) {
   // TUniform noise (integer-only sampling) and ChaCha20 streams: platform-independent. Name and
   // source are fixed here so that editing the preset's description does not move the digest.
   PbsParameters p = preset_by_name("tfhe_4bit");

@@ -4,6 +4,15 @@ Every model wraps a scikit-learn estimator (``sklearn_model``) trained on float 
 quantizes its weights and inputs into a :class:`torusml.QuantizedLinear` (C++), which compiles to
 FHE and runs whole batches in one call. Python only validates inputs, parses parameters, maps
 class labels and calls the C++ core.
+
+Fitted state and threads: everything ``fit`` produces (the wrapped estimator, the calibration
+range, the bit widths it was quantized with, the C++ model) is one ``_FittedState``, never modified
+once built; ``fit`` replaces it as a whole and every method reads it once, at its start. Parameters
+set after ``fit`` (``set_params``) take effect at the next ``fit``, as in scikit-learn, and a pickle
+keeps the fitted state. ``compile`` builds the new circuit and keys aside and swaps them in
+atomically (in C++), so a model can be shared between threads: predictions run concurrently (and
+in parallel: no lock is held while they compute) with each other, with ``compile`` and with
+``fit``, each one finishing with the state, circuit and keys it started with.
 """
 
 import copy
@@ -70,35 +79,95 @@ def resolve_fhe_mode(fhe, execute_in_fhe):
     return mode
 
 
+def _holds_complex(arr):
+    """Whether a numpy array holds complex numbers (complex dtype, or complex objects)."""
+    if arr.dtype.kind == "c":
+        return True
+    return arr.dtype.kind == "O" and any(
+        isinstance(v, (complex, numpy.complexfloating)) for v in arr.flat
+    )
+
+
+def _complex_error(what):
+    # scikit-learn's phrase (check_array), which its tools match.
+    return ValueError(
+        f"Complex data not supported: {what} holds complex numbers; pass real numbers (e.g. the "
+        f"real part {what}.real, or the magnitude abs({what}), if that is what the model should "
+        f"see)"
+    )
+
+
+def _as_array(values, what):
+    """values as a numpy array of its own dtype; complex numbers refused."""
+    if hasattr(values, "toarray"):  # scipy sparse
+        values = values.toarray()
+    if hasattr(values, "to_numpy"):  # pandas DataFrame or Series
+        values = values.to_numpy()
+    try:
+        arr = numpy.asarray(values)
+    except (TypeError, ValueError) as error:  # e.g. rows of different lengths
+        raise ValueError(
+            f"{what} must hold numbers only, in rows of the same length; encode categorical "
+            f"columns first (e.g. with sklearn.preprocessing.OneHotEncoder): {error}"
+        ) from None
+    if _holds_complex(arr):
+        raise _complex_error(what)
+    return arr
+
+
+def reject_complex(values, what="y"):
+    """Raises ValueError if values (e.g. the target y, any array-like) hold complex numbers.
+
+    Anything else about them is left to the wrapped estimator's own checks (its messages, its
+    label types).
+    """
+    if hasattr(values, "to_numpy"):  # pandas Series or DataFrame
+        values = values.to_numpy()
+    try:
+        arr = numpy.asarray(values)
+    except (TypeError, ValueError):
+        return
+    if _holds_complex(arr):
+        raise _complex_error(what)
+
+
 def to_float_matrix(X, what="X"):
     """X (numpy array, list, pandas DataFrame, sparse matrix) as a C-contiguous float64 2-D array.
 
-    Raises ValueError with what to do for non-numeric data, wrong dimensions, no samples, NaN or
-    infinities.
+    Refuses what scikit-learn's check_array refuses, with its phrases ("Complex data not
+    supported", "Reshape your data", "0 sample(s)", "0 feature(s)"), so scikit-learn's tools
+    recognize the errors: a ValueError (a TypeError for objects that are not numbers, as numpy
+    and scikit-learn raise) saying what to do for non-numeric or complex data, wrong dimensions,
+    no samples or features, NaN or infinities.
     """
-    if hasattr(X, "toarray"):  # scipy sparse
-        X = X.toarray()
-    if hasattr(X, "to_numpy"):  # pandas DataFrame or Series
-        X = X.to_numpy()
+    arr = _as_array(X, what)
     try:
-        arr = numpy.asarray(X, dtype=numpy.float64)
+        arr = arr.astype(numpy.float64, copy=False)
     except (TypeError, ValueError) as error:
-        raise ValueError(
+        error_type = TypeError if isinstance(error, TypeError) else ValueError
+        raise error_type(
             f"{what} must hold numbers only; encode categorical columns first "
             f"(e.g. with sklearn.preprocessing.OneHotEncoder): {error}"
         ) from None
     if arr.ndim != 2:
-        hint = (
-            "reshape it with X.reshape(-1, 1) if it has a single feature, or X.reshape(1, -1) "
-            "if it is a single sample"
-            if arr.ndim == 1
-            else "pass a table of shape (n_samples, n_features)"
-        )
-        raise ValueError(f"{what} must be a 2-D array, got {arr.ndim} dimension(s); {hint}")
+        if arr.ndim == 1:
+            hint = (
+                f"Reshape your data either using {what}.reshape(-1, 1) if it has a single "
+                f"feature or {what}.reshape(1, -1) if it is a single sample"
+            )
+        else:
+            hint = "Reshape your data: pass a table of shape (n_samples, n_features)"
+        raise ValueError(f"{what} must be a 2-D array, got {arr.ndim} dimension(s). {hint}")
     if arr.shape[0] == 0:
-        raise ValueError(f"{what} has 0 samples: pass at least one sample")
+        raise ValueError(
+            f"{what} has 0 samples: found array with 0 sample(s) (shape={arr.shape}) while a "
+            f"minimum of 1 is required; pass at least one sample"
+        )
     if arr.shape[1] == 0:
-        raise ValueError(f"{what} has 0 features: pass at least one feature")
+        raise ValueError(
+            f"{what} has 0 features: found array with 0 feature(s) (shape={arr.shape}) while a "
+            f"minimum of 1 is required; pass at least one feature"
+        )
     finite = numpy.isfinite(arr)
     if not finite.all():
         row, col = numpy.argwhere(~finite)[0]
@@ -109,6 +178,53 @@ def to_float_matrix(X, what="X"):
             f"infinities"
         )
     return numpy.ascontiguousarray(arr)
+
+
+class _FittedState:
+    """Everything fit produces, never modified once built (fit replaces it as a whole).
+
+    sklearn_model: the fitted scikit-learn estimator; calibration_range: (2, n_features) per-feature
+    min and max of the calibration data; bits: (input_bits, weight_bits) it was quantized with;
+    quantized: the C++ model built from these. Pickled without the C++ model, which unpickling
+    rebuilds, identical, from the other three (a compiled circuit and its keys are never pickled:
+    compile again after unpickling).
+    """
+
+    __slots__ = ("sklearn_model", "calibration_range", "bits", "quantized", "n_features",
+                 "output_is_1d")
+
+    def __init__(self, sklearn_model, calibration_range, bits):
+        coef = numpy.asarray(sklearn_model.coef_, dtype=numpy.float64)
+        n_features = coef.shape[-1]
+        weights = coef.reshape(-1, n_features).T
+        intercept = numpy.asarray(getattr(sklearn_model, "intercept_", 0.0), numpy.float64)
+        bias = numpy.broadcast_to(numpy.atleast_1d(intercept), (weights.shape[1],)).copy()
+        self.sklearn_model = sklearn_model
+        self.calibration_range = calibration_range
+        self.bits = tuple(bits)
+        self.n_features = n_features
+        self.output_is_1d = coef.ndim == 1
+        self.quantized = _core.QuantizedLinear(
+            numpy.ascontiguousarray(weights),
+            bias,
+            calibration_range,
+            input_bits=self.bits[0],
+            weight_bits=self.bits[1],
+        )
+
+    @classmethod
+    def calibrated_on(cls, sklearn_model, X, bits):
+        """The state of a fitted estimator, its input quantizers calibrated on X (float 2-D)."""
+        n_features = numpy.asarray(sklearn_model.coef_).shape[-1]
+        if X.shape[1] != n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the fitted model has {n_features}; pass "
+                f"data with the columns the model was trained on"
+            )
+        return cls(sklearn_model, numpy.vstack([X.min(axis=0), X.max(axis=0)]), bits)
+
+    def __reduce__(self):
+        return (_FittedState, (self.sklearn_model, self.calibration_range, self.bits))
 
 
 class BaseLinearModel(BaseEstimator):
@@ -127,12 +243,34 @@ class BaseLinearModel(BaseEstimator):
         params.pop("n_bits")
         return params
 
+    def _more_tags(self):
+        # The wrapped estimator's tags for these parameters (the data it accepts:
+        # requires_positive_y, multioutput, ...), so that scikit-learn's checks and tools treat
+        # both alike. Its expected check failures are its own, not forwarded.
+        tags = self.sklearn_class(**self._sklearn_params())._get_tags()
+        tags.pop("_xfail_checks", None)
+        return tags
+
+    @property
+    def sklearn_model(self):
+        """The fitted scikit-learn estimator (trained on float data) behind the quantized model."""
+        state = self.__dict__.get("_fitted")
+        if state is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no sklearn_model: it is not fitted yet; call "
+                f"fit(X, y) first"
+            )
+        return state.sklearn_model
+
     def __getattr__(self, name):
-        # Fitted attributes of the wrapped model (coef_, intercept_, classes_, n_iter_, ...).
+        # Fitted attributes: n_features_in_, then those of the wrapped model (coef_, intercept_,
+        # classes_, n_iter_, ...).
         if name.endswith("_") and not name.startswith("__"):
-            model = self.__dict__.get("sklearn_model")
-            if model is not None:
-                return getattr(model, name)
+            state = self.__dict__.get("_fitted")
+            if state is not None:
+                if name == "n_features_in_":
+                    return state.n_features
+                return getattr(state.sklearn_model, name)
             raise AttributeError(
                 f"{type(self).__name__} has no attribute {name!r}: it is not fitted yet; call "
                 f"fit(X, y) first"
@@ -144,32 +282,36 @@ class BaseLinearModel(BaseEstimator):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __sklearn_is_fitted__(self):
-        return "_quantized" in self.__dict__
-
-    def __getstate__(self):
-        # The C++ model is rebuilt from the wrapped estimator and the calibration range; a
-        # compiled circuit and its keys are not pickled (compile again after unpickling).
-        state = self.__dict__.copy()
-        state.pop("_quantized", None)
-        return state
+        return "_fitted" in self.__dict__
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        # Pickles of the first layout (sklearn_model and _calibration_range as attributes, the
+        # bit widths read from n_bits) load into the fitted state.
         if "_calibration_range" in state and "sklearn_model" in state:
-            self._build_quantized(self._calibration_range)
+            state = dict(state)
+            state["_fitted"] = _FittedState(
+                state.pop("sklearn_model"),
+                state.pop("_calibration_range"),
+                parse_n_bits(state.get("n_bits", 8)),
+            )
+            state.pop("_output_is_1d", None)
+            state.pop("n_features_in_", None)
+        super().__setstate__(state)
 
     # ---- training and quantization ---------------------------------------------------------
 
     def fit(self, X, y, **fit_params):
         """Trains the wrapped scikit-learn estimator on float data, then quantizes the model.
 
-        The input quantizers are calibrated on X (per feature, min/max).
+        The input quantizers are calibrated on X (per feature, min/max). The parameters (n_bits
+        included) are checked here: those set after a fit take effect at the next one.
         """
-        parse_n_bits(self.n_bits)
+        bits = parse_n_bits(self.n_bits)
         X = to_float_matrix(X)
+        reject_complex(y, "y")
         model = self.sklearn_class(**self._sklearn_params())
         model.fit(X, y, **fit_params)
-        self._set_fitted_model(model, X)
+        self._fitted = _FittedState.calibrated_on(model, X, bits)
         return self
 
     @classmethod
@@ -193,57 +335,34 @@ class BaseLinearModel(BaseEstimator):
                 "from_sklearn_model needs X to calibrate the input quantizers: pass the "
                 "training data (or representative samples)"
             )
-        parse_n_bits(n_bits)
+        bits = parse_n_bits(n_bits)
         names = set(cls._get_param_names()) - {"n_bits"}
         params = sklearn_model.get_params(deep=False)
         model = cls(n_bits=n_bits, **{k: v for k, v in params.items() if k in names})
-        model._set_fitted_model(copy.deepcopy(sklearn_model), to_float_matrix(X))
-        return model
-
-    def _set_fitted_model(self, sklearn_model, X):
-        self.sklearn_model = sklearn_model
-        n_features = numpy.asarray(sklearn_model.coef_).shape[-1]
-        if X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the fitted model has {n_features}; pass "
-                f"data with the columns the model was trained on"
-            )
-        self._calibration_range = numpy.vstack([X.min(axis=0), X.max(axis=0)])
-        self._build_quantized(self._calibration_range)
-        self.n_features_in_ = n_features
-
-    def _build_quantized(self, calibration):
-        input_bits, weight_bits = parse_n_bits(self.n_bits)
-        coef = numpy.asarray(self.sklearn_model.coef_, dtype=numpy.float64)
-        n_features = coef.shape[-1]
-        weights = coef.reshape(-1, n_features).T
-        intercept = numpy.asarray(getattr(self.sklearn_model, "intercept_", 0.0), numpy.float64)
-        bias = numpy.broadcast_to(numpy.atleast_1d(intercept), (weights.shape[1],)).copy()
-        self._output_is_1d = coef.ndim == 1
-        self._quantized = _core.QuantizedLinear(
-            numpy.ascontiguousarray(weights),
-            bias,
-            calibration,
-            input_bits=input_bits,
-            weight_bits=weight_bits,
+        model._fitted = _FittedState.calibrated_on(
+            copy.deepcopy(sklearn_model), to_float_matrix(X), bits
         )
+        return model
 
     # ---- compilation and inference ---------------------------------------------------------
 
-    def _check_fitted(self, action):
-        if "_quantized" not in self.__dict__:
+    def _fitted_state(self, action):
+        """The current fitted state (read once per call: fit may replace it meanwhile)."""
+        state = self.__dict__.get("_fitted")
+        if state is None:
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) before "
                 f"{action} (or build one from a fitted scikit-learn model with "
                 f"{type(self).__name__}.from_sklearn_model(model, X))"
             )
+        return state
 
-    def _check_input(self, X):
+    def _check_input(self, state, X):
         X = to_float_matrix(X)
-        if X.shape[1] != self.n_features_in_:
+        if X.shape[1] != state.n_features:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input; pass data with the same columns as "
+                f"{state.n_features} features as input; pass data with the same columns as "
                 f"at fit"
             )
         return X
@@ -253,25 +372,26 @@ class BaseLinearModel(BaseEstimator):
 
         X: representative inputs (e.g. the training set). p_error: failure probability of each
         bootstrap; global_p_error: of a whole evaluation (set at most one). Returns the circuit.
+        Predictions running meanwhile on other threads finish with the previous circuit and keys.
         """
-        self._check_fitted("compile()")
-        X = self._check_input(X)
-        self._quantized.compile(X, p_error=p_error, global_p_error=global_p_error)
+        state = self._fitted_state("compile()")
+        X = self._check_input(state, X)
+        state.quantized.compile(X, p_error=p_error, global_p_error=global_p_error)
+        circuit = state.quantized.circuit
         if verbose:
-            print(self.fhe_circuit)
-        return self.fhe_circuit
+            print(circuit)
+        return circuit
 
     @property
     def fhe_circuit(self):
         """The compiled circuit (print it for its statistics), or None before compile()."""
-        quantized = self.__dict__.get("_quantized")
-        return None if quantized is None else quantized.circuit
+        state = self.__dict__.get("_fitted")
+        return None if state is None else state.quantized.circuit
 
     @property
     def quantized_module(self):
         """The C++ quantized model (torusml.QuantizedLinear)."""
-        self._check_fitted("using the quantized module")
-        return self._quantized
+        return self._fitted_state("using the quantized module").quantized
 
     @property
     def input_quantizers(self):
@@ -284,43 +404,47 @@ class BaseLinearModel(BaseEstimator):
 
     def quantize_input(self, X):
         """Quantized inputs: int64 array of shape (n_samples, n_features)."""
-        self._check_fitted("quantize_input()")
-        return self._quantized.quantize_input(self._check_input(X))
+        state = self._fitted_state("quantize_input()")
+        return state.quantized.quantize_input(self._check_input(state, X))
 
     def dequantize_output(self, q_y):
         """Real outputs (before any link or post-processing) from the circuit's integer outputs."""
-        self._check_fitted("dequantize_output()")
+        quantized = self._fitted_state("dequantize_output()").quantized
         q_y = numpy.asarray(q_y)
-        n_outputs = self._quantized.n_outputs
-        y = self._quantized.dequantize_output(q_y.reshape(-1, n_outputs))
+        n_outputs = quantized.n_outputs
+        y = quantized.dequantize_output(q_y.reshape(-1, n_outputs))
         return y.ravel() if q_y.ndim == 1 and n_outputs == 1 else y
 
     def _linear_output(self, X, fhe, execute_in_fhe):
-        """x @ W + b of the quantized model, (n_samples, n_outputs): one C++ call per batch."""
+        """(state, x @ W + b of its quantized model as (n_samples, n_outputs)): one C++ call.
+
+        The fitted state is returned with the output so that post-processing reads the same one.
+        """
         mode = resolve_fhe_mode(fhe, execute_in_fhe)
-        self._check_fitted(f"predicting (fhe={mode!r})")
-        X = self._check_input(X)
-        if mode != "disable" and not self._quantized.is_compiled:
+        state = self._fitted_state(f"predicting (fhe={mode!r})")
+        X = self._check_input(state, X)
+        if mode != "disable" and not state.quantized.is_compiled:
             raise NotCompiledError(
                 f"This {type(self).__name__} is not compiled: call model.compile(X_train) "
                 f"before predicting with fhe={mode!r} (fhe='disable' needs no compilation)"
             )
-        return self._quantized.predict(X, mode)
+        return state, state.quantized.predict(X, mode)
 
 
 class LinearRegressorBase(RegressorMixin, BaseLinearModel):
     """Regressors: the dequantized output, through the inverse link (identity unless set)."""
 
-    def _link(self):
+    def _link(self, sklearn_model):
+        """The inverse link to apply for this fitted scikit-learn model."""
         return "identity"
 
     def predict(self, X, fhe="disable", execute_in_fhe=False):
         """Predictions of the quantized model (fhe: 'disable', 'simulate' or 'execute')."""
-        y = self._linear_output(X, fhe, execute_in_fhe)
-        link = self._link()
+        state, y = self._linear_output(X, fhe, execute_in_fhe)
+        link = self._link(state.sklearn_model)
         if link != "identity":
             y = _core.apply_inverse_link(y, link)
-        return y.ravel() if self._output_is_1d else y
+        return y.ravel() if state.output_is_1d else y
 
 
 class LinearClassifierBase(ClassifierMixin, BaseLinearModel):
@@ -328,17 +452,17 @@ class LinearClassifierBase(ClassifierMixin, BaseLinearModel):
 
     def decision_function(self, X, fhe="disable", execute_in_fhe=False):
         """Dequantized decision values: (n_samples,) for 2 classes, else (n_samples, n_classes)."""
-        scores = self._linear_output(X, fhe, execute_in_fhe)
+        _, scores = self._linear_output(X, fhe, execute_in_fhe)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X, fhe="disable", execute_in_fhe=False):
         """Class labels (those of classes_, strings included)."""
-        scores = self._linear_output(X, fhe, execute_in_fhe)
+        state, scores = self._linear_output(X, fhe, execute_in_fhe)
         if scores.shape[1] == 1:
             indices = (scores[:, 0] > 0).astype(numpy.int64)
         else:
             indices = _core.argmax(scores)
-        return self.classes_[indices]
+        return state.sklearn_model.classes_[indices]
 
     def _logistic_proba(self, scores, multinomial):
         """scikit-learn's probabilities for logistic decision values (binary, OvR, softmax)."""

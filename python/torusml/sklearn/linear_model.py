@@ -178,7 +178,7 @@ class SGDRegressor(LinearRegressorBase):
 class _GlmRegressor(LinearRegressorBase):
     """Generalized linear models with a log link: exp applied in the clear after decryption."""
 
-    def _link(self):
+    def _link(self, sklearn_model):
         return "log"
 
 
@@ -269,9 +269,9 @@ class TweedieRegressor(LinearRegressorBase):
         self.verbose = verbose
         self.n_bits = n_bits
 
-    def _link(self):
+    def _link(self, sklearn_model):
         # The fitted model's parameters decide (they are the ones its weights were trained for).
-        params = self.sklearn_model.get_params()
+        params = sklearn_model.get_params()
         if params["link"] == "auto":
             return "identity" if params["power"] <= 0 else "log"
         return params["link"]
@@ -319,20 +319,21 @@ class LogisticRegression(LinearClassifierBase):
         self.l1_ratio = l1_ratio
         self.n_bits = n_bits
 
-    def _is_multinomial(self):
-        # As scikit-learn decides it: one-vs-rest for 2 classes under 'auto', for liblinear, or
-        # when asked; multinomial (softmax) otherwise.
-        params = self.sklearn_model.get_params()
+    @staticmethod
+    def _is_multinomial(sklearn_model):
+        # As scikit-learn decides it for the fitted model: one-vs-rest for 2 classes under 'auto',
+        # for liblinear, or when asked; multinomial (softmax) otherwise.
+        params = sklearn_model.get_params()
         ovr = params["multi_class"] in ("ovr", "warn") or (
             params["multi_class"] == "auto"
-            and (len(self.classes_) <= 2 or params["solver"] == "liblinear")
+            and (len(sklearn_model.classes_) <= 2 or params["solver"] == "liblinear")
         )
         return not ovr
 
     def predict_proba(self, X, fhe="disable", execute_in_fhe=False):
         """Class probabilities, (n_samples, n_classes): sigmoid or softmax in the clear."""
-        scores = self._linear_output(X, fhe, execute_in_fhe)
-        return self._logistic_proba(scores, self._is_multinomial())
+        state, scores = self._linear_output(X, fhe, execute_in_fhe)
+        return self._logistic_proba(scores, self._is_multinomial(state.sklearn_model))
 
 
 class SGDClassifier(LinearClassifierBase):
@@ -403,9 +404,16 @@ class SGDClassifier(LinearClassifierBase):
     @available_if(_check_proba)
     def predict_proba(self, X, fhe="disable", execute_in_fhe=False):
         """Class probabilities, (n_samples, n_classes), as scikit-learn computes them."""
-        scores = self._linear_output(X, fhe, execute_in_fhe)
-        if self.sklearn_model.get_params()["loss"] in ("log_loss", "log"):
+        state, scores = self._linear_output(X, fhe, execute_in_fhe)
+        fitted_loss = state.sklearn_model.get_params()["loss"]
+        if fitted_loss in ("log_loss", "log"):
             return self._logistic_proba(scores, multinomial=False)
+        if fitted_loss != "modified_huber":
+            raise ValueError(
+                f"this model was fitted with loss={fitted_loss!r}, which gives no probability "
+                f"estimates (loss={self.loss!r} takes effect at the next fit): call fit(X, y) "
+                f"again"
+            )
         # modified_huber: (clip(score, -1, 1) + 1) / 2, normalized over the classes.
         probabilities = (scores.clip(-1.0, 1.0) + 1.0) / 2.0
         if scores.shape[1] == 1:

@@ -25,6 +25,13 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
+/// Parameters (or an object carrying them) below 128-bit security by the security curve
+/// (tfhe/security.h): a key dimension too small or a noise too low for it.
+class InsecureParameters : public InvalidArgument {
+ public:
+  using InvalidArgument::InvalidArgument;
+};
+
 /// Two objects that must share parameters (a key and a ciphertext, two ciphertexts, ...) do not.
 class ParameterMismatch : public Error {
  public:

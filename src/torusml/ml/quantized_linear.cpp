@@ -218,30 +218,37 @@ void QuantizedLinear::compile(const Matrix& x, const circuit::CompileOptions& op
   auto compiled = std::make_shared<Compiled>();
   compiled->circuit = circuit::compile(program(), inputset, options);
   compiled->keys = compiled->circuit.generate_keys(key_seed);
-  compiled_ = std::move(compiled);
+  std::atomic_store(&compiled_, std::shared_ptr<const Compiled>(std::move(compiled)));
 }
 
 const circuit::CompiledCircuit& QuantizedLinear::compiled_circuit() const {
-  if (!compiled_)
+  const auto current = compiled();
+  if (!current)
     throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
-  return compiled_->circuit;
+  return current->circuit;
 }
 
 const circuit::KeySet& QuantizedLinear::keys() const {
-  if (!compiled_)
+  const auto current = compiled();
+  if (!current)
     throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
-  return compiled_->keys;
+  return current->keys;
 }
 
 std::shared_ptr<const circuit::CompiledCircuit> QuantizedLinear::shared_circuit() const {
-  if (!compiled_) return nullptr;
-  return std::shared_ptr<const circuit::CompiledCircuit>(compiled_, &compiled_->circuit);
+  auto current = compiled();
+  if (!current) return nullptr;
+  const circuit::CompiledCircuit* target = &current->circuit;
+  return std::shared_ptr<const circuit::CompiledCircuit>(std::move(current), target);
 }
 
 circuit::Tensor QuantizedLinear::run_integer(const circuit::Tensor& q_x, circuit::Mode mode,
                                              std::uint64_t simulation_seed) const {
   if (mode == circuit::Mode::Clear) return integer_forward(q_x);
-  if (!compiled_)
+  // One reference for the whole run: a concurrent compile() swaps in a new circuit and keys
+  // without freeing these.
+  const std::shared_ptr<const Compiled> current = compiled();
+  if (!current)
     throw InvalidArgument(
         "the model is not compiled: call compile(X) with representative data before running in "
         "simulation or under FHE");
@@ -249,14 +256,14 @@ circuit::Tensor QuantizedLinear::run_integer(const circuit::Tensor& q_x, circuit
   if (mode == circuit::Mode::Simulate) {
     const circuit::Tensor inputs[] = {q_x};
     return std::move(
-        compiled_->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
+        current->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
   }
   // Execute in chunks of a few rows, one chunk per thread at a time (the runtime's own loops run
   // serially inside a pool worker): a batch of any size runs in bounded memory, and ciphertext
   // buffers small enough for the allocator to reuse avoid fresh zeroed pages on every call.
   const auto rows = static_cast<std::size_t>(q_x.shape()[0]);
   const std::size_t ct_bytes =
-      (compiled_->circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
+      (current->circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
   const std::size_t chunk = std::max<std::size_t>(
       1, kExecuteChunkBytes / std::max<std::size_t>(1, n_features_ * ct_bytes));
   const std::size_t chunks = (rows + chunk - 1) / chunk;
@@ -270,7 +277,7 @@ circuit::Tensor QuantizedLinear::run_integer(const circuit::Tensor& q_x, circuit
                         std::vector<std::int64_t>(
                             first, first + static_cast<std::ptrdiff_t>(count * n_features_)))};
     const std::vector<circuit::Tensor> out =
-        compiled_->circuit.encrypt_run_decrypt(compiled_->keys, inputs);
+        current->circuit.encrypt_run_decrypt(current->keys, inputs);
     const auto v = out.at(0).values();
     std::copy(v.begin(), v.end(), acc.begin() + static_cast<std::ptrdiff_t>(start * n_outputs_));
   });

@@ -82,10 +82,13 @@ class QuantizedLinear {
 
   /// Compiles the program on quantize_input(x) plus the extreme inputs and generates the keys
   /// (from `key_seed`), kept with the model. Throws InvalidArgument (bad x) or CompileError.
+  /// The new circuit and keys are built aside, then swapped in atomically: runs already started
+  /// (run_integer, predict, on other threads) finish with the circuit and keys they started with.
   void compile(const Matrix& x, const circuit::CompileOptions& options = {},
                const tfhe::Seed& key_seed = tfhe::random_seed());
-  bool is_compiled() const { return compiled_ != nullptr; }
-  /// Throws InvalidArgument if not compiled.
+  bool is_compiled() const { return compiled() != nullptr; }
+  /// Throws InvalidArgument if not compiled. The references are valid until the next compile();
+  /// use shared_circuit() to keep the circuit across recompilations.
   const circuit::CompiledCircuit& compiled_circuit() const;
   const circuit::KeySet& keys() const;
   /// The compiled circuit, shared (it outlives a later recompilation); null if not compiled.
@@ -94,8 +97,8 @@ class QuantizedLinear {
   /// acc for a (rows, n_features) tensor of quantized inputs, in `mode` (Simulate and Execute
   /// need compile(); InvalidArgument otherwise). Execute encrypts, runs and decrypts the batch in
   /// chunks of a few rows (at most 512 KiB of input ciphertexts each), one chunk per core at a
-  /// time: memory stays bounded for any batch size and every core is busy. Thread-safe (const),
-  /// but not concurrently with compile().
+  /// time: memory stays bounded for any batch size and every core is busy. Thread-safe, also
+  /// concurrently with compile(): a run holds the circuit and keys current at its start.
   circuit::Tensor run_integer(const circuit::Tensor& q_x, circuit::Mode mode,
                               std::uint64_t simulation_seed = 0) const;
   /// quantize_input -> run_integer -> dequantize_output: (rows, n_outputs) real outputs.
@@ -107,6 +110,8 @@ class QuantizedLinear {
     circuit::KeySet keys;
   };
   void require_quantized_input(const circuit::Tensor& q_x) const;
+  /// The current circuit and keys (atomic load: compile() may swap them on another thread).
+  std::shared_ptr<const Compiled> compiled() const { return std::atomic_load(&compiled_); }
 
   std::size_t n_features_ = 0, n_outputs_ = 0;
   LinearBits bits_;
@@ -115,7 +120,8 @@ class QuantizedLinear {
   circuit::Tensor integer_weights_;
   std::vector<std::int64_t> quantized_bias_;
   std::vector<std::int64_t> output_offsets_;
-  std::shared_ptr<const Compiled> compiled_;  // shared by copies; immutable once built
+  // Shared by copies; immutable once built; read with compiled(), replaced with atomic_store.
+  std::shared_ptr<const Compiled> compiled_;
 };
 
 }  // namespace torusml::ml

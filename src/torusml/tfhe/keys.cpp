@@ -1,6 +1,7 @@
 #include "torusml/tfhe/keys.h"
 
 #include "torusml/tfhe/encoding.h"
+#include "torusml/tfhe/validity.h"
 
 namespace torusml::tfhe {
 
@@ -25,6 +26,7 @@ ClientKey generate_client_key(const PbsParameters& params, const Seed& seed) {
 }
 
 CompressedServerKey generate_compressed_server_key(const ClientKey& client, const Seed& seed) {
+  validate_client_key(client);
   const PbsParameters& p = client.parameters;
   CompressedServerKey out{p, {}, {}};
   out.keyswitch_key = generate_seeded_keyswitch_key(client.big_key.as_lwe_key(), client.small_key,
@@ -37,6 +39,7 @@ CompressedServerKey generate_compressed_server_key(const ClientKey& client, cons
 }
 
 ServerKey decompress_server_key(const CompressedServerKey& compressed) {
+  validate_compressed_server_key(compressed);
   ServerKey out;
   out.parameters = compressed.parameters;
   out.keyswitch_key = decompress_keyswitch_key(compressed.keyswitch_key);

@@ -38,11 +38,14 @@ struct ServerKey {
   FourierBootstrapKey bootstrap_key;
 };
 
-/// Secret keys for `params` from `seed` (validates params; throws InvalidArgument).
+/// Secret keys for `params` from `seed`. Throws InvalidArgument unless params.validate() passes
+/// (InsecureParameters below 128-bit security).
 ClientKey generate_client_key(const PbsParameters& params, const Seed& seed);
 /// Evaluation keys in seeded form; `seed` drives masks and noise (use a fresh random_seed()).
+/// Throws InvalidArgument unless validate_client_key(client) passes (validity.h).
 CompressedServerKey generate_compressed_server_key(const ClientKey& client, const Seed& seed);
 /// Expands seeded evaluation keys: masks regenerated, bootstrapping key to the Fourier domain.
+/// Throws InvalidArgument unless validate_compressed_server_key(compressed) passes.
 ServerKey decompress_server_key(const CompressedServerKey& compressed);
 /// Shorthand for decompress_server_key(generate_compressed_server_key(client, seed)).
 ServerKey generate_server_key(const ClientKey& client, const Seed& seed);

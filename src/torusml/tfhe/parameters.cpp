@@ -6,6 +6,7 @@
 
 #include "torusml/common/byte_io.h"
 #include "torusml/common/error.h"
+#include "torusml/tfhe/security.h"
 
 namespace torusml::tfhe {
 
@@ -29,51 +30,63 @@ std::ostream& operator<<(std::ostream& os, const NoiseDistribution& d) {
 }
 
 namespace {
-void require(bool ok, const std::string& what) {
-  if (!ok) throw InvalidArgument("invalid TFHE parameters: " + what);
+// Throws InvalidArgument naming the field, its value and the allowed range.
+template <class T>
+void require(bool ok, const std::string& field, const T& value, const std::string& allowed) {
+  if (ok) return;
+  std::ostringstream os;
+  os << "invalid TFHE parameters: " << field << " = " << value
+     << " is out of range (allowed: " << allowed << ")";
+  throw InvalidArgument(os.str());
 }
 
-void validate_noise(const NoiseDistribution& d, const char* field) {
+void validate_noise(const NoiseDistribution& d, const std::string& field) {
   if (d.kind == NoiseDistribution::Kind::TUniform) {
-    require(d.bound_log2 >= 0 && d.bound_log2 <= 62,
-            std::string(field) + " TUniform bound_log2 must be in [0, 62]");
+    require(d.bound_log2 >= 0 && d.bound_log2 <= 62, field + " TUniform bound_log2", d.bound_log2,
+            "[0, 62]");
   } else if (d.kind == NoiseDistribution::Kind::Gaussian) {
     require(std::isfinite(d.std_dev) && d.std_dev > 0.0 && d.std_dev < 0.25,
-            std::string(field) + " Gaussian std_dev must be in (0, 0.25)");
+            field + " Gaussian std_dev", d.std_dev, "(0, 0.25) in torus units");
   } else {
-    require(false, std::string(field) + " has an unknown distribution kind");
+    require(false, field + " distribution kind", static_cast<int>(d.kind),
+            "1 (TUniform) or 2 (Gaussian)");
   }
 }
 
-void validate_decomposition(const DecompositionParameters& d, const char* field) {
-  require(d.base_log.value() >= 1 && d.level_count.value() >= 1,
-          std::string(field) + " base_log and level_count must be >= 1");
-  require(d.base_log.value() * d.level_count.value() <= 63,
-          std::string(field) + " base_log * level_count must be <= 63");
+void validate_decomposition(const DecompositionParameters& d, const std::string& field,
+                            std::size_t max_bits) {
+  require(d.base_log.value() >= 1 && d.base_log.value() <= max_bits, field + " base_log",
+          d.base_log.value(), "[1, " + std::to_string(max_bits) + "]");
+  require(d.level_count.value() >= 1 && d.level_count.value() <= max_bits, field + " level_count",
+          d.level_count.value(), "[1, " + std::to_string(max_bits) + "]");
+  require(d.base_log.value() * d.level_count.value() <= max_bits, field + " base_log * level_count",
+          d.base_log.value() * d.level_count.value(), "at most " + std::to_string(max_bits));
 }
 }  // namespace
 
 void PbsParameters::validate() const {
-  require(message_bits >= 1 && message_bits <= 16, "message_bits must be in [1, 16]");
-  require(lwe_dimension.value() >= 1 && lwe_dimension.value() <= (1u << 16),
-          "lwe_dimension must be in [1, 65536]");
-  require(glwe_dimension.value() >= 1 && glwe_dimension.value() <= 16,
-          "glwe_dimension must be in [1, 16]");
+  require(message_bits >= 1 && message_bits <= 16, "message_bits", message_bits, "[1, 16]");
+  require(lwe_dimension.value() >= 1 && lwe_dimension.value() <= (1u << 16), "lwe_dimension",
+          lwe_dimension.value(), "[1, 65536]");
+  require(glwe_dimension.value() >= 1 && glwe_dimension.value() <= 16, "glwe_dimension",
+          glwe_dimension.value(), "[1, 16]");
   const std::size_t n = polynomial_size.value();
-  require(std::has_single_bit(n) && n >= 256 && n <= (1u << 17),
-          "polynomial_size must be a power of two in [256, 131072]");
-  require(std::size_t{1} << (message_bits + 1) <= n,
-          "polynomial_size must be at least 2^(message_bits + 1) for the lookup table boxes");
+  require(std::has_single_bit(n) && n >= 256 && n <= (1u << 17), "polynomial_size", n,
+          "a power of two in [256, 131072]");
+  require(std::size_t{1} << (message_bits + 1) <= n, "polynomial_size", n,
+          "at least 2^(message_bits + 1) = " +
+              std::to_string(std::size_t{1} << (message_bits + 1)) + " for the lookup table boxes");
   validate_noise(lwe_noise, "lwe_noise");
   validate_noise(glwe_noise, "glwe_noise");
-  validate_decomposition(pbs, "pbs");
-  validate_decomposition(ks, "ks");
-  require(ks.base_log.value() * ks.level_count.value() <= kKeyswitchModulusBits,
-          "ks base_log * level_count must be <= 32 (the keyswitching key is modulo 2^32)");
+  validate_decomposition(pbs, "pbs", 63);
+  // The keyswitching key lives modulo 2^32.
+  validate_decomposition(ks, "ks", kKeyswitchModulusBits);
   require(modulus_switch == ModulusSwitchKind::Standard ||
               modulus_switch == ModulusSwitchKind::CenteredMean,
-          "unknown modulus switch kind");
-  require(std::isfinite(max_two_norm) && max_two_norm >= 1.0, "max_two_norm must be >= 1");
+          "modulus_switch", static_cast<int>(modulus_switch), "1 (Standard) or 2 (CenteredMean)");
+  require(std::isfinite(max_two_norm) && max_two_norm >= 1.0 && max_two_norm <= 1e9, "max_two_norm",
+          max_two_norm, "[1, 1e9]");
+  require_128_bit_security(*this);
 }
 
 std::uint64_t PbsParameters::fingerprint() const {

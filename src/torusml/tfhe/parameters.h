@@ -127,8 +127,11 @@ struct PbsParameters {
   /// Scaling factor of messages: 2^(63 - p).
   Torus delta() const { return Torus{1} << (63 - message_bits); }
 
-  /// Throws InvalidArgument (naming the field) unless the set is well formed: N a power of two
-  /// in [256, 2^17], 1 <= p <= 16, decompositions within 64 bits, noise positive, ...
+  /// The one definition of a valid parameter set, called by every key generation, serializer
+  /// and loader. Throws InvalidArgument naming the field, its value and the allowed range unless
+  /// the set is well formed (N a power of two in [256, 2^17], 1 <= p <= 16, decompositions
+  /// within 63 bits, 32 for the keyswitch, noise in range, ...), and InsecureParameters unless
+  /// both keys are 128-bit secure by the security curve (security.h).
   void validate() const;
   /// A 64-bit digest of every field that affects keys and ciphertexts (not name or source):
   /// stored in serialized objects to detect parameter mismatches.

@@ -533,6 +533,8 @@ PbsParameters read_parameters(ByteReader& r) {
     fail("stored parameters are invalid: a decomposition base_log or level_count exceeds 63");
   try {
     p.validate();
+  } catch (const InsecureParameters&) {
+    throw;  // well formed but below 128-bit security: refused with its own type
   } catch (const InvalidArgument& e) {
     fail(std::string("stored parameters are invalid (") + e.what() +
          "): the object is corrupted or was written by an incompatible tool");

@@ -46,6 +46,7 @@ std::uint64_t writable_fingerprint(std::size_t n, const PbsParameters& params,
 // of its dimensions (SerializationError otherwise: the header says it belongs to them).
 void check_ciphertext(std::uint64_t fingerprint, LweDimension n, const PbsParameters& expected,
                       SerializedKind kind) {
+  expected.validate();  // the caller's parameters: InvalidArgument, InsecureParameters
   sd::require_fingerprint(fingerprint, expected, kind, kCiphertextAdvice);
   if (!is_parameter_dimension(n.value(), expected)) {
     sd::fail("inconsistent " + std::string(serialized_kind_name(kind)) + ": its dimension is " +

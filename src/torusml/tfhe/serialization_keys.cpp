@@ -17,6 +17,7 @@
 
 #include "torusml/tfhe/serialization.h"
 #include "torusml/tfhe/serialization_detail.h"
+#include "torusml/tfhe/validity.h"
 
 namespace torusml::tfhe {
 
@@ -28,14 +29,27 @@ constexpr const char* kKeyAdvice =
     "load it with the parameters it was generated with, or generate keys for the expected "
     "parameters";
 
+// Runs the key's validity check after a load: its InvalidArgument becomes a SerializationError
+// (the bytes hold an inconsistent key); InsecureParameters stays as it is.
+template <class Check>
+void check_loaded_key(const char* what, Check&& check) {
+  try {
+    check();
+  } catch (const InsecureParameters&) {
+    throw;
+  } catch (const InvalidArgument& e) {
+    sd::fail(std::string("the loaded ") + what + " is inconsistent: " + e.what());
+  }
+}
+
 // ---- Shapes and their descriptions ----
 
 KeyswitchKeyShape keyswitch_shape_of(const PbsParameters& p) {
-  return {p.big_lwe_dimension(), p.lwe_dimension, p.ks};
+  return keyswitch_key_shape(p);
 }
 
 BootstrapKeyShape bootstrap_shape_of(const PbsParameters& p) {
-  return {p.lwe_dimension, GgswShape{p.glwe_dimension, p.polynomial_size, p.pbs}};
+  return bootstrap_key_shape(p);
 }
 
 std::string describe_decomposition(const DecompositionParameters& d) {
@@ -87,6 +101,7 @@ std::uint64_t component_fingerprint(const PbsParameters* params, SerializedKind 
 void check_component(std::uint64_t stored, const PbsParameters* expected, SerializedKind kind,
                      bool shape_ok, const std::string& found, const std::string& wanted) {
   if (expected == nullptr) return;
+  expected->validate();  // the caller's parameters: InvalidArgument, InsecureParameters
   if (stored != 0) sd::require_fingerprint(stored, *expected, kind, kKeyAdvice);
   if (shape_ok) return;
   const std::string what(serialized_kind_name(kind));
@@ -347,13 +362,12 @@ GlweSecretKey deserialize_glwe_secret_key(std::span<const std::uint8_t> bytes,
 
 std::vector<std::uint8_t> serialize_client_key(const ClientKey& key) {
   const PbsParameters& p = key.parameters;
-  p.validate();
-  if (key.small_key.bits.size() != p.lwe_dimension.value() ||
-      key.big_key.glwe_dimension != p.glwe_dimension ||
-      key.big_key.polynomial_size != p.polynomial_size ||
-      key.big_key.flat.bits.size() != p.big_lwe_dimension().value()) {
-    throw InvalidArgument("cannot serialize a client key whose secret keys do not have the sizes " +
-                          sd::describe_parameters(p) + " gives them: a malformed key");
+  try {
+    validate_client_key(key);
+  } catch (const InsecureParameters&) {
+    throw;
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string("cannot serialize a malformed client key: ") + e.what());
   }
   ByteWriter w;
   sd::write_parameters(w, p);
@@ -389,6 +403,7 @@ ClientKey deserialize_client_key(std::span<const std::uint8_t> bytes,
   });
   if (key.parameters.fingerprint() != header.parameters_fingerprint)
     sd::fail("inconsistent ClientKey: the header's fingerprint is not that of its parameters");
+  check_loaded_key("ClientKey", [&] { validate_client_key(key); });
   if (expected != nullptr) {
     sd::require_fingerprint(header.parameters_fingerprint, *expected, kind,
                             "load the client key generated for the expected parameters");
@@ -510,13 +525,13 @@ SeededLweBootstrapKey deserialize_seeded_bootstrap_key(std::span<const std::uint
 
 std::vector<std::uint8_t> serialize_compressed_server_key(const CompressedServerKey& key) {
   const PbsParameters& p = key.parameters;
-  p.validate();
-  if (key.keyswitch_key.shape != keyswitch_shape_of(p) ||
-      key.bootstrap_key.shape != bootstrap_shape_of(p)) {
-    throw InvalidArgument("cannot serialize a compressed server key whose keys (keyswitching: " +
-                          describe_shape(key.keyswitch_key.shape) + "; bootstrapping: " +
-                          describe_shape(key.bootstrap_key.shape) + ") do not have the shapes " +
-                          sd::describe_parameters(p) + " gives them: a malformed key");
+  try {
+    validate_compressed_server_key(key);
+  } catch (const InsecureParameters&) {
+    throw;
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string("cannot serialize a malformed compressed server key: ") +
+                          e.what());
   }
   ByteWriter w;
   sd::write_parameters(w, p);
@@ -550,6 +565,7 @@ CompressedServerKey deserialize_compressed_server_key(std::span<const std::uint8
     sd::fail(
         "inconsistent CompressedServerKey: the header's fingerprint is not that of its parameters");
   }
+  check_loaded_key("CompressedServerKey", [&] { validate_compressed_server_key(key); });
   if (expected != nullptr) {
     sd::require_fingerprint(header.parameters_fingerprint, *expected, kind,
                             "load the server key generated for the expected parameters (from the "

@@ -101,6 +101,7 @@ TEST(CircuitSerializationDamage, CraftedPayloadsNeverCrash) {
         s.load(reseal(kind, fp, std::move(crafted)));
         ++loaded;
       } catch (const SerializationError&) {
+      } catch (const InsecureParameters&) {  // well-formed parameters below 128-bit security
       }
     };
     // Programs and specifications: every offset of the first KiB, every third one beyond.
@@ -244,11 +245,16 @@ TEST(CircuitSerializationDamage, CraftedProgramsAreRejected) {
          "input_width");
   mutate([&](ServerProgram& sp) { sp.instructions[boot].bootstrap.offset = 3; }, "offset");
   mutate([&](ServerProgram& sp) { sp.instructions[boot].bootstrap.noise_std_lsb = -1; }, "noise");
+  // Issue 8, defect 1: a huge but finite noise once reached a float-to-int64 conversion.
+  mutate([&](ServerProgram& sp) { sp.instructions[boot].bootstrap.noise_std_lsb = 1e300; },
+         "noise_std_lsb = 1e+300 is out of range (allowed: [0, 2^32])");
+  mutate([&](ServerProgram& sp) { sp.instructions[boot].bootstrap.log2_p_error = -1e300; },
+         "log2_p_error");
   mutate(
       [&](ServerProgram& sp) {
         sp.parameters.uses_pbs = false;
         sp.parameters.leveled_dimension = tfhe::LweDimension(1024);
-        sp.parameters.leveled_noise = tfhe::NoiseDistribution::tuniform(20);
+        sp.parameters.leveled_noise = tfhe::NoiseDistribution::tuniform(45);
       },
       "without PBS parameters");
   // Instruction kinds, unused fields, clear tables and encodings.

@@ -23,6 +23,9 @@ struct Encoding {
   bool operator==(const Encoding&) const = default;
 };
 
+/// Largest dimension of a leveled circuit's key.
+inline constexpr std::size_t kMaxLeveledDimension = std::size_t{1} << 21;
+
 /// Cryptographic parameters of a circuit: with bootstraps (a KS-PBS set) or leveled only (one LWE
 /// key, no evaluation key).
 struct CircuitParameters {
@@ -37,7 +40,14 @@ struct CircuitParameters {
   tfhe::NoiseDistribution encryption_noise() const {
     return uses_pbs ? pbs.glwe_noise : leveled_noise;
   }
+  /// A 64-bit digest of every field (stored in serialized objects to detect mismatches).
   std::uint64_t fingerprint() const;
+  /// The one definition of valid circuit parameters, called by compilation, key generation and
+  /// every loader: PbsParameters::validate() (well formed, 128-bit secure) for PBS circuits; for
+  /// leveled ones a dimension in [1, 2^21], a well-formed noise (the other kind's field zero, so
+  /// that the encoding is canonical) and 128-bit security. Throws InvalidArgument naming the field
+  /// and InsecureParameters (tfhe/security.h).
+  void validate() const;
   bool operator==(const CircuitParameters& o) const { return fingerprint() == o.fingerprint(); }
 };
 

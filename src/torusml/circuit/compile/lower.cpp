@@ -150,20 +150,6 @@ std::string human_bytes(double b) {
 
 }  // namespace
 
-std::uint64_t CircuitParameters::fingerprint() const {
-  ByteWriter w;
-  w.u8(uses_pbs ? 1 : 0);
-  if (uses_pbs) {
-    w.u64(pbs.fingerprint());
-  } else {
-    w.u64(leveled_dimension.value());
-    w.u8(static_cast<std::uint8_t>(leveled_noise.kind));
-    w.u32(static_cast<std::uint32_t>(leveled_noise.bound_log2));
-    w.f64(leveled_noise.std_dev);
-  }
-  return fnv1a64(w.data());
-}
-
 std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
   std::ostringstream os;
   os << "FHE circuit statistics (per sample)\n";

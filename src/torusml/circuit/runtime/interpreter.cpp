@@ -46,6 +46,18 @@ struct Sampler {
   double gaussian(double std) { return std > 0 ? std * normal(rng) : 0.0; }
 };
 
+// Noise (in LSBs) reduced modulo 2^period_bits into [-2^(period_bits-1), 2^(period_bits-1)]:
+// all that a value encoded on period_bits bits (padding included) sees of it, since its phase
+// wraps modulo that period. Exact for any finite noise (fmod is exact); the result converts to
+// int64 without overflow (period_bits <= 63).
+double wrapped_noise(double noise, unsigned period_bits) {
+  const double period = std::ldexp(1.0, static_cast<int>(period_bits));
+  double r = std::fmod(noise, period);
+  if (r > period / 2) r -= period;
+  if (r < -period / 2) r += period;
+  return r;
+}
+
 Tensor run_linear(const ServerProgram& sp, const Instruction& ins,
                   const std::vector<Tensor>& values) {
   const Node& n = sp.program.node(ins.node);
@@ -94,9 +106,14 @@ Tensor run_bootstrap(const ServerProgram& sp, const Instruction& ins,
     const std::int64_t v = src[static_cast<std::size_t>(i)];
     std::int64_t index;
     if (s.simulate) {
-      const double u = static_cast<double>(v + b.offset) + s.gaussian(b.noise_std_lsb);
+      // The phase lives modulo 2^(input_width + 1) LSBs: reducing the noise modulo that period
+      // changes no index (taken modulo 2 * boxes below) and keeps every conversion in range.
+      const double noise = wrapped_noise(s.gaussian(b.noise_std_lsb), b.input_width + 1);
+      const double u = static_cast<double>(v + b.offset) + noise;
+      // Only the index modulo 2 * boxes matters (below): reduce before converting.
       index = static_cast<std::int64_t>(
-          std::floor(u / std::ldexp(1.0, static_cast<int>(b.lsbs_removed)) + 0.5));
+          std::fmod(std::floor(u / std::ldexp(1.0, static_cast<int>(b.lsbs_removed)) + 0.5),
+                    2.0 * static_cast<double>(boxes)));
     } else if (b.lsbs_removed == 0) {
       index = v + b.offset;
     } else {
@@ -245,9 +262,13 @@ std::vector<Tensor> interpret(const ServerProgram& sp, const ClientSpecification
       Tensor t = values[static_cast<std::size_t>(p.outputs[o])];
       if (simulate && spec.outputs[o].encrypted) {
         const unsigned w = spec.outputs[o].encoding.width;
-        for (auto& v : t.values())
-          v = decode_value(
-              encode_value(v + std::llround(s.gaussian(spec.output_noise_std_lsb[o])), w), w);
+        for (auto& v : t.values()) {
+          const double noise = wrapped_noise(s.gaussian(spec.output_noise_std_lsb[o]), w + 1);
+          // Wrapping addition: exact modulo 2^64, hence modulo the encoding's 2^(w + 1).
+          const auto sum =
+              static_cast<std::uint64_t>(v) + static_cast<std::uint64_t>(std::llround(noise));
+          v = decode_value(encode_value(static_cast<std::int64_t>(sum), w), w);
+        }
       }
       results[row].push_back(std::move(t));
     }

@@ -64,6 +64,7 @@ void EvaluationKeySet::expand() {
 }
 
 ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfhe::Seed& seed) {
+  parameters.validate();
   ClientKeySet keys;
   keys.parameters = parameters;
   if (parameters.uses_pbs) {

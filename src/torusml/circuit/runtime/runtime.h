@@ -44,6 +44,8 @@ struct KeySet {
   EvaluationKeySet evaluation;
 };
 
+/// Secret keys for `parameters`. Throws InvalidArgument unless parameters.validate() passes
+/// (InsecureParameters below 128-bit security).
 ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfhe::Seed& seed);
 /// Seeded evaluation keys (expand() before running).
 EvaluationKeySet generate_evaluation_keys(const ClientKeySet& client, const tfhe::Seed& seed);

@@ -95,16 +95,13 @@ ClientSpecification load_client_specification(const std::string& path,
 
 std::vector<std::uint8_t> serialize_client_keys(const ClientKeySet& keys) {
   const CircuitParameters& p = keys.parameters;
-  sdc::validate_parameters(p);
+  validate_client_keys(keys);
   ByteWriter w;
   sdc::write_parameters(w, p);
   if (p.uses_pbs) {
-    if (keys.pbs_key.parameters.fingerprint() != p.pbs.fingerprint())
-      throw InvalidArgument("the client key set's TFHE key belongs to other parameters than it");
     sdc::write_blob(w, tfhe::serialize_client_key(keys.pbs_key));
   } else {
-    if (keys.leveled_key.dimension() != p.leveled_dimension)
-      throw InvalidArgument("the client key set's LWE key does not have the leveled dimension");
+    // Written without parameters (fingerprint 0): the key set's own record carries them.
     sdc::write_blob(w, tfhe::serialize_lwe_secret_key(keys.leveled_key));
   }
   return sdc::seal(SerializedKind::CircuitClientKeys, p, w.take());
@@ -127,6 +124,13 @@ ClientKeySet deserialize_client_keys(std::span<const std::uint8_t> bytes,
                   e.what());
       }
     } else {
+      // Canonical form: the embedded key is written without parameters (fingerprint 0), so
+      // that loading and saving again gives the same bytes.
+      const std::uint64_t inner = tfhe::read_serialized_header(blob).parameters_fingerprint;
+      if (inner != 0) {
+        sdc::fail("the embedded LWE key carries parameter fingerprint " + sdc::hex64(inner) +
+                  " (required: 0, the key set's record holds the parameters)");
+      }
       k.leveled_key = tfhe::deserialize_lwe_secret_key(blob);
       if (k.leveled_key.dimension() != k.parameters.leveled_dimension) {
         sdc::fail("the embedded LWE key has dimension " +
@@ -137,12 +141,13 @@ ClientKeySet deserialize_client_keys(std::span<const std::uint8_t> bytes,
     return k;
   });
   sdc::require_header_fingerprint(header, keys.parameters);
+  sdc::check_loaded("client key set", [&] { validate_client_keys(keys); });
   return keys;
 }
 
 std::vector<std::uint8_t> serialize_evaluation_keys(const EvaluationKeySet& keys) {
   const CircuitParameters& p = keys.parameters;
-  sdc::validate_parameters(p);
+  validate_evaluation_keys(keys);
   ByteWriter w;
   sdc::write_parameters(w, p);
   if (p.uses_pbs != keys.compressed.has_value()) {
@@ -190,6 +195,7 @@ EvaluationKeySet deserialize_evaluation_keys(std::span<const std::uint8_t> bytes
   sdc::require_header_fingerprint(header, loaded.keys.parameters);
   if (expand && loaded.keys.parameters.uses_pbs)
     loaded.keys.server_key = tfhe::load_server_key(loaded.blob, &loaded.keys.parameters.pbs);
+  sdc::check_loaded("evaluation key set", [&] { validate_evaluation_keys(loaded.keys); });
   return std::move(loaded.keys);
 }
 

@@ -67,6 +67,7 @@
 #include "torusml/circuit/compile/compiled_circuit.h"
 #include "torusml/circuit/compiler.h"
 #include "torusml/circuit/runtime/runtime.h"
+#include "torusml/circuit/serialization/validity.h"
 
 namespace torusml::circuit {
 
@@ -76,29 +77,6 @@ inline constexpr const char* kTableFunctionsNotSerialized =
 
 /// Largest element count of one node, argument or tensor shape accepted (a sanity bound, 2^48).
 inline constexpr std::int64_t kMaxSerializedElements = std::int64_t{1} << 48;
-
-// ---- Consistency checks (also run by the serializers and loaders) --------------------------
-
-/// Checks that a ServerProgram is internally consistent, as compile() produces it: parameters
-/// valid; nodes with known operations, operands preceding them, the attributes of their operation
-/// with values in sane ranges, shapes of at most kMaxSerializedElements elements; inputs listed in
-/// node order; Program::validate(); one encoding per node (width 0 for clear values, 1..62 for
-/// encrypted ones); one instruction per node, of the kind the node needs (Clear, Input, Alias for
-/// fused approximate roundings, Linear, Bootstrap), with consistent static linear maps (CSR row
-/// starts, operand slots of encrypted operands, element indices in range), bootstrap tables of
-/// 2^(input_width - lsbs_removed) entries that fit the PBS polynomial, element tables matching the
-/// node's, clear tables of the clear lookups (1 to 2^24 entries from a start in
-/// [-2^62, 2^62]), and no data in the fields its kind does not use.
-/// Throws InvalidArgument describing the first inconsistency.
-void validate_server_program(const ServerProgram& program);
-
-/// Checks parameters, argument names, shapes and encodings, and one noise value per output.
-/// Throws InvalidArgument describing the first inconsistency.
-void validate_client_specification(const ClientSpecification& spec);
-
-/// Throws ParameterMismatch unless `spec` describes `program`: same parameters, and inputs and
-/// outputs of the same names, shapes, encryption and encodings (ship both parts of one compile()).
-void check_client_specification(const ServerProgram& program, const ClientSpecification& spec);
 
 // ---- Server program and client specification -----------------------------------------------
 

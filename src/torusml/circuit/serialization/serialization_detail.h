@@ -130,13 +130,18 @@ auto parse_payload(SerializedKind kind, std::span<const std::uint8_t> payload, P
   return tfhe::serialization_detail::parse_payload(kind, payload, std::forward<Parse>(parse));
 }
 
-/// Runs check() and turns its InvalidArgument into a SerializationError saying that the loaded
-/// `what` is inconsistent.
+/// Runs check() and turns its InvalidArgument or ParameterMismatch (nested records disagreeing)
+/// into a SerializationError saying that the loaded `what` is inconsistent; InsecureParameters
+/// passes through with its own type.
 template <class Check>
 void check_loaded(const char* what, Check&& check) {
   try {
     check();
+  } catch (const InsecureParameters&) {
+    throw;
   } catch (const InvalidArgument& e) {
+    fail(std::string("the loaded ") + what + " is inconsistent: " + e.what());
+  } catch (const ParameterMismatch& e) {
     fail(std::string("the loaded ") + what + " is inconsistent: " + e.what());
   }
 }

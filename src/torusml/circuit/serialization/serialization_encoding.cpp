@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "torusml/circuit/serialization/serialization_detail.h"
+#include "torusml/circuit/serialization/validity.h"
 
 namespace torusml::circuit::serialization_detail {
 
@@ -147,25 +148,7 @@ std::string hex64(std::uint64_t v) {
 }
 
 void validate_parameters(const CircuitParameters& p) {
-  if (p.uses_pbs) {
-    p.pbs.validate();
-    return;
-  }
-  const std::uint64_t n = p.leveled_dimension.value();
-  if (n < 1 || n > tsd::kMaxLweDimension) {
-    throw InvalidArgument("invalid circuit parameters: leveled dimension " + std::to_string(n) +
-                          " is outside [1, 2^21]");
-  }
-  const tfhe::NoiseDistribution& d = p.leveled_noise;
-  using Kind = tfhe::NoiseDistribution::Kind;
-  const bool ok =
-      (d.kind == Kind::TUniform && d.bound_log2 >= 0 && d.bound_log2 <= 62) ||
-      (d.kind == Kind::Gaussian && std::isfinite(d.std_dev) && d.std_dev > 0 && d.std_dev < 0.25);
-  if (!ok) {
-    throw InvalidArgument(
-        "invalid circuit parameters: the leveled noise must be TUniform with bound_log2 in "
-        "[0, 62] or Gaussian with std_dev in (0, 0.25)");
-  }
+  p.validate();
 }
 
 std::string describe_parameters(const CircuitParameters& p) {
@@ -204,6 +187,8 @@ CircuitParameters read_parameters(ByteReader& r) {
   }
   try {
     validate_parameters(p);
+  } catch (const InsecureParameters&) {
+    throw;  // well formed but below 128-bit security: refused with its own type
   } catch (const InvalidArgument& e) {
     fail(std::string("stored parameters are invalid (") + e.what() + ")");
   }
@@ -220,6 +205,7 @@ std::vector<std::uint8_t> seal(SerializedKind kind, const CircuitParameters& p,
 std::pair<tfhe::SerializedHeader, std::span<const std::uint8_t>> open(
     std::span<const std::uint8_t> bytes, SerializedKind kind, const CircuitParameters* expected,
     const char* advice) {
+  if (expected != nullptr) expected->validate();  // the caller's parameters
   auto opened = tsd::open(bytes, kind);
   const std::uint64_t found = opened.first.parameters_fingerprint;
   if (expected != nullptr && found != expected->fingerprint()) {
@@ -242,22 +228,12 @@ void require_header_fingerprint(const tfhe::SerializedHeader& header, const Circ
 // ---- Encrypted tensors ----
 
 void check_writable_tensor(const EncryptedTensor& t, const CircuitParameters& p) {
-  const std::size_t n = t.ciphertexts.dimension().value();
-  const std::size_t expected = p.encryption_dimension().value();
-  if (n != expected) {
-    throw ParameterMismatch("cannot serialize an encrypted tensor of LWE dimension " +
-                            std::to_string(n) + " with " + describe_parameters(p) +
-                            ", whose ciphertexts have dimension " + std::to_string(expected) +
-                            ": pass the parameters of the circuit it was encrypted for");
-  }
-  if (t.ciphertexts.data().size() != t.ciphertexts.size() * (n + 1))
-    throw InvalidArgument("cannot serialize a malformed ciphertext list (size mismatch)");
-  if (t.shape.size() > kMaxRank || element_count(t.shape) > kMaxSerializedElements ||
-      static_cast<std::size_t>(element_count(t.shape)) != t.ciphertexts.size()) {
-    throw InvalidArgument("cannot serialize an encrypted tensor of shape " +
-                          shape_to_string(t.shape) + " holding " +
-                          std::to_string(t.ciphertexts.size()) +
-                          " ciphertexts: it needs one per element (and at most 2^48)");
+  try {
+    validate_encrypted_tensor(t, p);
+  } catch (const ParameterMismatch& e) {
+    throw ParameterMismatch(std::string("cannot serialize: ") + e.what());
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string("cannot serialize: ") + e.what());
   }
 }
 

@@ -1,6 +1,5 @@
-// Consistency checks of server programs and client specifications: what a loaded object must
-// satisfy before the runtime and the interpreter may use it (they index tables, ciphertext lists
-// and operands without further checks).
+// What a valid object of the circuit layer is (validity.h): server programs, client
+// specifications, key sets and encrypted tensors.
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -9,6 +8,8 @@
 
 #include "torusml/circuit/compile/linear_map.h"
 #include "torusml/circuit/serialization/serialization_detail.h"
+#include "torusml/circuit/serialization/validity.h"
+#include "torusml/tfhe/validity.h"
 
 namespace torusml::circuit {
 
@@ -334,10 +335,14 @@ void check_bootstrap(const ServerProgram& sp, const ProgramFacts& f, std::size_t
   const std::vector<std::int32_t> none;
   if (b.element_table != (attr != nullptr ? attr->element_table : none))
     invalid(where, ": its bootstrap's element_table differs from the node's");
-  if (!std::isfinite(b.noise_std_lsb) || b.noise_std_lsb < 0)
-    invalid(where, ": bootstrap noise_std_lsb ", b.noise_std_lsb, " is not a finite value >= 0");
-  if (std::isnan(b.log2_p_error) || b.log2_p_error > 0)
-    invalid(where, ": bootstrap log2_p_error ", b.log2_p_error, " is not <= 0");
+  if (!(b.noise_std_lsb >= 0 && b.noise_std_lsb <= kMaxNoiseStdLsb)) {
+    invalid(where, ": bootstrap noise_std_lsb = ", b.noise_std_lsb,
+            " is out of range (allowed: [0, 2^32])");
+  }
+  if (!(b.log2_p_error >= -1e6 && b.log2_p_error <= 0)) {
+    invalid(where, ": bootstrap log2_p_error = ", b.log2_p_error,
+            " is out of range (allowed: [-1e6, 0])");
+  }
 }
 
 void check_clear_tables(const Node& n, const Instruction& ins, const std::string& where) {
@@ -441,8 +446,78 @@ void validate_client_specification(const ClientSpecification& spec) {
     invalid(spec.output_noise_std_lsb.size(), " output noise values for ", spec.outputs.size(),
             " outputs");
   }
-  for (double v : spec.output_noise_std_lsb) {
-    if (!std::isfinite(v) || v < 0) invalid("output noise ", v, " is not a finite value >= 0");
+  for (std::size_t k = 0; k < spec.output_noise_std_lsb.size(); ++k) {
+    const double v = spec.output_noise_std_lsb[k];
+    if (!(v >= 0 && v <= kMaxNoiseStdLsb)) {
+      invalid("output ", k, ": output_noise_std_lsb = ", v,
+              " is out of range (allowed: [0, 2^32])");
+    }
+    if (!spec.outputs[k].encrypted && v != 0)
+      invalid("output ", k, ": a clear output has output_noise_std_lsb = ", v, " (allowed: 0)");
+  }
+}
+
+void validate_client_keys(const ClientKeySet& keys) {
+  const CircuitParameters& p = keys.parameters;
+  p.validate();
+  if (p.uses_pbs) {
+    if (keys.pbs_key.parameters.fingerprint() != p.pbs.fingerprint()) {
+      throw ParameterMismatch("the client key set's TFHE client key belongs to " +
+                              sdc::describe_parameters({true, keys.pbs_key.parameters, {}, {}}) +
+                              ", not to the key set's " + sdc::describe_parameters(p) +
+                              ": generate the keys again for these parameters");
+    }
+    tfhe::validate_client_key(keys.pbs_key);
+    if (!keys.leveled_key.bits.empty())
+      invalid("a PBS circuit's client key set also holds a leveled key (allowed: none)");
+  } else {
+    tfhe::validate_lwe_secret_key(keys.leveled_key, p.leveled_dimension, "leveled key");
+    if (!keys.pbs_key.small_key.bits.empty() || !keys.pbs_key.big_key.flat.bits.empty())
+      invalid("a leveled circuit's client key set also holds a TFHE client key (allowed: none)");
+  }
+}
+
+void validate_evaluation_keys(const EvaluationKeySet& keys) {
+  const CircuitParameters& p = keys.parameters;
+  p.validate();
+  if (!p.uses_pbs) {
+    if (keys.compressed.has_value() || keys.server_key.has_value())
+      invalid("a leveled circuit's evaluation key set holds a server key (allowed: none)");
+    return;
+  }
+  if (!keys.compressed.has_value() && !keys.server_key.has_value())
+    invalid("a PBS circuit's evaluation key set holds no server key");
+  for (const tfhe::PbsParameters* q : {keys.compressed ? &keys.compressed->parameters : nullptr,
+                                       keys.server_key ? &keys.server_key->parameters : nullptr}) {
+    if (q != nullptr && q->fingerprint() != p.pbs.fingerprint()) {
+      throw ParameterMismatch("the evaluation key set's server key belongs to " +
+                              sdc::describe_parameters({true, *q, {}, {}}) +
+                              ", not to the key set's " + sdc::describe_parameters(p) +
+                              ": generate the evaluation keys from the matching client keys");
+    }
+  }
+  if (keys.compressed) tfhe::validate_compressed_server_key(*keys.compressed);
+  if (keys.server_key) tfhe::validate_server_key(*keys.server_key);
+}
+
+void validate_encrypted_tensor(const EncryptedTensor& t, const CircuitParameters& p) {
+  const std::size_t n = t.ciphertexts.dimension().value();
+  const std::size_t expected = p.encryption_dimension().value();
+  if (n != expected) {
+    throw ParameterMismatch("an encrypted tensor of LWE dimension " + std::to_string(n) +
+                            " does not belong to " + sdc::describe_parameters(p) +
+                            ", whose ciphertexts have dimension " + std::to_string(expected) +
+                            ": use the parameters of the circuit it was encrypted for");
+  }
+  if (t.ciphertexts.data().size() != t.ciphertexts.size() * (n + 1)) {
+    invalid("an encrypted tensor's ciphertext list holds ", t.ciphertexts.data().size(),
+            " values for ", t.ciphertexts.size(), " ciphertexts of dimension ", n,
+            " (required: count * (dimension + 1))");
+  }
+  check_shape(t.shape, "an encrypted tensor");
+  if (static_cast<std::size_t>(element_count(t.shape)) != t.ciphertexts.size()) {
+    invalid("an encrypted tensor of shape ", shape_to_string(t.shape), " holds ",
+            t.ciphertexts.size(), " ciphertexts (required: one per element)");
   }
 }
 

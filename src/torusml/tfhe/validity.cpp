@@ -1,0 +1,100 @@
+#include "torusml/tfhe/validity.h"
+
+#include <sstream>
+#include <string>
+
+#include "torusml/common/error.h"
+
+namespace torusml::tfhe {
+
+namespace {
+
+template <class T, class U>
+void require_equal(const T& found, const U& wanted, const std::string& field) {
+  if (found == wanted) return;
+  std::ostringstream os;
+  os << "invalid key: " << field << " = " << found << " (required: " << wanted << ")";
+  throw InvalidArgument(os.str());
+}
+
+std::string describe(const KeyswitchKeyShape& s) {
+  std::ostringstream os;
+  os << "input dimension " << s.input_lwe_dimension.value() << ", output dimension "
+     << s.output_lwe_dimension.value() << ", decomposition 2^" << s.decomposition.base_log.value()
+     << " x " << s.decomposition.level_count.value();
+  return os.str();
+}
+
+std::string describe(const BootstrapKeyShape& s) {
+  std::ostringstream os;
+  os << "n = " << s.input_lwe_dimension.value() << ", k = " << s.ggsw.glwe_dimension.value()
+     << ", N = " << s.ggsw.polynomial_size.value() << ", decomposition 2^"
+     << s.ggsw.decomposition.base_log.value() << " x " << s.ggsw.decomposition.level_count.value();
+  return os.str();
+}
+
+}  // namespace
+
+KeyswitchKeyShape keyswitch_key_shape(const PbsParameters& p) {
+  return {p.big_lwe_dimension(), p.lwe_dimension, p.ks};
+}
+
+BootstrapKeyShape bootstrap_key_shape(const PbsParameters& p) {
+  return {p.lwe_dimension, GgswShape{p.glwe_dimension, p.polynomial_size, p.pbs}};
+}
+
+void validate_lwe_secret_key(const LweSecretKey& key, LweDimension n, const char* field) {
+  require_equal(key.bits.size(), n.value(), std::string(field) + " dimension");
+  for (std::size_t i = 0; i < key.bits.size(); ++i) {
+    if (key.bits[i] > 1) {
+      throw InvalidArgument("invalid key: " + std::string(field) + " coefficient " +
+                            std::to_string(i) + " = " + std::to_string(key.bits[i]) +
+                            " (required: 0 or 1)");
+    }
+  }
+}
+
+void validate_client_key(const ClientKey& key) {
+  const PbsParameters& p = key.parameters;
+  p.validate();
+  validate_lwe_secret_key(key.small_key, p.lwe_dimension, "client key small_key");
+  require_equal(key.big_key.glwe_dimension.value(), p.glwe_dimension.value(),
+                "client key big_key glwe_dimension");
+  require_equal(key.big_key.polynomial_size.value(), p.polynomial_size.value(),
+                "client key big_key polynomial_size");
+  validate_lwe_secret_key(key.big_key.flat, p.big_lwe_dimension(), "client key big_key");
+}
+
+void validate_compressed_server_key(const CompressedServerKey& key) {
+  const PbsParameters& p = key.parameters;
+  p.validate();
+  const KeyswitchKeyShape ks = keyswitch_key_shape(p);
+  if (key.keyswitch_key.shape != ks)
+    require_equal(describe(key.keyswitch_key.shape), describe(ks), "keyswitching key shape");
+  require_equal(key.keyswitch_key.bodies.size(), ks.ciphertexts(), "keyswitching key body count");
+  const BootstrapKeyShape bs = bootstrap_key_shape(p);
+  if (key.bootstrap_key.shape != bs)
+    require_equal(describe(key.bootstrap_key.shape), describe(bs), "bootstrapping key shape");
+  require_equal(key.bootstrap_key.bodies.size(),
+                bs.input_lwe_dimension.value() * bs.ggsw.rows() * bs.ggsw.polynomial_size.value(),
+                "bootstrapping key body count");
+}
+
+void validate_server_key(const ServerKey& key) {
+  const PbsParameters& p = key.parameters;
+  p.validate();
+  const KeyswitchKeyShape ks = keyswitch_key_shape(p);
+  if (key.keyswitch_key.shape != ks)
+    require_equal(describe(key.keyswitch_key.shape), describe(ks), "keyswitching key shape");
+  require_equal(key.keyswitch_key.data.size(),
+                ks.ciphertexts() * (ks.output_lwe_dimension.value() + 1),
+                "keyswitching key data size");
+  const BootstrapKeyShape bs = bootstrap_key_shape(p);
+  if (key.bootstrap_key.shape != bs)
+    require_equal(describe(key.bootstrap_key.shape), describe(bs), "bootstrapping key shape");
+  require_equal(key.bootstrap_key.data.size(),
+                bs.input_lwe_dimension.value() * bs.ggsw.fourier_doubles(),
+                "bootstrapping key data size");
+}
+
+}  // namespace torusml::tfhe
