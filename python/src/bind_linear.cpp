@@ -16,11 +16,6 @@ namespace torusml::python {
 
 namespace {
 
-/// A compiled circuit as Python sees it (model.fhe_circuit): printing it shows its statistics.
-struct FheCircuit {
-  std::shared_ptr<const circuit::CompiledCircuit> circuit;
-};
-
 py::dict statistics_dict(const circuit::CompiledCircuit& c) {
   const circuit::CircuitStatistics& s = c.statistics();
   py::dict d;
@@ -43,16 +38,6 @@ py::dict statistics_dict(const circuit::CompiledCircuit& c) {
   return d;
 }
 
-tfhe::Seed seed_from(const std::optional<py::bytes>& bytes) {
-  if (!bytes) return tfhe::random_seed();
-  const std::string s = *bytes;
-  tfhe::Seed seed{};
-  if (s.size() != seed.size())
-    throw InvalidArgument("key_seed must be exactly 32 bytes (or None for a random seed)");
-  std::copy(s.begin(), s.end(), seed.begin());
-  return seed;
-}
-
 ml::QuantizedLinear make_linear(const py::object& weights, const py::object& bias,
                                 const py::object& calibration, long long input_bits,
                                 long long weight_bits) {
@@ -68,12 +53,7 @@ ml::QuantizedLinear make_linear(const py::object& weights, const py::object& bia
 
 void compile_linear(ml::QuantizedLinear& model, const py::object& x, std::optional<double> p_error,
                     std::optional<double> global_p_error, const std::optional<py::bytes>& seed) {
-  if (p_error && global_p_error)
-    throw InvalidArgument(
-        "set only one of p_error (per bootstrap) and global_p_error (per circuit evaluation)");
-  circuit::CompileOptions options;
-  if (p_error) options.p_error = *p_error;
-  if (global_p_error) options.global_p_error = *global_p_error;
+  const circuit::CompileOptions options = compile_options(p_error, global_p_error);
   const ml::Matrix matrix = to_matrix(x, "X");
   const tfhe::Seed key_seed = seed_from(seed);
   py::gil_scoped_release release;
@@ -82,10 +62,31 @@ void compile_linear(ml::QuantizedLinear& model, const py::object& x, std::option
 
 }  // namespace
 
+tfhe::Seed seed_from(const std::optional<py::bytes>& bytes) {
+  if (!bytes) return tfhe::random_seed();
+  const std::string s = *bytes;
+  tfhe::Seed seed{};
+  if (s.size() != seed.size())
+    throw InvalidArgument("key_seed must be exactly 32 bytes (or None for a random seed)");
+  std::copy(s.begin(), s.end(), seed.begin());
+  return seed;
+}
+
+circuit::CompileOptions compile_options(std::optional<double> p_error,
+                                        std::optional<double> global_p_error) {
+  if (p_error && global_p_error)
+    throw InvalidArgument(
+        "set only one of p_error (per bootstrap) and global_p_error (per circuit evaluation)");
+  circuit::CompileOptions options;
+  if (p_error) options.p_error = *p_error;
+  if (global_p_error) options.global_p_error = *global_p_error;
+  return options;
+}
+
 void bind_linear(py::module_& m) {
   py::class_<FheCircuit>(m, "FheCircuit", "A compiled FHE circuit; print it to see its statistics.")
-      .def("__str__", [](const FheCircuit& c) { return c.circuit->describe(); })
-      .def("__repr__", [](const FheCircuit& c) { return c.circuit->describe(); })
+      .def("__str__", &FheCircuit::describe)
+      .def("__repr__", &FheCircuit::describe)
       .def_property_readonly(
           "statistics", [](const FheCircuit& c) { return statistics_dict(*c.circuit); },
           "The statistics as a dict (PBS count, widths, key and ciphertext sizes, ...).")
@@ -176,7 +177,7 @@ quantized bias and the output scale are applied in the clear after decryption.)d
           "circuit",
           [](const ml::QuantizedLinear& q) -> std::optional<FheCircuit> {
             if (!q.is_compiled()) return std::nullopt;
-            return FheCircuit{q.shared_circuit()};
+            return FheCircuit{q.shared_circuit(), ""};
           },
           "The compiled circuit (an FheCircuit), or None before compile().")
       .def(

@@ -1,13 +1,36 @@
-// The pieces of the torusml._core module, defined in bind_*.cpp and assembled in module.cpp.
+// The pieces of the torusml._core module, defined in bind_*.cpp and assembled in module.cpp, and
+// what they share: the compiled-circuit handle and the compile arguments.
 #pragma once
 
 #include <pybind11/pybind11.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "torusml/circuit/compiler.h"
+#include "torusml/tfhe/random.h"
 
 namespace torusml::python {
 
 namespace py = pybind11;
 
+/// A compiled circuit as Python sees it (model.fhe_circuit): printing it shows its statistics,
+/// followed by `notes` (e.g. a tree ensemble's lookup counts). Registered by bind_linear.
+struct FheCircuit {
+  std::shared_ptr<const circuit::CompiledCircuit> circuit;
+  std::string notes;
+  std::string describe() const { return circuit->describe() + notes; }
+};
+
+/// The 32-byte key seed, or a random one for None; InvalidArgument for another length.
+tfhe::Seed seed_from(const std::optional<py::bytes>& bytes);
+/// Compile options from Python's p_error / global_p_error (InvalidArgument if both are set).
+circuit::CompileOptions compile_options(std::optional<double> p_error,
+                                        std::optional<double> global_p_error);
+
 void bind_quantization(py::module_& m);
 void bind_linear(py::module_& m);
+void bind_trees(py::module_& m);
 
 }  // namespace torusml::python

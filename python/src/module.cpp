@@ -1,8 +1,9 @@
 // torusml._core: the C++ core of the torusml Python package. It binds the ml layer only
-// (quantizers, quantized linear models, their compiled circuits, post-processing); the Python
-// package adds the scikit-learn plumbing. C++ exceptions become Python exceptions with the same
-// message: InvalidArgument, CompileError, ParameterMismatch and SerializationError -> ValueError;
-// any other torusml::Error (InternalError: a bug) -> RuntimeError.
+// (quantizers, quantized linear models and tree ensembles, their compiled circuits,
+// post-processing); the Python package adds the scikit-learn plumbing. C++ exceptions become
+// Python exceptions with the same message: InvalidArgument, CompileError, ParameterMismatch and
+// SerializationError -> ValueError; any other torusml::Error (InternalError: a bug) ->
+// RuntimeError.
 #include <pybind11/pybind11.h>
 
 #include "bindings.h"
@@ -11,7 +12,9 @@
 namespace py = pybind11;
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "TorusML C++ core: quantization, quantized linear models compiled to FHE.";
+  m.doc() =
+      "TorusML C++ core: quantization, quantized linear models and tree ensembles compiled "
+      "to FHE.";
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -29,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
   });
   torusml::python::bind_quantization(m);
   torusml::python::bind_linear(m);
+  torusml::python::bind_trees(m);
 }

@@ -1,5 +1,6 @@
 // Compilation and the three modes: leveled circuits, random programs (clear == execute), simulation
-// vs clear, failure probabilities vs target, compile errors, and key/parameter mismatches.
+// vs clear, failure probabilities vs target, declared range hints, compile errors, and
+// key/parameter mismatches.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -219,6 +220,54 @@ TEST(Compiler, MeasuredFailureRateAgreesWithTarget) {
   const double n = static_cast<double>(clear.size()), expected = n * pf;
   EXPECT_NEAR(failures, expected, 4.5 * std::sqrt(expected * (1 - pf)) + 1.0)
       << "measured " << failures / n << " vs model " << pf;
+}
+
+// Declared ranges widen the measured ones: a sum whose input set never reaches its maximum runs
+// on inputs that do, in the clear and under encryption, once its bound is declared; a wider table
+// input gets a wider lookup; invalid hints are rejected.
+TEST(Compiler, RangeHintsWidenTheMeasuredRanges) {
+  Builder b;
+  Value x = b.input("x", {4});
+  const Value total = sum(x);
+  b.output(total);
+  const Program p = b.build();
+  std::mt19937_64 rng(7);
+  const auto inputset = one_input_set(rng, {4}, 0, 3, 10);  // sums up to 12 (4 bits)
+  const std::vector<Tensor> big{Tensor({1, 4}, {15, 15, 15, 15})};
+  const CompiledCircuit measured = compile(p, inputset);
+  EXPECT_THROW(measured.evaluate(big, Mode::Clear), InvalidArgument);
+
+  CompileOptions o;
+  o.range_hints[x.id()] = {0, 15};
+  o.range_hints[total.id()] = {0, 60};
+  const CompiledCircuit hinted = compile(p, inputset, o);
+  EXPECT_EQ(hinted.analysis().nodes[static_cast<std::size_t>(total.id())].range.max, 60);
+  EXPECT_EQ(hinted.analysis().nodes[static_cast<std::size_t>(total.id())].range.min, 0);
+  EXPECT_EQ(hinted.evaluate(big, Mode::Clear)[0], Tensor({1}, {60}));
+  EXPECT_EQ(hinted.encrypt_run_decrypt(keys_for(hinted), big)[0], Tensor({1}, {60}));
+  // A hint inside the measured range changes nothing.
+  CompileOptions narrow;
+  narrow.range_hints[total.id()] = {2, 3};
+  const CompiledCircuit same = compile(p, inputset, narrow);
+  EXPECT_EQ(same.analysis().nodes[static_cast<std::size_t>(total.id())].range.max,
+            measured.analysis().nodes[static_cast<std::size_t>(total.id())].range.max);
+
+  // A lookup on a hinted value reads as many bits as the hint needs.
+  Builder bt;
+  Value xt = bt.input("x", {2});
+  bt.output(apply_table(
+      xt, [](std::int64_t v) { return v & 1; }, "parity"));
+  CompileOptions wide;
+  wide.range_hints[xt.id()] = {0, 63};
+  const CompiledCircuit table = compile(bt.build(), one_input_set(rng, {2}, 0, 3, 5), wide);
+  EXPECT_EQ(table.statistics().max_table_bits, 6u);
+
+  CompileOptions bad;
+  bad.range_hints[static_cast<NodeId>(p.nodes.size())] = {0, 1};
+  EXPECT_THROW(compile(p, inputset, bad), InvalidArgument);
+  CompileOptions reversed;
+  reversed.range_hints[total.id()] = {5, 4};
+  EXPECT_THROW(compile(p, inputset, reversed), InvalidArgument);
 }
 
 TEST(Compiler, ErrorsNameTheOperationAndTheFix) {

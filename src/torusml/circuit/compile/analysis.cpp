@@ -184,6 +184,24 @@ ProgramAnalysis analyze_program(const Program& program,
     });
   }
 
+  // Declared ranges widen the measured ones.
+  for (const auto& [id, hint] : options.range_hints) {
+    if (id < 0 || static_cast<std::size_t>(id) >= count || hint.min > hint.max) {
+      std::ostringstream os;
+      os << "compile: range hint " << describe_range(hint) << " for node " << id
+         << " is invalid: name a node of the program (0 to " << count
+         << " - 1) and give min <= max";
+      throw InvalidArgument(os.str());
+    }
+    auto& r = a.nodes[static_cast<std::size_t>(id)].range;
+    if (!seen[static_cast<std::size_t>(id)]) {
+      r = hint;
+      seen[static_cast<std::size_t>(id)] = true;
+    }
+    r.min = std::min(r.min, hint.min);
+    r.max = std::max(r.max, hint.max);
+  }
+
   // 2. Encoding classes.
   UnionFind uf(count);
   for (std::size_t i = 0; i < count; ++i) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,12 +59,18 @@ struct ProgramAnalysis {
 
 struct AnalysisOptions {
   unsigned max_table_bits = 10;  // widest table input accepted (compile error beyond)
+  /// Declared ranges: node -> range, unioned with the range measured over the input set. For
+  /// values whose extremes the input set cannot be made to reach (e.g. a sum of terms whose
+  /// joint maximum is unknown), a sound bound keeps every run inside the compiled widths.
+  std::map<NodeId, ValueRange> range_hints;
 };
 
-/// Measures `program` over `inputset` (samples, each one tensor per program input) and derives
-/// the analysis. Throws CompileError naming the operation, its measured range and the fix when a
-/// table input (with its class) is wider than max_table_bits, or an encrypted value is wider than
-/// 62 bits; InvalidArgument for an empty input set or inputs of the wrong shapes.
+/// Measures `program` over `inputset` (samples, each one tensor per program input), widens the
+/// measured ranges by options.range_hints, and derives the analysis. Throws CompileError naming
+/// the operation, its measured range and the fix when a table input (with its class) is wider
+/// than max_table_bits, or an encrypted value is wider than 62 bits; InvalidArgument for an empty
+/// input set, inputs of the wrong shapes, or a range hint naming no node of the program or with
+/// min > max.
 ProgramAnalysis analyze_program(const Program& program,
                                 std::span<const std::vector<Tensor>> inputset,
                                 const AnalysisOptions& options = {});

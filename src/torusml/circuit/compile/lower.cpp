@@ -183,7 +183,8 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
 
 LoweredCircuit lower_program(const Program& program, std::span<const std::vector<Tensor>> inputset,
                              const CompileOptions& options) {
-  ProgramAnalysis analysis = analyze_program(program, inputset, {options.max_table_bits});
+  ProgramAnalysis analysis =
+      analyze_program(program, inputset, {options.max_table_bits, options.range_hints});
   OptimizerOptions opt = options.optimizer;
   opt.p_error = options.p_error;
   opt.global_p_error = options.global_p_error;

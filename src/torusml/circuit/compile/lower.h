@@ -4,6 +4,7 @@
 // and the circuit statistics are derived from the same choices.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <vector>
@@ -22,6 +23,9 @@ struct CompileOptions {
   std::optional<double> global_p_error;
   /// Widest table input accepted.
   unsigned max_table_bits = 10;
+  /// Declared value ranges (node -> range), unioned with the ranges measured on the input set
+  /// (see AnalysisOptions::range_hints): sound bounds for values the input set cannot reach.
+  std::map<NodeId, ValueRange> range_hints;
   /// Bounds of the parameter search.
   OptimizerOptions optimizer;
   /// Where circuits with bootstraps get their parameters: the optimizer, falling back to the

@@ -1,0 +1,335 @@
+#include "torusml/ml/quantized_trees.h"
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <sstream>
+
+#include "torusml/common/error.h"
+#include "torusml/common/thread_pool.h"
+
+namespace torusml::ml {
+
+namespace {
+
+// Input ciphertext bytes per chunk of an encrypted batch (as QuantizedLinear: larger buffers
+// come from fresh pages on every call).
+constexpr std::size_t kExecuteChunkBytes = std::size_t{512} << 10;
+
+void require_features(std::size_t got, std::size_t expected, const char* what) {
+  if (got == expected) return;
+  std::ostringstream os;
+  os << what << " has " << got << " features, but the model expects " << expected
+     << "; pass data with the same columns as at fit";
+  throw InvalidArgument(os.str());
+}
+
+}  // namespace
+
+void validate_options(const TreeEnsembleOptions& o) {
+  if (o.n_bits < 1 || o.n_bits > kMaxTreeInputBits) {
+    std::ostringstream os;
+    os << "n_bits = " << o.n_bits << " is out of range for tree ensembles: use an integer between "
+       << "1 and " << kMaxTreeInputBits << " (6 is the default)";
+    throw InvalidArgument(os.str());
+  }
+  require_valid_bits(o.leaf_bits, "leaf_bits (bits of the quantized leaf values)");
+  if (o.group_bits != 0 && (o.group_bits < 2 || o.group_bits > kMaxTreeGroupBits)) {
+    std::ostringstream os;
+    os << "group_bits = " << o.group_bits << " is out of range: use 0 (chosen at compile) or an "
+       << "integer between 2 and " << kMaxTreeGroupBits;
+    throw InvalidArgument(os.str());
+  }
+  if (o.split_rule != SplitRule::LessEqual && o.split_rule != SplitRule::Less)
+    throw InvalidArgument("unknown split rule: use SplitRule::LessEqual or SplitRule::Less");
+}
+
+QuantizedTreeEnsemble::QuantizedTreeEnsemble(std::span<const DecisionTree> trees,
+                                             const Matrix& calibration, TreeEnsembleOptions options)
+    : options_(options) {
+  validate_options(options);
+  if (trees.empty())
+    throw InvalidArgument("QuantizedTreeEnsemble: no tree; pass at least one fitted tree");
+  if (calibration.rows() == 0 || calibration.cols() == 0)
+    throw InvalidArgument(
+        "QuantizedTreeEnsemble: the calibration data is empty; pass the training data (samples "
+        "x features)");
+  require_finite(calibration, "the calibration data");
+  const std::size_t n_features = calibration.cols(), n_outputs = trees[0].value.cols();
+  if (n_outputs == 0)
+    throw InvalidArgument(
+        "QuantizedTreeEnsemble: the trees have no output ('value' has 0 columns)");
+  std::size_t reference = 0;
+  for (std::size_t t = 0; t < trees.size(); ++t) {
+    validate_tree(trees[t], n_features, n_outputs, t);
+    reference += trees[t].feature.size();
+  }
+
+  const QuantizerOptions input_options{options.n_bits, false, false};
+  std::vector<double> column(calibration.rows());
+  for (std::size_t j = 0; j < n_features; ++j) {
+    for (std::size_t r = 0; r < calibration.rows(); ++r) column[r] = calibration(r, j);
+    input_quantizers_.push_back(UniformQuantizer::calibrate(column, input_options));
+  }
+
+  // Splits on the grid; the leaves that remain calibrate the leaf quantizers.
+  std::vector<std::vector<std::size_t>> origins(trees.size());
+  std::vector<std::vector<double>> leaf_values(n_outputs);
+  std::size_t pruned = 0;
+  for (std::size_t t = 0; t < trees.size(); ++t) {
+    trees_.push_back(to_integer_tree(trees[t], input_quantizers_, options.split_rule, origins[t]));
+    pruned += trees[t].feature.size() - trees_.back().size();
+    for (std::size_t i = 0; i < trees_.back().size(); ++i)
+      if (trees_.back().is_leaf(i))
+        for (std::size_t k = 0; k < n_outputs; ++k)
+          leaf_values[k].push_back(trees[t].value(origins[t][i], k));
+  }
+  const QuantizerOptions leaf_options{options.leaf_bits, false, false};
+  for (std::size_t k = 0; k < n_outputs; ++k)
+    leaf_quantizers_.push_back(UniformQuantizer::calibrate(leaf_values[k], leaf_options));
+  for (std::size_t t = 0; t < trees.size(); ++t) {
+    IntegerTree& tree = trees_[t];
+    tree.value.assign(tree.size() * n_outputs, 0);
+    for (std::size_t i = 0; i < tree.size(); ++i)
+      if (tree.is_leaf(i))
+        for (std::size_t k = 0; k < n_outputs; ++k)
+          tree.value[i * n_outputs + k] =
+              leaf_quantizers_[k].quantize(trees[t].value(origins[t][i], k));
+    pruned += merge_constant_subtrees(tree);
+  }
+  reference_lookups_ = reference;
+  pruned_nodes_ = pruned;
+  lowered_ = lower(options.group_bits);
+}
+
+std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lower(unsigned group_bits) const {
+  auto lowered = std::make_shared<LoweredTrees>(lower_tree_ensemble(
+      trees_, n_features(), n_outputs(), options_.n_bits, group_bits, options_.fhe_sum));
+  lowered->statistics.reference_lookups_per_sample = reference_lookups_;
+  lowered->statistics.pruned_nodes = pruned_nodes_;
+  return lowered;
+}
+
+std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lowering() const {
+  const auto current = compiled();
+  return current ? current->lowering : lowered_;
+}
+
+circuit::Tensor QuantizedTreeEnsemble::quantize_input(const Matrix& x) const {
+  require_features(x.cols(), n_features(), "X");
+  if (x.rows() == 0) throw InvalidArgument("X has no rows: pass at least one sample");
+  require_finite(x, "X");
+  const std::size_t f = n_features();
+  std::vector<std::int64_t> q(x.size());
+  parallel_for(
+      x.rows(),
+      [&](std::size_t r) {
+        for (std::size_t j = 0; j < f; ++j) q[r * f + j] = input_quantizers_[j].quantize(x(r, j));
+      },
+      64);
+  return circuit::Tensor({static_cast<std::int64_t>(x.rows()), static_cast<std::int64_t>(f)},
+                         std::move(q));
+}
+
+void QuantizedTreeEnsemble::require_quantized_input(const circuit::Tensor& q_x) const {
+  if (q_x.rank() != 2 || q_x.shape()[1] != static_cast<std::int64_t>(n_features())) {
+    std::ostringstream os;
+    os << "the quantized inputs must have shape (rows, " << n_features() << "), got "
+       << circuit::shape_to_string(q_x.shape());
+    throw InvalidArgument(os.str());
+  }
+  if (q_x.shape()[0] == 0) throw InvalidArgument("the quantized inputs have no rows");
+  const std::int64_t hi = (std::int64_t{1} << options_.n_bits) - 1;
+  for (std::int64_t v : q_x.values()) {
+    if (v < 0 || v > hi) {
+      std::ostringstream os;
+      os << "a quantized input holds " << v << ", outside [0, " << hi
+         << "]; quantize the inputs with quantize_input()";
+      throw InvalidArgument(os.str());
+    }
+  }
+}
+
+circuit::Tensor QuantizedTreeEnsemble::integer_forward(const circuit::Tensor& q_x) const {
+  require_quantized_input(q_x);
+  const auto rows = static_cast<std::size_t>(q_x.shape()[0]);
+  const std::size_t f = n_features(), k_count = n_outputs(), per_row = output_rows() * k_count;
+  std::vector<std::int64_t> out(rows * per_row, 0);
+  const auto all = q_x.values();
+  parallel_for(
+      rows,
+      [&](std::size_t r) {
+        const auto sample = all.subspan(r * f, f);
+        std::int64_t* dst = out.data() + r * per_row;
+        for (std::size_t t = 0; t < trees_.size(); ++t) {
+          const auto v = trees_[t].leaf_value(trees_[t].leaf_of(sample));
+          std::int64_t* row = dst + (options_.fhe_sum ? 0 : t * k_count);
+          for (std::size_t k = 0; k < k_count; ++k) row[k] += v[k];
+        }
+      },
+      16);
+  return circuit::Tensor({static_cast<std::int64_t>(rows), static_cast<std::int64_t>(output_rows()),
+                          static_cast<std::int64_t>(k_count)},
+                         std::move(out));
+}
+
+Matrix QuantizedTreeEnsemble::dequantize_output(const circuit::Tensor& acc) const {
+  const auto k_count = static_cast<std::int64_t>(n_outputs());
+  const auto t_count = static_cast<std::int64_t>(n_trees());
+  if (acc.rank() != 3 || acc.shape()[2] != k_count ||
+      (acc.shape()[1] != t_count && acc.shape()[1] != 1)) {
+    std::ostringstream os;
+    os << "dequantize_output: expected a (rows, " << t_count << ", " << k_count << ") or (rows, 1, "
+       << k_count << ") tensor (per tree, or summed over the trees), got shape "
+       << circuit::shape_to_string(acc.shape());
+    throw InvalidArgument(os.str());
+  }
+  const auto rows = static_cast<std::size_t>(acc.shape()[0]);
+  const auto parts = static_cast<std::size_t>(acc.shape()[1]);
+  const std::size_t k_n = n_outputs();
+  Matrix y(rows, k_n);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < k_n; ++k) {
+      std::int64_t sum = 0;
+      for (std::size_t p = 0; p < parts; ++p) sum += acc[(r * parts + p) * k_n + k];
+      const UniformQuantizer& q = leaf_quantizers_[k];
+      y(r, k) = q.scale() * (static_cast<double>(sum) -
+                             static_cast<double>(t_count) * static_cast<double>(q.zero_point()));
+    }
+  return y;
+}
+
+void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptions& options,
+                                    const tfhe::Seed& key_seed) {
+  const circuit::Tensor q = quantize_input(x);
+  const std::size_t f = n_features();
+  const auto fi = static_cast<std::int64_t>(f);
+  const auto compile_lowering = [&](const LoweredTrees& lowered) {
+    if (lowered.max_lookup_bits > options.max_table_bits) {
+      std::ostringstream os;
+      os << "compile: the trees' lookups read " << lowered.max_lookup_bits
+         << "-bit inputs (n_bits, or deep paths after quantization), but max_table_bits is "
+         << options.max_table_bits << "; use fewer n_bits or shallower trees (max_depth)";
+      throw CompileError(os.str());
+    }
+    std::vector<std::vector<circuit::Tensor>> inputset;
+    inputset.reserve(x.rows() + lowered.grid_inputs.size());
+    for (const auto& grid : lowered.grid_inputs) inputset.push_back({circuit::Tensor({fi}, grid)});
+    const auto values = q.values();
+    for (std::size_t r = 0; r < x.rows(); ++r) {
+      const auto row = values.subspan(r * f, f);
+      inputset.push_back(
+          {circuit::Tensor({fi}, std::vector<std::int64_t>(row.begin(), row.end()))});
+    }
+    circuit::CompileOptions with_ranges = options;
+    for (const auto& [id, range] : lowered.range_hints) {
+      auto [it, added] = with_ranges.range_hints.emplace(id, range);
+      if (!added)
+        it->second = {std::min(it->second.min, range.min), std::max(it->second.max, range.max)};
+    }
+    return circuit::compile(lowered.program, inputset, with_ranges);
+  };
+  auto compiled = std::make_shared<Compiled>();
+  if (options_.group_bits != 0) {
+    compiled->lowering = lowered_;
+    compiled->circuit = compile_lowering(*lowered_);
+  } else {
+    // The cheapest group width by the compiled circuits' estimated cost; the widest on ties.
+    double best_cost = std::numeric_limits<double>::infinity();
+    unsigned previous = 0;
+    std::exception_ptr first_error;
+    for (unsigned bits = std::max(options_.n_bits, 2u); bits >= 2; --bits) {
+      const auto lowered = bits == lowered_->statistics.group_bits ? lowered_ : lower(bits);
+      // Below the depth bound, every width gives the same lowering.
+      if (lowered->statistics.group_bits == previous) break;
+      previous = lowered->statistics.group_bits;
+      try {
+        circuit::CompiledCircuit candidate = compile_lowering(*lowered);
+        const circuit::CircuitStatistics& s = candidate.statistics();
+        const double cost = static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds;
+        if (compiled->lowering && !(cost < best_cost)) continue;
+        best_cost = cost;
+        compiled->lowering = lowered;
+        compiled->circuit = std::move(candidate);
+      } catch (const CompileError&) {
+        if (!first_error) first_error = std::current_exception();
+      }
+    }
+    if (!compiled->lowering) std::rethrow_exception(first_error);
+  }
+  compiled->keys = compiled->circuit.generate_keys(key_seed);
+  std::atomic_store(&compiled_, std::shared_ptr<const Compiled>(std::move(compiled)));
+}
+
+const circuit::CompiledCircuit& QuantizedTreeEnsemble::compiled_circuit() const {
+  const auto current = compiled();
+  if (!current)
+    throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
+  return current->circuit;
+}
+
+const circuit::KeySet& QuantizedTreeEnsemble::keys() const {
+  const auto current = compiled();
+  if (!current)
+    throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
+  return current->keys;
+}
+
+std::shared_ptr<const circuit::CompiledCircuit> QuantizedTreeEnsemble::shared_circuit() const {
+  auto current = compiled();
+  if (!current) return nullptr;
+  const circuit::CompiledCircuit* target = &current->circuit;
+  return std::shared_ptr<const circuit::CompiledCircuit>(std::move(current), target);
+}
+
+circuit::Tensor QuantizedTreeEnsemble::run_integer(const circuit::Tensor& q_x, circuit::Mode mode,
+                                                   std::uint64_t simulation_seed) const {
+  if (mode == circuit::Mode::Clear) return integer_forward(q_x);
+  const std::shared_ptr<const Compiled> current = compiled();
+  if (!current)
+    throw InvalidArgument(
+        "the model is not compiled: call compile(X) with representative data before running in "
+        "simulation or under FHE");
+  require_quantized_input(q_x);
+  if (mode == circuit::Mode::Simulate) {
+    const circuit::Tensor inputs[] = {q_x};
+    return std::move(
+        current->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
+  }
+  // Execute in chunks of a few rows, one chunk per thread at a time (see QuantizedLinear); fewer
+  // chunks than threads run as one batch, whose lookups the runtime spreads over every core.
+  const auto rows = static_cast<std::size_t>(q_x.shape()[0]);
+  const std::size_t f = n_features(), per_row = output_rows() * n_outputs();
+  const std::size_t ct_bytes =
+      (current->circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
+  const std::size_t chunk =
+      std::max<std::size_t>(1, kExecuteChunkBytes / std::max<std::size_t>(1, f * ct_bytes));
+  const std::size_t chunks = (rows + chunk - 1) / chunk;
+  if (chunks < default_thread_pool().size()) {
+    const circuit::Tensor inputs[] = {q_x};
+    return std::move(current->circuit.encrypt_run_decrypt(current->keys, inputs).at(0));
+  }
+  std::vector<std::int64_t> out(rows * per_row);
+  const auto all = q_x.values();
+  parallel_for(chunks, [&](std::size_t c) {
+    const std::size_t start = c * chunk, count = std::min(chunk, rows - start);
+    const auto first = all.begin() + static_cast<std::ptrdiff_t>(start * f);
+    const circuit::Tensor inputs[] = {circuit::Tensor(
+        {static_cast<std::int64_t>(count), static_cast<std::int64_t>(f)},
+        std::vector<std::int64_t>(first, first + static_cast<std::ptrdiff_t>(count * f)))};
+    const std::vector<circuit::Tensor> result =
+        current->circuit.encrypt_run_decrypt(current->keys, inputs);
+    const auto v = result.at(0).values();
+    std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(start * per_row));
+  });
+  return circuit::Tensor({static_cast<std::int64_t>(rows), static_cast<std::int64_t>(output_rows()),
+                          static_cast<std::int64_t>(n_outputs())},
+                         std::move(out));
+}
+
+Matrix QuantizedTreeEnsemble::predict_raw(const Matrix& x, circuit::Mode mode,
+                                          std::uint64_t simulation_seed) const {
+  return dequantize_output(run_integer(quantize_input(x), mode, simulation_seed));
+}
+
+}  // namespace torusml::ml
