@@ -5,12 +5,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-# Everything the build, the tests, the benchmarks and the Python package need.
+# Everything the build, the tests, the benchmarks, the fuzz targets (clang; llvm for
+# llvm-symbolizer) and the Python package need.
 TORUSML_PACKAGES=(
-  g++ cmake ninja-build pkg-config git
+  g++ clang llvm cmake ninja-build pkg-config git
   libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev libfftw3-dev
   python3 python3-dev python3-numpy python3-sklearn python3-pandas python3-pybind11 pybind11-dev
-  python3-pytest
+  python3-pytest python3-xgboost
 )
 
 log() { printf '\033[1m[torusml]\033[0m %s\n' "$*"; }

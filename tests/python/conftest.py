@@ -26,6 +26,11 @@ REGRESSORS = [
 POSITIVE_TARGET = {tml.PoissonRegressor, tml.GammaRegressor}
 MULTI_OUTPUT_REGRESSORS = [tml.LinearRegression, tml.Ridge, tml.Lasso, tml.ElasticNet]
 
+# Tree models (the lists above are the linear ones).
+TREE_CLASSIFIERS = [tml.DecisionTreeClassifier, tml.RandomForestClassifier, tml.XGBClassifier]
+TREE_REGRESSORS = [tml.DecisionTreeRegressor, tml.RandomForestRegressor, tml.XGBRegressor]
+TREE_MODELS = TREE_CLASSIFIERS + TREE_REGRESSORS
+
 
 @pytest.fixture(autouse=True)
 def _quiet_convergence():
@@ -39,6 +44,14 @@ def make_model(cls, **kwargs):
     if "random_state" in cls().get_params():
         kwargs.setdefault("random_state", 0)
     return cls(**kwargs)
+
+
+def small_tree(cls, max_depth=2, n_estimators=3, **kwargs):
+    """A small tree model (FHE execution stays quick): depth 2, 3 trees for ensembles."""
+    kwargs.setdefault("random_state", 0)
+    if "n_estimators" in cls().get_params():
+        kwargs.setdefault("n_estimators", n_estimators)
+    return cls(max_depth=max_depth, **kwargs)
 
 
 def split(x, y):

@@ -130,3 +130,54 @@ def test_predict_while_another_thread_refits(binary_data):
     errors = _run_threads([predictor, predictor, refitter], STRESS_SECONDS / 2)
     assert not errors, errors
     assert counts["fit"] >= 2 and counts["predict"] >= 2, counts
+
+
+def test_tree_model_predicts_in_every_mode_while_other_threads_recompile_or_refit(
+    multiclass_data,
+):
+    # The same contract for the tree models (torusml.QuantizedTreeEnsemble swaps its circuit and
+    # keys atomically): a small forest, summed under encryption.
+    x_train, x_test, y_train, _ = multiclass_data
+    model = tml.RandomForestClassifier(n_estimators=2, max_depth=2, random_state=0, fhe_sum=True)
+    model.fit(x_train, y_train)
+    model.compile(x_train)
+    labels, probabilities = model.predict(x_test), model.predict_proba(x_test)
+    counts = collections.Counter()
+
+    def predictor(fhe, rows):
+        def run(deadline):
+            while time.monotonic() < deadline:
+                numpy.testing.assert_array_equal(model.predict(x_test[:rows], fhe=fhe),
+                                                 labels[:rows])
+                numpy.testing.assert_array_equal(
+                    model.predict_proba(x_test[:rows], fhe=fhe), probabilities[:rows]
+                )
+                counts[fhe] += 1
+
+        return run
+
+    def compiler(deadline):
+        while time.monotonic() < deadline:
+            assert isinstance(model.compile(x_train), torusml.FheCircuit)
+            counts["compile"] += 1
+
+    errors = _run_threads(
+        [predictor("execute", 3), predictor("simulate", len(x_test)),
+         predictor("disable", len(x_test)), compiler],
+        STRESS_SECONDS,
+    )
+    assert not errors, errors
+    assert counts["compile"] >= 1, counts  # a compile takes about a second on 2 cores
+    assert all(counts[fhe] >= 1 for fhe in ("execute", "simulate", "disable")), counts
+    numpy.testing.assert_array_equal(model.predict(x_test[:3], fhe="execute"), labels[:3])
+
+    # fit replaces the fitted state (here by the same forest: fixed random_state), uncompiled:
+    # clear predictions meanwhile see the old model or the new one.
+    def refitter(deadline):
+        while time.monotonic() < deadline:
+            model.fit(x_train, y_train)
+            counts["fit"] += 1
+
+    errors = _run_threads([predictor("disable", len(x_test)), refitter], STRESS_SECONDS / 2)
+    assert not errors, errors
+    assert counts["fit"] >= 2, counts

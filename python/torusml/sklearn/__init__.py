@@ -1,13 +1,15 @@
 """scikit-learn-style models compiled to FHE.
 
-Every class mirrors its scikit-learn namesake (same constructor arguments, plus ``n_bits``) and
-adds ``compile(X)`` and ``predict(X, fhe="disable" | "simulate" | "execute")``. Each passes
-scikit-learn's ``check_estimator``. A model can be shared between threads: predictions run in
-parallel with each other and with ``compile`` (which swaps in the new circuit and keys when they
-are ready) or ``fit``.
+Every class mirrors its scikit-learn (or XGBoost) namesake (same constructor arguments, plus
+``n_bits``, and ``fhe_sum`` for the trees) and adds ``compile(X)`` and
+``predict(X, fhe="disable" | "simulate" | "execute")``. Linear models: linear_model, svm; tree
+models: tree, ensemble, xgb. Each passes scikit-learn's ``check_estimator``. A model can be
+shared between threads: predictions run in parallel with each other and with ``compile`` (which
+swaps in the new circuit and keys when they are ready) or ``fit``.
 """
 
 from torusml._errors import NotCompiledError
+from torusml.sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from torusml.sklearn.linear_model import (
     ElasticNet,
     GammaRegressor,
@@ -21,8 +23,12 @@ from torusml.sklearn.linear_model import (
     TweedieRegressor,
 )
 from torusml.sklearn.svm import LinearSVC, LinearSVR
+from torusml.sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from torusml.sklearn.xgb import XGBClassifier, XGBRegressor
 
 __all__ = [
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
     "ElasticNet",
     "GammaRegressor",
     "Lasso",
@@ -32,8 +38,12 @@ __all__ = [
     "LogisticRegression",
     "NotCompiledError",
     "PoissonRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
     "Ridge",
     "SGDClassifier",
     "SGDRegressor",
     "TweedieRegressor",
+    "XGBClassifier",
+    "XGBRegressor",
 ]

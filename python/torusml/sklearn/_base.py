@@ -1,15 +1,17 @@
-"""Shared plumbing of the scikit-learn-style linear models (private).
+"""Shared plumbing of the scikit-learn-style models (private).
 
 Every model wraps a scikit-learn estimator (``sklearn_model``) trained on float data, then
-quantizes its weights and inputs into a :class:`torusml.QuantizedLinear` (C++), which compiles to
-FHE and runs whole batches in one call. Python only validates inputs, parses parameters, maps
-class labels and calls the C++ core.
+quantizes it and its inputs into a C++ model (:class:`torusml.QuantizedLinear` here, a
+``torusml.QuantizedTreeEnsemble`` for the trees in ``_tree_base``), which compiles to FHE and
+runs whole batches in one call. ``BaseQuantizedModel`` holds what every model shares;
+``BaseLinearModel`` and its regressor and classifier bases the linear models. Python only
+validates inputs, parses parameters, maps class labels and calls the C++ core.
 
 Fitted state and threads: everything ``fit`` produces (the wrapped estimator, the calibration
-range, the bit widths it was quantized with, the C++ model) is one ``_FittedState``, never modified
-once built; ``fit`` replaces it as a whole and every method reads it once, at its start. Parameters
-set after ``fit`` (``set_params``) take effect at the next ``fit``, as in scikit-learn, and a pickle
-keeps the fitted state. ``compile`` builds the new circuit and keys aside and swaps them in
+range, the bit widths it was quantized with, the C++ model) is one fitted state object
+(``_FittedState`` here), never modified once built; ``fit`` replaces it as a whole and every
+method reads it once, at its start. Parameters set after ``fit`` (``set_params``) take effect at
+the next ``fit``, as in scikit-learn, and a pickle keeps the fitted state. ``compile`` builds the new circuit and keys aside and swaps them in
 atomically (in C++), so a model can be shared between threads: predictions run concurrently (and
 in parallel: no lock is held while they compute) with each other, with ``compile`` and with
 ``fit``, each one finishing with the state, circuit and keys it started with.
@@ -21,6 +23,7 @@ import numbers
 import numpy
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from torusml import _core
 from torusml._errors import NotCompiledError
@@ -30,31 +33,38 @@ FHE_MODES = ("disable", "simulate", "execute")
 _N_BITS_KEYS = ("op_inputs", "op_weights")
 
 
-def parse_n_bits(n_bits):
-    """Returns (input_bits, weight_bits) from an int or a dict with op_inputs and op_weights."""
+def parse_n_bits(n_bits, keys=_N_BITS_KEYS, default=8):
+    """The bit widths from an int (the same for every key) or a dict with exactly these keys.
+
+    keys: the dict's keys, in the order of the returned tuple (op_inputs and op_weights for the
+    linear models, op_inputs and op_leaves for the trees); default: the value the out-of-range
+    message suggests.
+    """
     if isinstance(n_bits, dict):
-        unknown = sorted(set(n_bits) - set(_N_BITS_KEYS))
-        missing = [k for k in _N_BITS_KEYS if k not in n_bits]
+        unknown = sorted(set(n_bits) - set(keys))
+        missing = [k for k in keys if k not in n_bits]
         if unknown or missing:
+            example = ", ".join(f"{k!r}: {8 - 2 * i}" for i, k in enumerate(keys))
             raise ValueError(
-                f"n_bits as a dict must have exactly the keys 'op_inputs' and 'op_weights' "
-                f"(got {sorted(n_bits)}), e.g. n_bits={{'op_inputs': 8, 'op_weights': 6}}"
+                f"n_bits as a dict must have exactly the keys {' and '.join(map(repr, keys))} "
+                f"(got {sorted(n_bits)}), e.g. n_bits={{{example}}}"
             )
-        return tuple(_check_bits(n_bits[k], f"n_bits['{k}']") for k in _N_BITS_KEYS)
-    bits = _check_bits(n_bits, "n_bits")
-    return bits, bits
+        return tuple(_check_bits(n_bits[k], f"n_bits['{k}']", keys, default) for k in keys)
+    bits = _check_bits(n_bits, "n_bits", keys, default)
+    return (bits,) * len(keys)
 
 
-def _check_bits(value, name):
+def _check_bits(value, name, keys=_N_BITS_KEYS, default=8):
     if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Integral):
+        spelled = ", ".join(f"{k!r}: int" for k in keys)
         raise ValueError(
             f"{name} must be an integer between 1 and {MAX_N_BITS} (or, for n_bits, a dict "
-            f"{{'op_inputs': int, 'op_weights': int}}), got {value!r}"
+            f"{{{spelled}}}), got {value!r}"
         )
     if not 1 <= int(value) <= MAX_N_BITS:
         raise ValueError(
             f"{name} = {int(value)} is out of range: use an integer between 1 and "
-            f"{MAX_N_BITS} (8 is a good default)"
+            f"{MAX_N_BITS} ({default} is a good default)"
         )
     return int(value)
 
@@ -216,31 +226,57 @@ class _FittedState:
     def calibrated_on(cls, sklearn_model, X, bits):
         """The state of a fitted estimator, its input quantizers calibrated on X (float 2-D)."""
         n_features = numpy.asarray(sklearn_model.coef_).shape[-1]
-        if X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the fitted model has {n_features}; pass "
-                f"data with the columns the model was trained on"
-            )
+        check_n_features(X, n_features)
         return cls(sklearn_model, numpy.vstack([X.min(axis=0), X.max(axis=0)]), bits)
+
+    @property
+    def circuit(self):
+        return self.quantized.circuit
+
+    def fitted_attribute(self, name):
+        """A fitted attribute (name ends with '_'): n_features_in_, else the wrapped model's."""
+        if name == "n_features_in_":
+            return self.n_features
+        return getattr(self.sklearn_model, name)
 
     def __reduce__(self):
         return (_FittedState, (self.sklearn_model, self.calibration_range, self.bits))
 
 
-class BaseLinearModel(BaseEstimator):
-    """Base of every linear model: fit, quantization, compile, FHE modes.
+def check_n_features(X, n_features):
+    """Raises ValueError unless the calibration data X has the fitted model's n_features columns."""
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the fitted model has {n_features}; pass "
+            f"data with the columns the model was trained on"
+        )
 
-    Subclasses set ``sklearn_class`` (the wrapped estimator) and define ``__init__`` with
-    scikit-learn's arguments plus ``n_bits``, stored as attributes of the same names.
+
+class BaseQuantizedModel(BaseEstimator):
+    """Base of every model: the wrapped estimator, fit, quantization, compile, FHE modes.
+
+    Subclasses set ``sklearn_class`` (the wrapped estimator), ``_own_params`` (the constructor
+    arguments that are ours, not the wrapped estimator's: n_bits, ...) and define ``__init__``
+    with the wrapped estimator's arguments plus ours, stored as attributes of the same names, and:
+
+    - ``_parse_own_params()``: our parameters, checked (at fit: set_params does not check);
+    - ``_make_state(sklearn_model, X, options)``: the fitted state (immutable; attributes
+      sklearn_model, quantized, n_features and circuit, method fitted_attribute(name)) of a
+      fitted wrapped model, its quantizers calibrated on X (float 2-D), options from
+      _parse_own_params.
     """
 
     sklearn_class = None
+    _own_params = ("n_bits",)
+    # Tags where the model differs from the wrapped estimator (each with its reason where set).
+    _tag_overrides = {}
 
     # ---- scikit-learn plumbing -------------------------------------------------------------
 
     def _sklearn_params(self):
         params = self.get_params(deep=False)
-        params.pop("n_bits")
+        for name in self._own_params:
+            params.pop(name)
         return params
 
     def _more_tags(self):
@@ -249,6 +285,7 @@ class BaseLinearModel(BaseEstimator):
         # both alike. Its expected check failures are its own, not forwarded.
         tags = self.sklearn_class(**self._sklearn_params())._get_tags()
         tags.pop("_xfail_checks", None)
+        tags.update(self._tag_overrides)
         return tags
 
     @property
@@ -268,9 +305,7 @@ class BaseLinearModel(BaseEstimator):
         if name.endswith("_") and not name.startswith("__"):
             state = self.__dict__.get("_fitted")
             if state is not None:
-                if name == "n_features_in_":
-                    return state.n_features
-                return getattr(state.sklearn_model, name)
+                return state.fitted_attribute(name)
             raise AttributeError(
                 f"{type(self).__name__} has no attribute {name!r}: it is not fitted yet; call "
                 f"fit(X, y) first"
@@ -283,6 +318,156 @@ class BaseLinearModel(BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return "_fitted" in self.__dict__
+
+    # ---- training and quantization ---------------------------------------------------------
+
+    def _fit_wrapped(self, X, y, fit_params):
+        """A new wrapped estimator with this model's parameters, fitted on float data."""
+        model = self.sklearn_class(**self._sklearn_params())
+        model.fit(X, y, **fit_params)
+        return model
+
+    def fit(self, X, y, **fit_params):
+        """Trains the wrapped estimator on float data, then quantizes the model.
+
+        The input quantizers are calibrated on X (per feature, min/max). The parameters (n_bits
+        included) are checked here: those set after a fit take effect at the next one.
+        """
+        options = self._parse_own_params()
+        X = to_float_matrix(X)
+        reject_complex(y, "y")
+        model = self._fit_wrapped(X, y, fit_params)
+        self._fitted = self._make_state(model, X, options)
+        return self
+
+    @classmethod
+    def _accepts_model(cls, model):
+        """Whether from_sklearn_model can wrap this (fitted or not) model."""
+        return isinstance(model, cls.sklearn_class)
+
+    @classmethod
+    def _accepted_model_names(cls):
+        return f"{cls.sklearn_class.__module__.split('.')[0]} {cls.sklearn_class.__name__}"
+
+    @classmethod
+    def from_sklearn_model(cls, sklearn_model, X=None, n_bits=None, **params):
+        """A quantized model from an already fitted scikit-learn estimator.
+
+        X (representative data, e.g. the training set) calibrates the input quantizers. n_bits:
+        as in the constructor (None: its default); params: our other constructor arguments.
+        """
+        if not cls._accepts_model(sklearn_model):
+            raise ValueError(
+                f"{cls.__name__}.from_sklearn_model expects a fitted "
+                f"{cls._accepted_model_names()}, got {type(sklearn_model).__name__}"
+            )
+        try:
+            check_is_fitted(sklearn_model)
+        except NotFittedError:
+            raise NotFittedError(
+                f"the {type(sklearn_model).__name__} passed to from_sklearn_model is not fitted; "
+                f"call its fit(X, y) first"
+            ) from None
+        if X is None:
+            raise ValueError(
+                "from_sklearn_model needs X to calibrate the input quantizers: pass the "
+                "training data (or representative samples)"
+            )
+        unknown = sorted(set(params) - set(cls._own_params))
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.from_sklearn_model got unexpected arguments {unknown}; it "
+                f"takes the model, X and {', '.join(cls._own_params)}"
+            )
+        if n_bits is not None:
+            params["n_bits"] = n_bits
+        names = set(cls._get_param_names()) - set(cls._own_params)
+        wrapped = sklearn_model.get_params(deep=False)
+        model = cls(**params, **{k: v for k, v in wrapped.items() if k in names})
+        model._fitted = model._make_state(
+            copy.deepcopy(sklearn_model), to_float_matrix(X), model._parse_own_params()
+        )
+        return model
+
+    # ---- compilation and inference ---------------------------------------------------------
+
+    def _fitted_state(self, action):
+        """The current fitted state (read once per call: fit may replace it meanwhile)."""
+        state = self.__dict__.get("_fitted")
+        if state is None:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) before "
+                f"{action} (or build one from a fitted {self._accepted_model_names()} with "
+                f"{type(self).__name__}.from_sklearn_model(model, X))"
+            )
+        return state
+
+    def _check_input(self, state, X):
+        X = to_float_matrix(X)
+        if X.shape[1] != state.n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{state.n_features} features as input; pass data with the same columns as "
+                f"at fit"
+            )
+        return X
+
+    def _require_compiled(self, state, mode):
+        if mode != "disable" and not state.quantized.is_compiled:
+            raise NotCompiledError(
+                f"This {type(self).__name__} is not compiled: call model.compile(X_train) "
+                f"before predicting with fhe={mode!r} (fhe='disable' needs no compilation)"
+            )
+
+    def compile(self, X, p_error=None, global_p_error=None, verbose=False):
+        """Compiles the model to an FHE circuit and generates its keys.
+
+        X: representative inputs (e.g. the training set). p_error: failure probability of each
+        bootstrap; global_p_error: of a whole evaluation (set at most one). Returns the circuit.
+        Predictions running meanwhile on other threads finish with the previous circuit and keys.
+        """
+        state = self._fitted_state("compile()")
+        X = self._check_input(state, X)
+        state.quantized.compile(X, p_error=p_error, global_p_error=global_p_error)
+        circuit = state.circuit
+        if verbose:
+            print(circuit)
+        return circuit
+
+    @property
+    def fhe_circuit(self):
+        """The compiled circuit (print it for its statistics), or None before compile()."""
+        state = self.__dict__.get("_fitted")
+        return None if state is None else state.circuit
+
+    @property
+    def quantized_module(self):
+        """The C++ quantized model (torusml.QuantizedLinear, torusml.QuantizedTreeEnsemble)."""
+        return self._fitted_state("using the quantized module").quantized
+
+    @property
+    def input_quantizers(self):
+        """One torusml.UniformQuantizer per feature."""
+        return self.quantized_module.input_quantizers
+
+    def quantize_input(self, X):
+        """Quantized inputs: int64 array of shape (n_samples, n_features)."""
+        state = self._fitted_state("quantize_input()")
+        return state.quantized.quantize_input(self._check_input(state, X))
+
+
+class BaseLinearModel(BaseQuantizedModel):
+    """Base of every linear model.
+
+    Subclasses set ``sklearn_class`` (the wrapped estimator) and define ``__init__`` with
+    scikit-learn's arguments plus ``n_bits``, stored as attributes of the same names.
+    """
+
+    def _parse_own_params(self):
+        return parse_n_bits(self.n_bits)
+
+    def _make_state(self, sklearn_model, X, bits):
+        return _FittedState.calibrated_on(sklearn_model, X, bits)
 
     def __setstate__(self, state):
         # Pickles of the first layout (sklearn_model and _calibration_range as attributes, the
@@ -298,114 +483,9 @@ class BaseLinearModel(BaseEstimator):
             state.pop("n_features_in_", None)
         super().__setstate__(state)
 
-    # ---- training and quantization ---------------------------------------------------------
-
-    def fit(self, X, y, **fit_params):
-        """Trains the wrapped scikit-learn estimator on float data, then quantizes the model.
-
-        The input quantizers are calibrated on X (per feature, min/max). The parameters (n_bits
-        included) are checked here: those set after a fit take effect at the next one.
-        """
-        bits = parse_n_bits(self.n_bits)
-        X = to_float_matrix(X)
-        reject_complex(y, "y")
-        model = self.sklearn_class(**self._sklearn_params())
-        model.fit(X, y, **fit_params)
-        self._fitted = _FittedState.calibrated_on(model, X, bits)
-        return self
-
-    @classmethod
-    def from_sklearn_model(cls, sklearn_model, X=None, n_bits=8):
-        """A quantized model from an already fitted scikit-learn estimator.
-
-        X (representative data, e.g. the training set) calibrates the input quantizers.
-        """
-        if not isinstance(sklearn_model, cls.sklearn_class):
-            raise ValueError(
-                f"{cls.__name__}.from_sklearn_model expects a fitted "
-                f"sklearn {cls.sklearn_class.__name__}, got {type(sklearn_model).__name__}"
-            )
-        if not hasattr(sklearn_model, "coef_"):
-            raise NotFittedError(
-                f"the {type(sklearn_model).__name__} passed to from_sklearn_model is not fitted; "
-                f"call its fit(X, y) first"
-            )
-        if X is None:
-            raise ValueError(
-                "from_sklearn_model needs X to calibrate the input quantizers: pass the "
-                "training data (or representative samples)"
-            )
-        bits = parse_n_bits(n_bits)
-        names = set(cls._get_param_names()) - {"n_bits"}
-        params = sklearn_model.get_params(deep=False)
-        model = cls(n_bits=n_bits, **{k: v for k, v in params.items() if k in names})
-        model._fitted = _FittedState.calibrated_on(
-            copy.deepcopy(sklearn_model), to_float_matrix(X), bits
-        )
-        return model
-
-    # ---- compilation and inference ---------------------------------------------------------
-
-    def _fitted_state(self, action):
-        """The current fitted state (read once per call: fit may replace it meanwhile)."""
-        state = self.__dict__.get("_fitted")
-        if state is None:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) before "
-                f"{action} (or build one from a fitted scikit-learn model with "
-                f"{type(self).__name__}.from_sklearn_model(model, X))"
-            )
-        return state
-
-    def _check_input(self, state, X):
-        X = to_float_matrix(X)
-        if X.shape[1] != state.n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{state.n_features} features as input; pass data with the same columns as "
-                f"at fit"
-            )
-        return X
-
-    def compile(self, X, p_error=None, global_p_error=None, verbose=False):
-        """Compiles the model to an FHE circuit and generates its keys.
-
-        X: representative inputs (e.g. the training set). p_error: failure probability of each
-        bootstrap; global_p_error: of a whole evaluation (set at most one). Returns the circuit.
-        Predictions running meanwhile on other threads finish with the previous circuit and keys.
-        """
-        state = self._fitted_state("compile()")
-        X = self._check_input(state, X)
-        state.quantized.compile(X, p_error=p_error, global_p_error=global_p_error)
-        circuit = state.quantized.circuit
-        if verbose:
-            print(circuit)
-        return circuit
-
-    @property
-    def fhe_circuit(self):
-        """The compiled circuit (print it for its statistics), or None before compile()."""
-        state = self.__dict__.get("_fitted")
-        return None if state is None else state.quantized.circuit
-
-    @property
-    def quantized_module(self):
-        """The C++ quantized model (torusml.QuantizedLinear)."""
-        return self._fitted_state("using the quantized module").quantized
-
-    @property
-    def input_quantizers(self):
-        """One torusml.UniformQuantizer per feature."""
-        return self.quantized_module.input_quantizers
-
     @property
     def weight_quantizer(self):
         return self.quantized_module.weight_quantizer
-
-    def quantize_input(self, X):
-        """Quantized inputs: int64 array of shape (n_samples, n_features)."""
-        state = self._fitted_state("quantize_input()")
-        return state.quantized.quantize_input(self._check_input(state, X))
 
     def dequantize_output(self, q_y):
         """Real outputs (before any link or post-processing) from the circuit's integer outputs."""
@@ -423,11 +503,7 @@ class BaseLinearModel(BaseEstimator):
         mode = resolve_fhe_mode(fhe, execute_in_fhe)
         state = self._fitted_state(f"predicting (fhe={mode!r})")
         X = self._check_input(state, X)
-        if mode != "disable" and not state.quantized.is_compiled:
-            raise NotCompiledError(
-                f"This {type(self).__name__} is not compiled: call model.compile(X_train) "
-                f"before predicting with fhe={mode!r} (fhe='disable' needs no compilation)"
-            )
+        self._require_compiled(state, mode)
         return state, state.quantized.predict(X, mode)
 
 
