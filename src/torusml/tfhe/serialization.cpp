@@ -411,7 +411,8 @@ GlweDimension read_glwe_dimension(ByteReader& r, const char* field) {
 }
 
 PolynomialSize read_polynomial_size(ByteReader& r, const char* field) {
-  const std::uint64_t n = read_bounded(r, field, 1, kMaxPolynomialSize);
+  // The range PbsParameters::validate() allows, also for components loaded without parameters.
+  const std::uint64_t n = read_bounded(r, field, kMinPolynomialSize, kMaxPolynomialSize);
   if (!std::has_single_bit(n))
     fail(std::string("'") + field + "' is " + std::to_string(n) + ", not a power of two");
   return PolynomialSize(n);

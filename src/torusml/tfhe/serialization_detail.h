@@ -22,6 +22,7 @@ namespace torusml::tfhe::serialization_detail {
 // allows; every real object is far below).
 inline constexpr std::uint64_t kMaxLweDimension = std::uint64_t{1} << 21;  // k*N <= 16 * 2^17
 inline constexpr std::uint64_t kMaxGlweDimension = 16;
+inline constexpr std::uint64_t kMinPolynomialSize = 256;
 inline constexpr std::uint64_t kMaxPolynomialSize = std::uint64_t{1} << 17;
 inline constexpr std::size_t kMaxStringBytes = 4096;
 
@@ -71,7 +72,7 @@ std::uint64_t read_bounded(ByteReader& r, const char* field, std::uint64_t lo, s
 /// An LWE dimension in [1, kMaxLweDimension].
 LweDimension read_lwe_dimension(ByteReader& r, const char* field);
 /// A GLWE dimension in [1, kMaxGlweDimension] and a power-of-two polynomial size in
-/// [1, kMaxPolynomialSize].
+/// [kMinPolynomialSize, kMaxPolynomialSize].
 GlweDimension read_glwe_dimension(ByteReader& r, const char* field);
 PolynomialSize read_polynomial_size(ByteReader& r, const char* field);
 /// base_log and level_count, both >= 1 with base_log * level_count <= 63.
