@@ -18,7 +18,9 @@ in parallel: no lock is held while they compute) with each other, with ``compile
 """
 
 import copy
+import inspect
 import numbers
+import sys
 
 import numpy
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -252,12 +254,87 @@ def check_n_features(X, n_features):
         )
 
 
+# ---- constructor generated from the wrapped class's signature ----------------------------------
+
+
+def _wrapped_parameters(sklearn_class):
+    """The wrapped class's constructor parameters (inspect.Parameter), in its order.
+
+    Those it takes through **kwargs (XGBoost's classifier and regressor pass them on to
+    XGBModel) are the remaining ones its get_params reports, keyword-only, with their defaults.
+    """
+    parameters = []
+    takes_kwargs = False
+    for p in list(inspect.signature(sklearn_class.__init__).parameters.values())[1:]:
+        if p.kind == p.VAR_KEYWORD:
+            takes_kwargs = True
+        elif p.kind == p.VAR_POSITIONAL:
+            raise TypeError(f"{sklearn_class.__name__} takes *args: it cannot be wrapped")
+        else:
+            parameters.append(p.replace(annotation=inspect.Parameter.empty))
+    if takes_kwargs:
+        names = {p.name for p in parameters}
+        for name, default in sklearn_class().get_params(deep=False).items():
+            if name not in names:
+                parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                                    default=default))
+    return parameters
+
+
+def _public_name(cls):
+    """cls's dotted name in the shortest loaded module that exports it (sklearn.linear_model.Ridge
+    rather than sklearn.linear_model._ridge.Ridge), else in its own module."""
+    parts = cls.__module__.split(".")
+    for end in range(1, len(parts)):
+        module = sys.modules.get(".".join(parts[:end]))
+        if module is not None and getattr(module, cls.__name__, None) is cls:
+            return f"{module.__name__}.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _make_init(cls):
+    """An __init__ taking the wrapped class's arguments (as it takes them) plus ours
+    (cls._own_defaults, keyword-only), storing each as an attribute of the same name, as
+    scikit-learn requires (get_params, clone and repr read the signature)."""
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += _wrapped_parameters(cls.sklearn_class)
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in cls._own_defaults.items()
+    ]
+    signature = inspect.Signature(parameters)
+
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as error:  # named as Python names it: "Ridge.__init__() got an ..."
+            raise TypeError(f"{__init__.__qualname__}() {error}") from None
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    ours = [
+        f"{name} ({cls._own_docs[name]}; default {default!r})"
+        for name, default in cls._own_defaults.items()
+    ]
+    if len(ours) > 1:
+        ours = [", ".join(ours[:-1]) + " and " + ours[-1]]
+    plus = f", plus the keyword-only {ours[0]}" if ours else ""
+    __init__.__doc__ = f"The arguments of {_public_name(cls.sklearn_class)}{plus}."
+    return __init__
+
+
 class BaseQuantizedModel(BaseEstimator):
     """Base of every model: the wrapped estimator, fit, quantization, compile, FHE modes.
 
-    Subclasses set ``sklearn_class`` (the wrapped estimator), ``_own_params`` (the constructor
-    arguments that are ours, not the wrapped estimator's: n_bits, ...) and define ``__init__``
-    with the wrapped estimator's arguments plus ours, stored as attributes of the same names, and:
+    Subclasses set ``sklearn_class`` (the wrapped estimator); their ``__init__``, generated from
+    its signature when they set it (``_make_init``), takes its arguments as it takes them, plus
+    ours, keyword-only: ``_own_defaults`` (name: default; ``_own_params`` is derived from it)
+    and ``_own_docs`` (name: what it is, for the generated docstring), declared by the family
+    bases. Each argument is stored as an attribute of the same name. Subclasses define:
 
     - ``_parse_own_params()``: our parameters, checked (at fit: set_params does not check);
     - ``_make_state(sklearn_model, X, options)``: the fitted state (immutable; attributes
@@ -267,9 +344,18 @@ class BaseQuantizedModel(BaseEstimator):
     """
 
     sklearn_class = None
-    _own_params = ("n_bits",)
+    # The constructor arguments that are ours, not the wrapped estimator's (set by each family).
+    _own_defaults = {}
+    _own_docs = {}
+    _own_params = ()
     # Tags where the model differs from the wrapped estimator (each with its reason where set).
     _tag_overrides = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._own_params = tuple(cls._own_defaults)
+        if cls.__dict__.get("sklearn_class") is not None and "__init__" not in cls.__dict__:
+            cls.__init__ = _make_init(cls)
 
     # ---- scikit-learn plumbing -------------------------------------------------------------
 
@@ -459,9 +545,12 @@ class BaseQuantizedModel(BaseEstimator):
 class BaseLinearModel(BaseQuantizedModel):
     """Base of every linear model.
 
-    Subclasses set ``sklearn_class`` (the wrapped estimator) and define ``__init__`` with
-    scikit-learn's arguments plus ``n_bits``, stored as attributes of the same names.
+    Subclasses set ``sklearn_class`` (the wrapped estimator); their constructor, the wrapped
+    class's arguments plus ``n_bits``, is generated from its signature.
     """
+
+    _own_defaults = {"n_bits": 8}
+    _own_docs = {"n_bits": "int, or dict with 'op_inputs' and 'op_weights'"}
 
     def _parse_own_params(self):
         return parse_n_bits(self.n_bits)

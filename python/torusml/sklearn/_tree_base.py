@@ -24,7 +24,6 @@ immutable ``_TreeFittedState``, replaced as a whole by ``fit``, as for the linea
 ``_base``): a model can be shared between threads.
 """
 
-import inspect
 import json
 import math
 import numbers
@@ -45,61 +44,6 @@ from torusml.sklearn._base import (
 TREE_N_BITS_KEYS = ("op_inputs", "op_leaves")
 DEFAULT_N_BITS = 6
 MAX_INPUT_BITS = 8  # the comparisons read the quantized inputs (the C++ core's limit)
-
-
-# ---- constructor generated from the wrapped class's signature ----------------------------------
-
-
-def _wrapped_parameters(sklearn_class):
-    """The wrapped class's constructor parameters (inspect.Parameter), in its order.
-
-    Those it takes through **kwargs (XGBoost's classifier and regressor pass them on to
-    XGBModel) are the remaining ones its get_params reports, keyword-only, with their defaults.
-    """
-    parameters = []
-    takes_kwargs = False
-    for p in list(inspect.signature(sklearn_class.__init__).parameters.values())[1:]:
-        if p.kind == p.VAR_KEYWORD:
-            takes_kwargs = True
-        elif p.kind == p.VAR_POSITIONAL:
-            raise TypeError(f"{sklearn_class.__name__} takes *args: it cannot be wrapped")
-        else:
-            parameters.append(p.replace(annotation=inspect.Parameter.empty))
-    if takes_kwargs:
-        names = {p.name for p in parameters}
-        for name, default in sklearn_class().get_params(deep=False).items():
-            if name not in names:
-                parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                                    default=default))
-    return parameters
-
-
-def _make_init(cls):
-    """An __init__ taking the wrapped class's arguments plus ours (keyword-only), storing each
-    as an attribute of the same name, as scikit-learn requires (get_params reads the signature)."""
-    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    parameters += _wrapped_parameters(cls.sklearn_class)
-    parameters += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-        for name, default in cls._own_defaults.items()
-    ]
-    signature = inspect.Signature(parameters)
-
-    def __init__(self, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        for name, value in list(bound.arguments.items())[1:]:
-            setattr(self, name, value)
-
-    __init__.__signature__ = signature
-    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    __init__.__module__ = cls.__module__
-    wrapped = f"{cls.sklearn_class.__module__}.{cls.sklearn_class.__qualname__}"
-    __init__.__doc__ = (
-        f"The arguments of {wrapped}, plus n_bits (int, or dict with 'op_inputs' and "
-        f"'op_leaves') and fhe_sum (sum the trees under encryption)."
-    )
-    return __init__
 
 
 # ---- reading the trees -------------------------------------------------------------------------
@@ -414,14 +358,12 @@ class BaseTreeModel(BaseQuantizedModel):
     defines ``_read_trees(sklearn_model)`` -> (trees, transform).
     """
 
-    _own_params = ("n_bits", "fhe_sum")
     _own_defaults = {"n_bits": DEFAULT_N_BITS, "fhe_sum": False}
+    _own_docs = {
+        "n_bits": "int, or dict with 'op_inputs' and 'op_leaves'",
+        "fhe_sum": "sum the trees under encryption",
+    }
     _split_rule = "<="  # scikit-learn: left iff x <= threshold
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("sklearn_class") is not None and "__init__" not in cls.__dict__:
-            cls.__init__ = _make_init(cls)
 
     def _parse_own_params(self):
         bits = parse_n_bits(self.n_bits, TREE_N_BITS_KEYS, default=DEFAULT_N_BITS)
