@@ -1,14 +1,18 @@
 // Quantized tree ensembles: the quantized model equals the float one on grid inputs, the three
 // modes (clear int64, simulation, real encryption with real keys) return identical integers for
-// both split rules, 1 and 3 outputs, per-tree outputs and sums under encryption; the lowering's
-// lookup counts, groups and declared ranges (sound on every grid input); serialization; every
-// rejected argument.
+// both split rules, 1 and 3 outputs, per-tree outputs and sums under encryption, with inputs
+// encrypted as one value or as two digits (every special case of the digit comparisons); the
+// digit comparisons equal q > T for every threshold and input of every width; compile() keeps the
+// cheaper encoding; the lowering's lookup counts, groups and declared ranges (sound on every grid
+// input); serialization; every rejected argument.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <set>
 
+#include "torusml/circuit/evaluate/evaluate.h"
+#include "torusml/common/byte_io.h"
 #include "torusml/common/error.h"
 #include "torusml/ml/quantized_trees.h"
 #include "tree_test_util.h"
@@ -88,6 +92,7 @@ struct Case {
   SplitRule rule;
   bool fhe_sum;
   unsigned group_bits = 0;
+  unsigned input_digits = 0;
 };
 
 class TreeModesAgree : public ::testing::TestWithParam<Case> {};
@@ -97,9 +102,18 @@ TEST_P(TreeModesAgree, ClearSimulateAndExecuteReturnIdenticalResults) {
   std::mt19937_64 rng(c.trees * 101 + c.outputs * 11 + c.depth * 3 + c.bits);
   const Matrix x = random_data(rng, 40, 3);
   QuantizedTreeEnsemble q(random_forest(rng, c.trees, c.depth, x, c.outputs), x,
-                          {c.bits, 6, c.rule, c.fhe_sum, c.group_bits});
+                          {c.bits, 6, c.rule, c.fhe_sum, c.group_bits, c.input_digits});
   q.compile(x, {}, test_seed());
   const TreeLookupStatistics s = q.statistics();  // of the compiled circuit
+  if (c.input_digits != 0) {
+    EXPECT_EQ(s.input_digits, c.input_digits);
+  } else if (c.bits == 6) {
+    EXPECT_EQ(s.input_digits, 2u);  // 3-bit digit lookups instead of 6-bit ones: far cheaper
+  } else if (c.bits <= 2) {
+    EXPECT_EQ(s.input_digits, 1u);  // 1-bit digits would not narrow any lookup
+  }
+  EXPECT_EQ(q.compiled_circuit().client_specification().inputs.at(0).shape.back(),
+            static_cast<std::int64_t>(3 * s.input_digits));
   if (c.group_bits != 0) {
     EXPECT_EQ(s.group_bits, std::max(c.group_bits, 2u));
   } else {
@@ -120,16 +134,16 @@ TEST_P(TreeModesAgree, ClearSimulateAndExecuteReturnIdenticalResults) {
   const Tensor few({6, 3},
                    std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 18));
   EXPECT_EQ(q.run_integer(few, Mode::Execute), q.run_integer(few, Mode::Clear));
-  const Tensor batched[] = {qx};
+  const Tensor batched[] = {q.encode_input(qx)};
   EXPECT_EQ(q.compiled_circuit().evaluate(batched, Mode::Clear)[0], clear);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ensembles, TreeModesAgree,
                          ::testing::Values(Case{2, 1, 2, 6, SplitRule::LessEqual, false},
-                                           Case{3, 3, 3, 5, SplitRule::Less, false},
-                                           Case{3, 1, 3, 4, SplitRule::LessEqual, true},
+                                           Case{3, 3, 3, 5, SplitRule::Less, false, 0, 2},
+                                           Case{3, 1, 3, 4, SplitRule::LessEqual, true, 0, 2},
                                            Case{2, 3, 2, 3, SplitRule::Less, true},
-                                           Case{2, 2, 3, 4, SplitRule::LessEqual, true, 3},
+                                           Case{2, 2, 3, 4, SplitRule::LessEqual, true, 3, 1},
                                            Case{2, 1, 3, 2, SplitRule::LessEqual, false, 5}));
 
 // Every grid input of a small ensemble runs inside the compiled widths, although the circuit was
@@ -147,7 +161,7 @@ TEST(QuantizedTrees, DeclaredRangesCoverEveryGridInput) {
     for (std::int64_t a = 0; a < 8; ++a)
       for (std::int64_t b = 0; b < 8; ++b) all.insert(all.end(), {a, b});
     const Tensor grid({64, 2}, all);
-    const Tensor batched[] = {grid};
+    const Tensor batched[] = {q.encode_input(grid)};
     EXPECT_EQ(q.compiled_circuit().evaluate(batched, Mode::Clear)[0], q.integer_forward(grid));
     // The measured ranges alone (the synthetic inputs) reach the declared ones for the indices.
     const auto& program = q.program();
@@ -158,6 +172,176 @@ TEST(QuantizedTrees, DeclaredRangesCoverEveryGridInput) {
       }
     }
   }
+}
+
+// One stump per threshold T in [0, q_max - 1] over one feature, leaves 0 (left) and 1 (right):
+// tree t returns [q > t].
+std::vector<IntegerTree> stumps(std::int64_t q_max) {
+  std::vector<IntegerTree> trees;
+  for (std::int64_t t = 0; t < q_max; ++t)
+    trees.push_back({{0, -1, -1}, {t, 0, 0}, {1, -1, -1}, {2, -1, -1}, {0, 0, 1}, 1});
+  return trees;
+}
+
+// For every width, every threshold and every input of the grid, the comparisons on two digits
+// (with and without local sums, i.e. through a + b read by the group tables and through the
+// c = [a + b >= 2] lookups) equal q > T in the clear semantics of the lowered program, and every
+// value stays inside its declared range.
+TEST(QuantizedTrees, DigitComparisonsEqualTheIntegerComparisonEverywhere) {
+  for (unsigned n = 2; n <= 8; ++n) {
+    const std::int64_t q_max = (std::int64_t{1} << n) - 1;
+    const std::vector<IntegerTree> trees = stumps(q_max);
+    for (bool sums : {true, false}) {
+      const LoweredTrees lowered = lower_tree_ensemble(trees, 1, 1, {n, 0, false, 2, sums});
+      ASSERT_EQ(lowered.statistics.input_digits, 2u);
+      ASSERT_EQ(lowered.program.nodes.at(0).shape, (circuit::Shape{2}));
+      for (std::int64_t q = 0; q <= q_max; ++q) {
+        const Tensor inputs[] = {encode_tree_inputs(Tensor({1}, {q}), n, 2)};
+        ASSERT_EQ(inputs[0], Tensor({2}, {q >> (n / 2), q & ((std::int64_t{1} << (n / 2)) - 1)}));
+        const std::vector<Tensor> out = circuit::evaluate_clear(
+            lowered.program, inputs, [&](circuit::NodeId id, const Tensor& value) {
+              const auto hint = lowered.range_hints.find(id);
+              if (hint == lowered.range_hints.end()) return;
+              for (std::int64_t v : value.values()) {
+                ASSERT_GE(v, hint->second.min) << "node " << id << ", q = " << q;
+                ASSERT_LE(v, hint->second.max) << "node " << id << ", q = " << q;
+              }
+            });
+        for (std::int64_t t = 0; t < q_max; ++t)
+          ASSERT_EQ(out.at(0)[static_cast<std::size_t>(t)], q > t ? 1 : 0)
+              << n << " bits, q = " << q << ", T = " << t << (sums ? ", local sums" : "");
+      }
+      if (n == 6) {
+        // 3 + 3 bits: [h > u] for u in [0, 6] (the thresholds with T_l = 7 need nothing else,
+        // the others' a are sums of two of them) and [l > u] for u in [0, 6]: 14 digit lookups;
+        // the 56 thresholds with T_l < 7 need a c lookup each unless their groups read a + b.
+        EXPECT_EQ(lowered.statistics.input_lookups, 14u);
+        EXPECT_EQ(lowered.statistics.comparisons, 63u);
+        EXPECT_EQ(lowered.statistics.summed_comparisons, sums ? 56u : 0u);
+        EXPECT_EQ(lowered.statistics.comparison_lookups, sums ? 14u : 70u);
+        EXPECT_EQ(lowered.max_lookup_bits, 3u);  // the high digits (the indices fit 2 bits)
+      }
+    }
+  }
+}
+
+// The digit lookups of one 6-bit feature (q = 8 h + l) for a few thresholds T = 8 T_h + T_l:
+// T_l = 7 needs only [h > T_h]; T_h = 0 and T_h = 7 read a from [h > 0] and [h > 6]; a middle
+// T_h reads a from its own lookup 2 [h > T_h] + [h == T_h], or from [h > T_h] + [h > T_h - 1]
+// when those exist anyway; [l > T_l] is shared by the thresholds with the same T_l. (Stumps, so
+// every comparison is read as a + b by its group: no c lookup.)
+TEST(QuantizedTrees, DigitLookupsAreSharedAndSpecialCasesNeedFewer) {
+  const auto input_lookups = [](std::vector<std::int64_t> thresholds) {
+    std::vector<IntegerTree> trees;
+    for (std::int64_t t : thresholds)
+      trees.push_back({{0, -1, -1}, {t, 0, 0}, {1, -1, -1}, {2, -1, -1}, {0, 0, 1}, 1});
+    const LoweredTrees lowered = lower_tree_ensemble(trees, 1, 1, {6, 0, false, 2, true});
+    for (std::int64_t q = 0; q < 64; ++q) {
+      const Tensor inputs[] = {encode_tree_inputs(Tensor({1}, {q}), 6, 2)};
+      const Tensor out = circuit::evaluate_clear(lowered.program, inputs).at(0);
+      for (std::size_t i = 0; i < thresholds.size(); ++i)
+        EXPECT_EQ(out[i], q > thresholds[i] ? 1 : 0) << "q = " << q << ", T = " << thresholds[i];
+    }
+    EXPECT_EQ(lowered.statistics.comparison_lookups, lowered.statistics.input_lookups);
+    return lowered.statistics.input_lookups;
+  };
+  EXPECT_EQ(input_lookups({15}), 1u);          // T_l = 7: [h > 1]
+  EXPECT_EQ(input_lookups({15, 23, 31}), 3u);  // [h > 1], [h > 2], [h > 3]
+  EXPECT_EQ(input_lookups({17}), 2u);          // 2 [h > 2] + [h == 2], [l > 1]
+  EXPECT_EQ(input_lookups({17, 25}), 3u);      // two a lookups, one shared [l > 1]
+  // With [h > 1], [h > 2], [h > 3] there anyway, a for T_h = 2 and 3 are sums of them.
+  EXPECT_EQ(input_lookups({15, 23, 31, 17, 26}), 5u);  // + [l > 1], [l > 2]
+  EXPECT_EQ(input_lookups({1, 57}), 3u);               // [h > 0], [h > 6], [l > 1]
+  EXPECT_EQ(input_lookups({1, 57, 7, 55}), 3u);        // T_l = 7 at T_h = 0, 6: the same ones
+}
+
+// Thresholds hitting every special case of the digits (n_bits 4: q = 4 h + l, h and l in
+// [0, 3]): T_h = 0 with T_l = 0, 1 and 3 (max), T_h = 3 (max) with T_l = 0 and 2, middle T_h with
+// T_l = 1 and 3; both split rules, per-tree outputs and sums under encryption. Clear, simulation
+// and the compiled circuit agree on the whole grid, real encryption on rows at the digits' edges
+// (a few per model: CI time).
+TEST(QuantizedTrees, DigitSpecialCasesRunUnderEncryption) {
+  const std::vector<std::int64_t> thresholds{0, 12, 3, 14, 5, 1, 7, 9};
+  Matrix x(16, 2);
+  for (std::size_t r = 0; r < 16; ++r) {
+    x(r, 0) = static_cast<double>(r);
+    x(r, 1) = static_cast<double>(15 - r);
+  }
+  std::mt19937_64 rng(61);
+  // (fhe_sum, rule): (false, <=), (true, <); TreeModesAgree has the other two with 2 digits.
+  for (const auto& [rule, fhe_sum] :
+       {std::pair{SplitRule::LessEqual, false}, std::pair{SplitRule::Less, true}}) {
+    std::vector<DecisionTree> trees;
+    std::size_t next = fhe_sum ? 3 : 0;
+    for (std::size_t t = 0; t < 4; ++t) {
+      DecisionTree tree = random_tree(rng, 3, x, 2);
+      for (std::size_t i = 0; i < tree.feature.size(); ++i)
+        if (tree.left[i] != -1) {
+          tree.feature[i] = static_cast<std::int64_t>(next % 2);
+          tree.threshold[i] = static_cast<double>(thresholds[next++ % thresholds.size()]) + 0.5;
+        }
+      trees.push_back(tree);
+    }
+    QuantizedTreeEnsemble q(trees, x, {4, 5, rule, fhe_sum, 0, 2});
+    for (const UniformQuantizer& quantizer : q.input_quantizers())
+      for (std::int64_t v = 0; v < 16; ++v)
+        ASSERT_EQ(quantizer.quantize(static_cast<double>(v)), v);  // the grid is 0..15
+    std::set<std::pair<std::int64_t, std::int64_t>> digits;        // (T_h, T_l) after pruning
+    for (const IntegerTree& t : q.integer_trees())
+      for (std::size_t i = 0; i < t.size(); ++i)
+        if (!t.is_leaf(i)) digits.insert({t.threshold[i] >> 2, t.threshold[i] & 3});
+    for (const auto& expected : {std::pair<std::int64_t, std::int64_t>{0, 0},
+                                 {0, 1},
+                                 {0, 3},
+                                 {3, 0},
+                                 {3, 2},
+                                 {1, 1},
+                                 {1, 3},
+                                 {2, 1}})
+      EXPECT_TRUE(digits.contains(expected)) << expected.first << ", " << expected.second;
+
+    q.compile(x, {}, test_seed());
+    ASSERT_EQ(q.statistics().input_digits, 2u);
+    EXPECT_LE(q.compiled_circuit().statistics().max_table_bits, q.statistics().group_bits);
+    std::vector<std::int64_t> all;
+    for (std::int64_t a = 0; a < 16; ++a)
+      for (std::int64_t b = 0; b < 16; ++b) all.insert(all.end(), {a, b});
+    const Tensor grid({256, 2}, all);
+    const Tensor clear = q.run_integer(grid, Mode::Clear);
+    EXPECT_EQ(q.run_integer(grid, Mode::Simulate, 5), clear);
+    const Tensor encoded[] = {q.encode_input(grid)};
+    EXPECT_EQ(q.compiled_circuit().evaluate(encoded, Mode::Clear)[0], clear);
+    const Tensor edges = fhe_sum ? Tensor({4, 2}, {0, 15, 3, 12, 12, 13, 15, 0})
+                                 : Tensor({4, 2}, {4, 4, 13, 3, 5, 9, 14, 7});
+    EXPECT_EQ(q.run_integer(edges, Mode::Execute), q.run_integer(edges, Mode::Clear));
+  }
+}
+
+// compile() keeps the encoding (and group width) of lowest estimated cost, whichever it is (at 6
+// bits the digits win: see TreeModesAgree; at 4 bits, for shallow trees, 4-bit lookups are not
+// much dearer than 3-bit ones and the digits need more of them).
+TEST(QuantizedTrees, CompileKeepsTheCheaperInputEncoding) {
+  std::mt19937_64 rng(67);
+  const Matrix x = random_data(rng, 40, 3);
+  const auto trees = random_forest(rng, 3, 3, x, 1);
+  const auto compile = [&](unsigned digits) {
+    QuantizedTreeEnsemble q(trees, x, {4, 6, SplitRule::LessEqual, false, 0, digits});
+    q.compile(x, {}, test_seed());
+    const circuit::CircuitStatistics& s = q.compiled_circuit().statistics();
+    EXPECT_EQ(s.pbs_count, q.statistics().lookups_per_sample);
+    return std::tuple{static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds,
+                      q.statistics().input_digits, s.max_table_bits};
+  };
+  const auto [one, one_digits, one_bits] = compile(1);
+  const auto [two, two_digits, two_bits] = compile(2);
+  const auto [chosen, chosen_digits, chosen_bits] = compile(0);
+  EXPECT_EQ(one_digits, 1u);
+  EXPECT_EQ(one_bits, 4u);
+  EXPECT_EQ(two_digits, 2u);
+  EXPECT_LT(two_bits, 4u);
+  EXPECT_NE(one, two);
+  EXPECT_EQ(chosen, std::min(one, two));
+  EXPECT_EQ(chosen_digits, two < one ? 2u : 1u);
 }
 
 TEST(QuantizedTrees, LookupCountsAndGroups) {
@@ -176,7 +360,10 @@ TEST(QuantizedTrees, LookupCountsAndGroups) {
   for (std::size_t i = 0; i < one.integer_trees()[0].size(); ++i)
     if (!one.integer_trees()[0].is_leaf(i))
       pairs.insert({one.integer_trees()[0].feature[i], one.integer_trees()[0].threshold[i]});
-  EXPECT_EQ(s.comparison_lookups, pairs.size());
+  EXPECT_EQ(s.comparison_lookups, pairs.size());  // before compile: 1 input digit
+  EXPECT_EQ(s.comparisons, pairs.size());
+  EXPECT_EQ(s.input_lookups, pairs.size());
+  EXPECT_EQ(s.input_digits, 1u);
   EXPECT_EQ(s.pruned_nodes, 63u - one.integer_trees()[0].size());
   if (s.pruned_nodes == 0) {
     EXPECT_EQ(s.groups, 8u);
@@ -246,7 +433,8 @@ TEST(QuantizedTrees, ConstantTreesNeedNoLookup) {
 TEST(QuantizedTrees, SerializationRoundTrips) {
   std::mt19937_64 rng(53);
   const Matrix x = random_data(rng, 40, 3);
-  const QuantizedTreeEnsemble q(random_forest(rng, 3, 3, x, 2), x, {5, 7, SplitRule::Less, true});
+  const QuantizedTreeEnsemble q(random_forest(rng, 3, 3, x, 2), x,
+                                {5, 7, SplitRule::Less, true, 0, 2});
   const std::vector<std::uint8_t> bytes = q.serialize();
   const QuantizedTreeEnsemble r = QuantizedTreeEnsemble::deserialize(bytes);
   EXPECT_EQ(r.options(), q.options());
@@ -258,6 +446,17 @@ TEST(QuantizedTrees, SerializationRoundTrips) {
   EXPECT_EQ(r.serialize(), bytes);
   const Tensor grid = random_grid(rng, 20, 3, 5);
   EXPECT_EQ(r.integer_forward(grid), q.integer_forward(grid));
+  EXPECT_EQ(r.statistics().input_digits, 2u);
+
+  // Version 1 (no input_digits byte) still loads, with input_digits 0 (chosen at compile).
+  std::vector<std::uint8_t> v1(bytes.begin(), bytes.end() - 8);
+  v1.erase(v1.begin() + 17);  // magic (8), version (4), 5 option bytes, then input_digits
+  v1[8] = 1;
+  const std::uint64_t sum = fnv1a64(v1);
+  for (int i = 0; i < 8; ++i) v1.push_back(static_cast<std::uint8_t>(sum >> (8 * i)));
+  const QuantizedTreeEnsemble old = QuantizedTreeEnsemble::deserialize(v1);
+  EXPECT_EQ(old.options().input_digits, 0u);
+  EXPECT_EQ(old.integer_trees(), q.integer_trees());
 
   std::vector<std::uint8_t> damaged = bytes;
   damaged[damaged.size() / 2] ^= 1;
@@ -279,6 +478,10 @@ TEST(QuantizedTrees, RejectsInvalidArguments) {
   EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {6, 6, static_cast<SplitRule>(7)}), InvalidArgument);
   EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {6, 6, SplitRule::Less, false, 1}), InvalidArgument);
   EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {6, 6, SplitRule::Less, false, 11}),
+               InvalidArgument);
+  EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {6, 6, SplitRule::Less, false, 0, 3}),
+               InvalidArgument);
+  EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {1, 6, SplitRule::Less, false, 0, 2}),
                InvalidArgument);
   EXPECT_THROW(QuantizedTreeEnsemble(std::vector<DecisionTree>{}, x), InvalidArgument);
   EXPECT_THROW(QuantizedTreeEnsemble(trees, Matrix(0, 3)), InvalidArgument);
@@ -310,8 +513,11 @@ TEST(QuantizedTrees, RejectsInvalidArguments) {
   EXPECT_NO_THROW(q.dequantize_output(Tensor({1, 1, 1}, {0})));
   EXPECT_THROW(q.compile(nan), InvalidArgument);
   circuit::CompileOptions narrow;
-  narrow.max_table_bits = 3;
+  narrow.max_table_bits = 2;  // even the 3-bit digits are too wide
   EXPECT_THROW(q.compile(x, narrow, test_seed()), CompileError);
+  narrow.max_table_bits = 5;  // 6-bit comparisons on one digit
+  QuantizedTreeEnsemble one_digit(trees, x, {6, 6, SplitRule::LessEqual, false, 0, 1});
+  EXPECT_THROW(one_digit.compile(x, narrow, test_seed()), CompileError);
 }
 
 }  // namespace

@@ -40,6 +40,13 @@ void validate_options(const TreeEnsembleOptions& o) {
        << "integer between 2 and " << kMaxTreeGroupBits;
     throw InvalidArgument(os.str());
   }
+  if (o.input_digits > 2 || (o.input_digits == 2 && o.n_bits < 2)) {
+    std::ostringstream os;
+    os << "input_digits = " << o.input_digits << " is not supported with n_bits = " << o.n_bits
+       << ": use 0 (chosen at compile), 1 (one value per input) or 2 (two digits per input, "
+       << "n_bits >= 2)";
+    throw InvalidArgument(os.str());
+  }
   if (o.split_rule != SplitRule::LessEqual && o.split_rule != SplitRule::Less)
     throw InvalidArgument("unknown split rule: use SplitRule::LessEqual or SplitRule::Less");
 }
@@ -99,15 +106,23 @@ QuantizedTreeEnsemble::QuantizedTreeEnsemble(std::span<const DecisionTree> trees
   }
   reference_lookups_ = reference;
   pruned_nodes_ = pruned;
-  lowered_ = lower(options.group_bits);
+  lowered_ = lower_default();
 }
 
-std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lower(unsigned group_bits) const {
-  auto lowered = std::make_shared<LoweredTrees>(lower_tree_ensemble(
-      trees_, n_features(), n_outputs(), options_.n_bits, group_bits, options_.fhe_sum));
+std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lower(unsigned group_bits,
+                                                                 unsigned input_digits,
+                                                                 bool local_sums) const {
+  const TreeLoweringOptions lowering{options_.n_bits, group_bits, options_.fhe_sum, input_digits,
+                                     local_sums};
+  auto lowered = std::make_shared<LoweredTrees>(
+      lower_tree_ensemble(trees_, n_features(), n_outputs(), lowering));
   lowered->statistics.reference_lookups_per_sample = reference_lookups_;
   lowered->statistics.pruned_nodes = pruned_nodes_;
   return lowered;
+}
+
+std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lower_default() const {
+  return lower(options_.group_bits, options_.input_digits == 0 ? 1 : options_.input_digits);
 }
 
 std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lowering() const {
@@ -148,6 +163,11 @@ void QuantizedTreeEnsemble::require_quantized_input(const circuit::Tensor& q_x) 
       throw InvalidArgument(os.str());
     }
   }
+}
+
+circuit::Tensor QuantizedTreeEnsemble::encode_input(const circuit::Tensor& q_x) const {
+  require_quantized_input(q_x);
+  return encode_tree_inputs(q_x, options_.n_bits, lowering()->options.input_digits);
 }
 
 circuit::Tensor QuantizedTreeEnsemble::integer_forward(const circuit::Tensor& q_x) const {
@@ -208,18 +228,24 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
     if (lowered.max_lookup_bits > options.max_table_bits) {
       std::ostringstream os;
       os << "compile: the trees' lookups read " << lowered.max_lookup_bits
-         << "-bit inputs (n_bits, or deep paths after quantization), but max_table_bits is "
-         << options.max_table_bits << "; use fewer n_bits or shallower trees (max_depth)";
+         << "-bit inputs (n_bits, its high digit with input_digits = 2, or deep paths after "
+         << "quantization), but max_table_bits is " << options.max_table_bits
+         << "; use fewer n_bits, input_digits = 2 (or 0) or shallower trees (max_depth)";
       throw CompileError(os.str());
     }
+    const unsigned digits = lowered.options.input_digits;
+    const std::size_t width = f * digits;
     std::vector<std::vector<circuit::Tensor>> inputset;
     inputset.reserve(x.rows() + lowered.grid_inputs.size());
-    for (const auto& grid : lowered.grid_inputs) inputset.push_back({circuit::Tensor({fi}, grid)});
-    const auto values = q.values();
-    for (std::size_t r = 0; r < x.rows(); ++r) {
-      const auto row = values.subspan(r * f, f);
+    for (const auto& grid : lowered.grid_inputs)
       inputset.push_back(
-          {circuit::Tensor({fi}, std::vector<std::int64_t>(row.begin(), row.end()))});
+          {encode_tree_inputs(circuit::Tensor({fi}, grid), options_.n_bits, digits)});
+    const circuit::Tensor encoded = encode_tree_inputs(q, options_.n_bits, digits);
+    const auto values = encoded.values();
+    for (std::size_t r = 0; r < x.rows(); ++r) {
+      const auto row = values.subspan(r * width, width);
+      inputset.push_back({circuit::Tensor({static_cast<std::int64_t>(width)},
+                                          std::vector<std::int64_t>(row.begin(), row.end()))});
     }
     circuit::CompileOptions with_ranges = options;
     for (const auto& [id, range] : lowered.range_hints) {
@@ -229,34 +255,53 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
     }
     return circuit::compile(lowered.program, inputset, with_ranges);
   };
+
+  // Every candidate lowering, the cheapest by the compiled circuits' estimated cost; the first
+  // one on ties (the widest group width, 1 digit before 2, local sums before none).
   auto compiled = std::make_shared<Compiled>();
-  if (options_.group_bits != 0) {
-    compiled->lowering = lowered_;
-    compiled->circuit = compile_lowering(*lowered_);
-  } else {
-    // The cheapest group width by the compiled circuits' estimated cost; the widest on ties.
-    double best_cost = std::numeric_limits<double>::infinity();
+  double best_cost = std::numeric_limits<double>::infinity();
+  std::exception_ptr first_error;
+  const auto consider = [&](const std::shared_ptr<const LoweredTrees>& lowered) {
+    try {
+      circuit::CompiledCircuit candidate = compile_lowering(*lowered);
+      const circuit::CircuitStatistics& s = candidate.statistics();
+      const double cost = static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds;
+      if (compiled->lowering && !(cost < best_cost)) return;
+      best_cost = cost;
+      compiled->lowering = lowered;
+      compiled->circuit = std::move(candidate);
+    } catch (const CompileError&) {
+      if (!first_error) first_error = std::current_exception();
+    }
+  };
+  // With 2 digits, the lowering without local sums too when they save a c lookup.
+  const auto consider_sums = [&](const std::shared_ptr<const LoweredTrees>& lowered) {
+    consider(lowered);
+    if (lowered->statistics.summed_comparisons > 0)
+      consider(lower(lowered->options.group_bits, 2, false));
+  };
+  std::vector<unsigned> digit_choices{options_.input_digits};
+  if (options_.input_digits == 0)
+    digit_choices = options_.n_bits >= 3 ? std::vector<unsigned>{1, 2} : std::vector<unsigned>{1};
+  for (const unsigned digits : digit_choices) {
+    const auto lowering_of = [&](unsigned bits) {
+      const TreeLookupStatistics& d = lowered_->statistics;
+      return bits == d.group_bits && digits == d.input_digits ? lowered_ : lower(bits, digits);
+    };
+    if (options_.group_bits != 0) {
+      consider_sums(lowering_of(options_.group_bits));
+      continue;
+    }
     unsigned previous = 0;
-    std::exception_ptr first_error;
     for (unsigned bits = std::max(options_.n_bits, 2u); bits >= 2; --bits) {
-      const auto lowered = bits == lowered_->statistics.group_bits ? lowered_ : lower(bits);
+      const auto lowered = lowering_of(bits);
       // Below the depth bound, every width gives the same lowering.
       if (lowered->statistics.group_bits == previous) break;
       previous = lowered->statistics.group_bits;
-      try {
-        circuit::CompiledCircuit candidate = compile_lowering(*lowered);
-        const circuit::CircuitStatistics& s = candidate.statistics();
-        const double cost = static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds;
-        if (compiled->lowering && !(cost < best_cost)) continue;
-        best_cost = cost;
-        compiled->lowering = lowered;
-        compiled->circuit = std::move(candidate);
-      } catch (const CompileError&) {
-        if (!first_error) first_error = std::current_exception();
-      }
+      consider_sums(lowered);
     }
-    if (!compiled->lowering) std::rethrow_exception(first_error);
   }
+  if (!compiled->lowering) std::rethrow_exception(first_error);
   compiled->keys = compiled->circuit.generate_keys(key_seed);
   std::atomic_store(&compiled_, std::shared_ptr<const Compiled>(std::move(compiled)));
 }
@@ -291,26 +336,29 @@ circuit::Tensor QuantizedTreeEnsemble::run_integer(const circuit::Tensor& q_x, c
         "the model is not compiled: call compile(X) with representative data before running in "
         "simulation or under FHE");
   require_quantized_input(q_x);
+  const circuit::Tensor encoded =
+      encode_tree_inputs(q_x, options_.n_bits, current->lowering->options.input_digits);
   if (mode == circuit::Mode::Simulate) {
-    const circuit::Tensor inputs[] = {q_x};
+    const circuit::Tensor inputs[] = {encoded};
     return std::move(
         current->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
   }
   // Execute in chunks of a few rows, one chunk per thread at a time (see QuantizedLinear); fewer
   // chunks than threads run as one batch, whose lookups the runtime spreads over every core.
   const auto rows = static_cast<std::size_t>(q_x.shape()[0]);
-  const std::size_t f = n_features(), per_row = output_rows() * n_outputs();
+  const auto f = static_cast<std::size_t>(encoded.shape()[1]);  // ciphertexts per row
+  const std::size_t per_row = output_rows() * n_outputs();
   const std::size_t ct_bytes =
       (current->circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
   const std::size_t chunk =
       std::max<std::size_t>(1, kExecuteChunkBytes / std::max<std::size_t>(1, f * ct_bytes));
   const std::size_t chunks = (rows + chunk - 1) / chunk;
   if (chunks < default_thread_pool().size()) {
-    const circuit::Tensor inputs[] = {q_x};
+    const circuit::Tensor inputs[] = {encoded};
     return std::move(current->circuit.encrypt_run_decrypt(current->keys, inputs).at(0));
   }
   std::vector<std::int64_t> out(rows * per_row);
-  const auto all = q_x.values();
+  const auto all = encoded.values();
   parallel_for(chunks, [&](std::size_t c) {
     const std::size_t start = c * chunk, count = std::min(chunk, rows - start);
     const auto first = all.begin() + static_cast<std::ptrdiff_t>(start * f);

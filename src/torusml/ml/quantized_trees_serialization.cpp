@@ -1,6 +1,6 @@
 // Serialization of a quantized tree ensemble's parameters (for pickling). Layout, little-endian:
-//   u64 magic "TMLTREES" | u32 version (1) | u8 n_bits, leaf_bits, split rule, fhe_sum,
-//   group_bits |
+//   u64 magic "TMLTREES" | u32 version (2) | u8 n_bits, leaf_bits, split rule, fhe_sum,
+//   group_bits, input_digits (absent in version 1, which is still read: input_digits 0) |
 //   u64 n_features, n_outputs, n_trees, reference lookups, pruned nodes |
 //   per feature, then per output: f64 scale, i64 zero point (unsigned quantizers) |
 //   per tree: u64 n_nodes, per node i64 feature, threshold, left, right, then n_nodes * n_outputs
@@ -19,7 +19,7 @@ namespace torusml::ml {
 namespace {
 
 constexpr std::uint64_t kMagic = 0x53454552544c4d54ULL;  // "TMLTREES"
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 
 [[noreturn]] void throw_invalid(const std::string& what) {
   throw SerializationError("QuantizedTreeEnsemble: invalid serialized model: " + what);
@@ -47,6 +47,7 @@ std::vector<std::uint8_t> QuantizedTreeEnsemble::serialize() const {
   w.u8(static_cast<std::uint8_t>(options_.split_rule));
   w.u8(options_.fhe_sum ? 1 : 0);
   w.u8(static_cast<std::uint8_t>(options_.group_bits));
+  w.u8(static_cast<std::uint8_t>(options_.input_digits));
   w.u64(n_features());
   w.u64(n_outputs());
   w.u64(n_trees());
@@ -80,10 +81,10 @@ QuantizedTreeEnsemble QuantizedTreeEnsemble::deserialize(std::span<const std::ui
   ByteReader r(body);
   if (r.u64("magic") != kMagic) throw_invalid("not a serialized QuantizedTreeEnsemble");
   const std::uint32_t version = r.u32("version");
-  if (version != kVersion) {
+  if (version != 1 && version != kVersion) {
     std::ostringstream os;
-    os << "format version " << version << " is not supported (this build reads version " << kVersion
-       << "); recreate the model from the float trees";
+    os << "format version " << version << " is not supported (this build reads versions 1 to "
+       << kVersion << "); recreate the model from the float trees";
     throw_invalid(os.str());
   }
   QuantizedTreeEnsemble m;
@@ -92,6 +93,7 @@ QuantizedTreeEnsemble QuantizedTreeEnsemble::deserialize(std::span<const std::ui
   const std::uint8_t rule = r.u8("split_rule");
   const std::uint8_t fhe_sum = r.u8("fhe_sum");
   m.options_.group_bits = r.u8("group_bits");
+  m.options_.input_digits = version >= 2 ? r.u8("input_digits") : 0;
   if (rule != static_cast<std::uint8_t>(SplitRule::LessEqual) &&
       rule != static_cast<std::uint8_t>(SplitRule::Less))
     throw_invalid("unknown split rule");
@@ -148,7 +150,7 @@ QuantizedTreeEnsemble QuantizedTreeEnsemble::deserialize(std::span<const std::ui
   r.expect_end("QuantizedTreeEnsemble");
   m.reference_lookups_ = reference;
   m.pruned_nodes_ = pruned;
-  m.lowered_ = m.lower(m.options_.group_bits);
+  m.lowered_ = m.lower_default();
   return m;
 }
 
