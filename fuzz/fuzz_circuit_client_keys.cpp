@@ -37,10 +37,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   return run_one(data, size, 1, [](const Input& in) {
     const std::span<const std::uint8_t> bytes(in.bytes);
-    const c::CircuitParameters* expected =
-        !in.expected ? nullptr
-        : in.alt     ? &small_pbs_fixture().program.parameters
-                     : &leveled_fixture().program.parameters;
+    const c::CircuitParameters* expected = !in.expected ? nullptr
+                                           : in.alt     ? &small_pbs_fixture().program.parameters
+                                                        : &leveled_fixture().program.parameters;
     const c::ClientKeySet keys = c::deserialize_client_keys(bytes, expected);
     check_canonical<c::ClientKeySet>(
         "ClientKeySet", bytes, keys, c::serialize_client_keys,

@@ -24,10 +24,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   return run_one(data, size, 1, [](const Input& in) {
     const std::span<const std::uint8_t> bytes(in.bytes);
-    const c::CircuitParameters* expected =
-        !in.expected ? nullptr
-        : in.alt     ? &small_pbs_fixture().program.parameters
-                     : &leveled_fixture().program.parameters;
+    const c::CircuitParameters* expected = !in.expected ? nullptr
+                                           : in.alt     ? &small_pbs_fixture().program.parameters
+                                                        : &leveled_fixture().program.parameters;
     const c::EvaluationKeySet keys = c::deserialize_evaluation_keys(bytes, expected, in.deep);
     check_canonical<c::EvaluationKeySet>(
         "EvaluationKeySet", bytes, keys, c::serialize_evaluation_keys,
@@ -39,8 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       finding("deserialize_evaluation_keys(expand = true) returned PBS keys without a server key");
     const c::KeySet* fixture_keys = keys_for(keys.parameters);
     if (fixture_keys == nullptr) return;
-    const CircuitFixture& f =
-        keys.parameters.uses_pbs ? small_pbs_fixture() : leveled_fixture();
+    const CircuitFixture& f = keys.parameters.uses_pbs ? small_pbs_fixture() : leveled_fixture();
     attempt("run", [&] {
       const c::RunArguments args = c::encrypt_inputs(fixture_keys->client, f.spec, f.batch);
       const auto outs = c::run(f.program, args, keys);

@@ -52,15 +52,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   return run_one(data, size, 2, [](const Input& in) {
     const std::span<const std::uint8_t> bytes(in.bytes);
-    const c::CircuitParameters* expected =
-        !in.expected ? nullptr
-        : in.alt     ? &small_pbs_fixture().program.parameters
-                     : &leveled_fixture().program.parameters;
+    const c::CircuitParameters* expected = !in.expected ? nullptr
+                                           : in.alt     ? &small_pbs_fixture().program.parameters
+                                                        : &leveled_fixture().program.parameters;
     if (in.loader == 0) {
       const c::ServerProgram program = c::deserialize_server_program(bytes, expected);
-      check_canonical<c::ServerProgram>(
-          "ServerProgram", bytes, program, c::serialize_server_program,
-          [&](std::span<const std::uint8_t> b) { return c::deserialize_server_program(b, expected); });
+      check_canonical<c::ServerProgram>("ServerProgram", bytes, program,
+                                        c::serialize_server_program,
+                                        [&](std::span<const std::uint8_t> b) {
+                                          return c::deserialize_server_program(b, expected);
+                                        });
       c::ClientSpecification spec;
       if (!attempt("derive the client specification", [&] {
             spec = specification_of(program);

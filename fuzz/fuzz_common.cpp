@@ -112,7 +112,6 @@ tfhe::Seed seed_of(std::uint8_t v) {
 
 }  // namespace
 
-
 namespace {
 // Per-process statistics, printed at exit (libFuzzer exits normally at the end of a run): the
 // slowest input always (scripts/fuzz reads it; TORUSML_FUZZ_SLOWEST=<path> also saves it), the
@@ -416,8 +415,8 @@ std::vector<Tensor> first_sample(const std::vector<std::vector<Tensor>>& set) {
   for (const Tensor& t : set[0]) {
     Shape shape{1};
     shape.insert(shape.end(), t.shape().begin(), t.shape().end());
-    out.emplace_back(std::move(shape), std::vector<std::int64_t>(t.values().begin(),
-                                                                 t.values().end()));
+    out.emplace_back(std::move(shape),
+                     std::vector<std::int64_t>(t.values().begin(), t.values().end()));
   }
   return out;
 }

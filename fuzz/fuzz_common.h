@@ -114,15 +114,15 @@ void check_canonical(const char* what, std::span<const std::uint8_t> input, cons
   try {
     first = serialize(loaded);
   } catch (const std::exception& e) {
-    finding(std::string(what) + ": a successfully loaded object cannot be serialized again: " +
-            e.what());
+    finding(std::string(what) +
+            ": a successfully loaded object cannot be serialized again: " + e.what());
   }
   try {
     const T again = deserialize(first);
     second = serialize(again);
   } catch (const std::exception& e) {
-    finding(std::string(what) + ": the re-serialization of a loaded object does not load: " +
-            e.what());
+    finding(std::string(what) +
+            ": the re-serialization of a loaded object does not load: " + e.what());
   }
   compare_canonical(what, input, first, second, strict, outer_fingerprint);
 }

@@ -106,13 +106,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // The expanded list is an ordinary list of the same parameters: it must serialize and load.
         tf::LweCiphertextList again;
         try {
-          again = tf::deserialize_lwe_ciphertext_list(tf::serialize_lwe_ciphertext_list(full, params),
-                                                      params);
+          again = tf::deserialize_lwe_ciphertext_list(
+              tf::serialize_lwe_ciphertext_list(full, params), params);
         } catch (const std::exception& e) {
           finding(std::string("the expansion of a loaded seeded list does not round trip: ") +
                   e.what());
         }
-        if (!(again == full)) finding("the expansion of a loaded seeded list changed in a round trip");
+        if (!(again == full))
+          finding("the expansion of a loaded seeded list changed in a round trip");
         if (own)
           for (std::size_t i = 0; i < full.size(); ++i) use(full[i], in.deep && i < kMaxBootstraps);
         break;

@@ -54,8 +54,7 @@ void use_bootstrap_key(const tf::LweBootstrapKey& key, bool deep, bool standard)
     const std::vector<tf::Torus> outputs = {0, tf::Torus{1} << 62};
     const tf::LookupTable lut = tf::make_lookup_table(key.shape.ggsw.polynomial_size, 1, outputs);
     const tf::LweCiphertext in = tf::trivial_lwe(key.shape.input_lwe_dimension, kPlaintext);
-    tf::LweCiphertext out(
-        tf::LweDimension(key.shape.ggsw.glwe_dimension.value() * n));
+    tf::LweCiphertext out(tf::LweDimension(key.shape.ggsw.glwe_dimension.value() * n));
     tf::bootstrap(fourier,
                   standard ? tf::ModulusSwitchKind::Standard : tf::ModulusSwitchKind::CenteredMean,
                   in, lut, out);
@@ -107,8 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         tf::LweKeyswitchKey full;
         if (!attempt("decompress", [&] { full = tf::decompress_keyswitch_key(key); })) break;
         try {
-          const tf::LweKeyswitchKey again = tf::deserialize_keyswitch_key(
-              tf::serialize_keyswitch_key(full, params), expected);
+          const tf::LweKeyswitchKey again =
+              tf::deserialize_keyswitch_key(tf::serialize_keyswitch_key(full, params), expected);
           if (!(again == full)) finding("an expanded keyswitching key changed in a round trip");
         } catch (const std::exception& e) {
           finding(std::string("the expansion of a loaded seeded keyswitching key does not round "
@@ -131,8 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       default: {
-        const tf::SeededLweBootstrapKey key =
-            tf::deserialize_seeded_bootstrap_key(bytes, expected);
+        const tf::SeededLweBootstrapKey key = tf::deserialize_seeded_bootstrap_key(bytes, expected);
         check_canonical<tf::SeededLweBootstrapKey>(
             "SeededLweBootstrapKey", bytes, key,
             [&](const tf::SeededLweBootstrapKey& k) {

@@ -115,9 +115,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       default: {
         const tf::ClientKey key = tf::deserialize_client_key(bytes, expected);
-        check_canonical<tf::ClientKey>(
-            "ClientKey", bytes, key, tf::serialize_client_key,
-            [&](std::span<const std::uint8_t> b) { return tf::deserialize_client_key(b, expected); });
+        check_canonical<tf::ClientKey>("ClientKey", bytes, key, tf::serialize_client_key,
+                                       [&](std::span<const std::uint8_t> b) {
+                                         return tf::deserialize_client_key(b, expected);
+                                       });
         attempt("encrypt/decrypt", [&] {
           tf::EncryptionGenerator gen(seed(1), seed(2));
           for (std::int64_t m = 0; m < 4; ++m) {

@@ -65,17 +65,18 @@ void tfhe_seeds() {
   write(sk, "glwe_secret_key", control_byte(2, true, false, false),
         tf::serialize_glwe_secret_key(key.big_key, &p));
   write(sk, "client_key", control_byte(3, true, false, false), tf::serialize_client_key(key));
-  write(sk, "client_key_tfhe_1bit", control_byte(3, false, false, false),
-        tf::serialize_client_key(tf::generate_client_key(tf::preset_by_name("tfhe_1bit"), seed(3))));
+  write(
+      sk, "client_key_tfhe_1bit", control_byte(3, false, false, false),
+      tf::serialize_client_key(tf::generate_client_key(tf::preset_by_name("tfhe_1bit"), seed(3))));
 
   // Ciphertexts.
   const std::string ct = "fuzz_tfhe_ciphertexts";
   tf::EncryptionGenerator gen(seed(4), seed(5));
   write(ct, "lwe_big", control_byte(0, false, true, false),
         tf::serialize_lwe_ciphertext(tf::encrypt(key, 1, gen), p));
-  write(ct, "lwe_small", control_byte(0, false, true, false),
-        tf::serialize_lwe_ciphertext(tf::encrypt_lwe(key.small_key, p.delta(), p.lwe_noise, gen),
-                                     p));
+  write(
+      ct, "lwe_small", control_byte(0, false, true, false),
+      tf::serialize_lwe_ciphertext(tf::encrypt_lwe(key.small_key, p.delta(), p.lwe_noise, gen), p));
   tf::LweCiphertextList list(p.big_lwe_dimension(), 3);
   for (std::size_t i = 0; i < list.size(); ++i)
     tf::encrypt_lwe(key.big_key.as_lwe_key(), p.delta() * i, p.glwe_noise, gen, list[i]);
@@ -130,10 +131,9 @@ void circuit_seeds() {
   const std::string pr = "fuzz_circuit_programs";
   for (const CircuitFixture& f : circuit_fixtures()) {
     const bool leveled = f.name == "leveled";
-    const bool small_pbs = f.program.parameters.fingerprint() ==
-                           small_pbs_fixture().program.parameters.fingerprint();
-    write(pr, "server_program_" + f.name,
-          control_byte(0, leveled || small_pbs, true, small_pbs),
+    const bool small_pbs =
+        f.program.parameters.fingerprint() == small_pbs_fixture().program.parameters.fingerprint();
+    write(pr, "server_program_" + f.name, control_byte(0, leveled || small_pbs, true, small_pbs),
           c::serialize_server_program(f.program));
     write(pr, "client_specification_" + f.name,
           control_byte(1, leveled || small_pbs, true, small_pbs),
