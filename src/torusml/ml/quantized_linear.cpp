@@ -15,7 +15,6 @@ namespace {
 constexpr double kMaxExactInteger = 4503599627370496.0;  // 2^52
 // Input ciphertext bytes per chunk of an encrypted batch (measured: larger buffers come from
 // fresh pages on every call and double the cost of a batch).
-constexpr std::size_t kExecuteChunkBytes = std::size_t{512} << 10;
 constexpr std::int64_t kMaxOffset = std::int64_t{1} << 62;
 
 void require_features(std::size_t got, std::size_t expected, const char* what) {
@@ -258,31 +257,7 @@ circuit::Tensor QuantizedLinear::run_integer(const circuit::Tensor& q_x, circuit
     return std::move(
         current->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
   }
-  // Execute in chunks of a few rows, one chunk per thread at a time (the runtime's own loops run
-  // serially inside a pool worker): a batch of any size runs in bounded memory, and ciphertext
-  // buffers small enough for the allocator to reuse avoid fresh zeroed pages on every call.
-  const auto rows = static_cast<std::size_t>(q_x.shape()[0]);
-  const std::size_t ct_bytes =
-      (current->circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
-  const std::size_t chunk = std::max<std::size_t>(
-      1, kExecuteChunkBytes / std::max<std::size_t>(1, n_features_ * ct_bytes));
-  const std::size_t chunks = (rows + chunk - 1) / chunk;
-  std::vector<std::int64_t> acc(rows * n_outputs_);
-  const auto all = q_x.values();
-  parallel_for(chunks, [&](std::size_t c) {
-    const std::size_t start = c * chunk, count = std::min(chunk, rows - start);
-    const auto first = all.begin() + static_cast<std::ptrdiff_t>(start * n_features_);
-    const circuit::Tensor inputs[] = {
-        circuit::Tensor({static_cast<std::int64_t>(count), static_cast<std::int64_t>(n_features_)},
-                        std::vector<std::int64_t>(
-                            first, first + static_cast<std::ptrdiff_t>(count * n_features_)))};
-    const std::vector<circuit::Tensor> out =
-        current->circuit.encrypt_run_decrypt(current->keys, inputs);
-    const auto v = out.at(0).values();
-    std::copy(v.begin(), v.end(), acc.begin() + static_cast<std::ptrdiff_t>(start * n_outputs_));
-  });
-  return circuit::Tensor({static_cast<std::int64_t>(rows), static_cast<std::int64_t>(n_outputs_)},
-                         std::move(acc));
+  return execute_in_chunks(*current, q_x);
 }
 
 Matrix QuantizedLinear::predict(const Matrix& x, circuit::Mode mode,

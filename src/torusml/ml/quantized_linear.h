@@ -32,6 +32,7 @@
 #include "torusml/circuit/compiler.h"
 #include "torusml/circuit/ir/program.h"
 #include "torusml/circuit/ir/tensor.h"
+#include "torusml/ml/compiled_model.h"
 #include "torusml/ml/matrix.h"
 #include "torusml/ml/quantizer.h"
 #include "torusml/tfhe/random.h"
@@ -105,10 +106,7 @@ class QuantizedLinear {
   Matrix predict(const Matrix& x, circuit::Mode mode, std::uint64_t simulation_seed = 0) const;
 
  private:
-  struct Compiled {
-    circuit::CompiledCircuit circuit;
-    circuit::KeySet keys;
-  };
+  using Compiled = CompiledModel;
   void require_quantized_input(const circuit::Tensor& q_x) const;
   /// The current circuit and keys (atomic load: compile() may swap them on another thread).
   std::shared_ptr<const Compiled> compiled() const { return std::atomic_load(&compiled_); }

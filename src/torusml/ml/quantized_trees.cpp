@@ -14,7 +14,6 @@ namespace {
 
 // Input ciphertext bytes per chunk of an encrypted batch (as QuantizedLinear: larger buffers
 // come from fresh pages on every call).
-constexpr std::size_t kExecuteChunkBytes = std::size_t{512} << 10;
 
 void require_features(std::size_t got, std::size_t expected, const char* what) {
   if (got == expected) return;
@@ -343,36 +342,7 @@ circuit::Tensor QuantizedTreeEnsemble::run_integer(const circuit::Tensor& q_x, c
     return std::move(
         current->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
   }
-  // Execute in chunks of a few rows, one chunk per thread at a time (see QuantizedLinear); fewer
-  // chunks than threads run as one batch, whose lookups the runtime spreads over every core.
-  const auto rows = static_cast<std::size_t>(q_x.shape()[0]);
-  const auto f = static_cast<std::size_t>(encoded.shape()[1]);  // ciphertexts per row
-  const std::size_t per_row = output_rows() * n_outputs();
-  const std::size_t ct_bytes =
-      (current->circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
-  const std::size_t chunk =
-      std::max<std::size_t>(1, kExecuteChunkBytes / std::max<std::size_t>(1, f * ct_bytes));
-  const std::size_t chunks = (rows + chunk - 1) / chunk;
-  if (chunks < default_thread_pool().size()) {
-    const circuit::Tensor inputs[] = {encoded};
-    return std::move(current->circuit.encrypt_run_decrypt(current->keys, inputs).at(0));
-  }
-  std::vector<std::int64_t> out(rows * per_row);
-  const auto all = encoded.values();
-  parallel_for(chunks, [&](std::size_t c) {
-    const std::size_t start = c * chunk, count = std::min(chunk, rows - start);
-    const auto first = all.begin() + static_cast<std::ptrdiff_t>(start * f);
-    const circuit::Tensor inputs[] = {circuit::Tensor(
-        {static_cast<std::int64_t>(count), static_cast<std::int64_t>(f)},
-        std::vector<std::int64_t>(first, first + static_cast<std::ptrdiff_t>(count * f)))};
-    const std::vector<circuit::Tensor> result =
-        current->circuit.encrypt_run_decrypt(current->keys, inputs);
-    const auto v = result.at(0).values();
-    std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(start * per_row));
-  });
-  return circuit::Tensor({static_cast<std::int64_t>(rows), static_cast<std::int64_t>(output_rows()),
-                          static_cast<std::int64_t>(n_outputs())},
-                         std::move(out));
+  return execute_in_chunks(*current, encoded);  // (rows, output_rows(), n_outputs())
 }
 
 Matrix QuantizedTreeEnsemble::predict_raw(const Matrix& x, circuit::Mode mode,

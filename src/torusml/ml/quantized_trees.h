@@ -37,6 +37,7 @@
 
 #include "torusml/circuit/compiler.h"
 #include "torusml/circuit/ir/tensor.h"
+#include "torusml/ml/compiled_model.h"
 #include "torusml/ml/matrix.h"
 #include "torusml/ml/quantizer.h"
 #include "torusml/ml/tree_lowering.h"
@@ -157,10 +158,8 @@ class QuantizedTreeEnsemble {
   static QuantizedTreeEnsemble deserialize(std::span<const std::uint8_t> bytes);
 
  private:
-  struct Compiled {
+  struct Compiled : CompiledModel {
     std::shared_ptr<const LoweredTrees> lowering;
-    circuit::CompiledCircuit circuit;
-    circuit::KeySet keys;
   };
   QuantizedTreeEnsemble() = default;
   /// The lowering with `group_bits` index bits (0: n_bits), `input_digits` (1 or 2) and

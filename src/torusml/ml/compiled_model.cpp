@@ -1,0 +1,46 @@
+#include "torusml/ml/compiled_model.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "torusml/common/check.h"
+#include "torusml/common/thread_pool.h"
+
+namespace torusml::ml {
+
+namespace {
+constexpr std::size_t kExecuteChunkBytes = std::size_t{512} << 10;
+}  // namespace
+
+circuit::Tensor execute_in_chunks(const CompiledModel& model, const circuit::Tensor& inputs) {
+  TORUSML_CHECK_EQ(inputs.rank(), 2u);
+  const auto rows = static_cast<std::size_t>(inputs.shape()[0]);
+  const auto columns = static_cast<std::size_t>(inputs.shape()[1]);
+  const std::size_t ct_bytes =
+      (model.circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
+  const std::size_t chunk =
+      std::max<std::size_t>(1, kExecuteChunkBytes / std::max<std::size_t>(1, columns * ct_bytes));
+  const std::size_t chunks = (rows + chunk - 1) / chunk;
+  if (chunks < default_thread_pool().size()) {
+    const circuit::Tensor batch[] = {inputs};
+    return std::move(model.circuit.encrypt_run_decrypt(model.keys, batch).at(0));
+  }
+  std::vector<circuit::Tensor> parts(chunks);
+  const auto all = inputs.values();
+  parallel_for(chunks, [&](std::size_t c) {
+    const std::size_t start = c * chunk, count = std::min(chunk, rows - start);
+    const auto first = all.begin() + static_cast<std::ptrdiff_t>(start * columns);
+    const circuit::Tensor batch[] = {circuit::Tensor(
+        {static_cast<std::int64_t>(count), static_cast<std::int64_t>(columns)},
+        std::vector<std::int64_t>(first, first + static_cast<std::ptrdiff_t>(count * columns)))};
+    parts[c] = std::move(model.circuit.encrypt_run_decrypt(model.keys, batch).at(0));
+  });
+  circuit::Shape shape = parts[0].shape();
+  shape[0] = static_cast<std::int64_t>(rows);
+  std::vector<std::int64_t> out;
+  out.reserve(static_cast<std::size_t>(circuit::element_count(shape)));
+  for (const auto& p : parts) out.insert(out.end(), p.values().begin(), p.values().end());
+  return circuit::Tensor(std::move(shape), std::move(out));
+}
+
+}  // namespace torusml::ml
