@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "torusml/common/check.h"
+#include "torusml/common/error.h"
 #include "torusml/common/thread_pool.h"
 
 namespace torusml::ml {
@@ -11,6 +12,35 @@ namespace torusml::ml {
 namespace {
 constexpr std::size_t kExecuteChunkBytes = std::size_t{512} << 10;
 }  // namespace
+
+const CompiledModel& require_compiled(const CompiledModel* model) {
+  if (model == nullptr)
+    throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
+  return *model;
+}
+
+std::shared_ptr<const circuit::CompiledCircuit> shared_circuit_of(
+    std::shared_ptr<const CompiledModel> model) {
+  if (!model) return nullptr;
+  const circuit::CompiledCircuit* target = &model->circuit;
+  return std::shared_ptr<const circuit::CompiledCircuit>(std::move(model), target);
+}
+
+circuit::Tensor run_compiled(const CompiledModel* model, const circuit::Tensor& inputs,
+                             circuit::Mode mode, std::uint64_t simulation_seed) {
+  if (model == nullptr)
+    throw InvalidArgument(
+        "the model is not compiled: call compile(X) with representative data before running in "
+        "simulation or under FHE");
+  if (mode == circuit::Mode::Simulate) {
+    const circuit::Tensor batch[] = {inputs};
+    return std::move(
+        model->circuit.evaluate(batch, circuit::Mode::Simulate, simulation_seed).at(0));
+  }
+  if (mode != circuit::Mode::Execute)
+    throw InvalidArgument("run_compiled runs the simulate and execute modes only");
+  return execute_in_chunks(*model, inputs);
+}
 
 circuit::Tensor execute_in_chunks(const CompiledModel& model, const circuit::Tensor& inputs) {
   TORUSML_CHECK_EQ(inputs.rank(), 2u);

@@ -2,6 +2,9 @@
 // swapped atomically by compile(), and the encrypted execution of a batch in bounded memory.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+
 #include "torusml/circuit/compiler.h"
 #include "torusml/circuit/ir/tensor.h"
 
@@ -14,6 +17,20 @@ struct CompiledModel {
   circuit::CompiledCircuit circuit;
   circuit::KeySet keys;
 };
+
+/// *model; throws InvalidArgument ("not compiled: call compile(X)") if it is null.
+const CompiledModel& require_compiled(const CompiledModel* model);
+
+/// The circuit of `model`, sharing its ownership (it outlives a later recompilation); null if
+/// `model` is null.
+std::shared_ptr<const circuit::CompiledCircuit> shared_circuit_of(
+    std::shared_ptr<const CompiledModel> model);
+
+/// `inputs` (rows, columns) through the model's one-input, one-output circuit in Simulate mode
+/// (with `simulation_seed`) or Execute mode (execute_in_chunks). Throws InvalidArgument for
+/// Clear (the models evaluate their own integer semantics) or a null model.
+circuit::Tensor run_compiled(const CompiledModel* model, const circuit::Tensor& inputs,
+                             circuit::Mode mode, std::uint64_t simulation_seed);
 
 /// Encrypts, runs and decrypts `inputs` (rows, columns) through a one-input, one-output circuit:
 /// (rows, *output shape). The batch runs in chunks of at most 512 KiB of input ciphertexts, one

@@ -221,24 +221,15 @@ void QuantizedLinear::compile(const Matrix& x, const circuit::CompileOptions& op
 }
 
 const circuit::CompiledCircuit& QuantizedLinear::compiled_circuit() const {
-  const auto current = compiled();
-  if (!current)
-    throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
-  return current->circuit;
+  return require_compiled(compiled().get()).circuit;
 }
 
 const circuit::KeySet& QuantizedLinear::keys() const {
-  const auto current = compiled();
-  if (!current)
-    throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
-  return current->keys;
+  return require_compiled(compiled().get()).keys;
 }
 
 std::shared_ptr<const circuit::CompiledCircuit> QuantizedLinear::shared_circuit() const {
-  auto current = compiled();
-  if (!current) return nullptr;
-  const circuit::CompiledCircuit* target = &current->circuit;
-  return std::shared_ptr<const circuit::CompiledCircuit>(std::move(current), target);
+  return shared_circuit_of(compiled());
 }
 
 circuit::Tensor QuantizedLinear::run_integer(const circuit::Tensor& q_x, circuit::Mode mode,
@@ -247,17 +238,8 @@ circuit::Tensor QuantizedLinear::run_integer(const circuit::Tensor& q_x, circuit
   // One reference for the whole run: a concurrent compile() swaps in a new circuit and keys
   // without freeing these.
   const std::shared_ptr<const Compiled> current = compiled();
-  if (!current)
-    throw InvalidArgument(
-        "the model is not compiled: call compile(X) with representative data before running in "
-        "simulation or under FHE");
-  require_quantized_input(q_x);
-  if (mode == circuit::Mode::Simulate) {
-    const circuit::Tensor inputs[] = {q_x};
-    return std::move(
-        current->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
-  }
-  return execute_in_chunks(*current, q_x);
+  if (current) require_quantized_input(q_x);
+  return run_compiled(current.get(), q_x, mode, simulation_seed);
 }
 
 Matrix QuantizedLinear::predict(const Matrix& x, circuit::Mode mode,

@@ -306,43 +306,28 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
 }
 
 const circuit::CompiledCircuit& QuantizedTreeEnsemble::compiled_circuit() const {
-  const auto current = compiled();
-  if (!current)
-    throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
-  return current->circuit;
+  return require_compiled(compiled().get()).circuit;
 }
 
 const circuit::KeySet& QuantizedTreeEnsemble::keys() const {
-  const auto current = compiled();
-  if (!current)
-    throw InvalidArgument("the model is not compiled: call compile(X) with representative data");
-  return current->keys;
+  return require_compiled(compiled().get()).keys;
 }
 
 std::shared_ptr<const circuit::CompiledCircuit> QuantizedTreeEnsemble::shared_circuit() const {
-  auto current = compiled();
-  if (!current) return nullptr;
-  const circuit::CompiledCircuit* target = &current->circuit;
-  return std::shared_ptr<const circuit::CompiledCircuit>(std::move(current), target);
+  return shared_circuit_of(compiled());
 }
 
 circuit::Tensor QuantizedTreeEnsemble::run_integer(const circuit::Tensor& q_x, circuit::Mode mode,
                                                    std::uint64_t simulation_seed) const {
   if (mode == circuit::Mode::Clear) return integer_forward(q_x);
   const std::shared_ptr<const Compiled> current = compiled();
-  if (!current)
-    throw InvalidArgument(
-        "the model is not compiled: call compile(X) with representative data before running in "
-        "simulation or under FHE");
+  if (!current) return run_compiled(nullptr, q_x, mode, simulation_seed);  // throws: not compiled
   require_quantized_input(q_x);
-  const circuit::Tensor encoded =
-      encode_tree_inputs(q_x, options_.n_bits, current->lowering->options.input_digits);
-  if (mode == circuit::Mode::Simulate) {
-    const circuit::Tensor inputs[] = {encoded};
-    return std::move(
-        current->circuit.evaluate(inputs, circuit::Mode::Simulate, simulation_seed).at(0));
-  }
-  return execute_in_chunks(*current, encoded);  // (rows, output_rows(), n_outputs())
+  // The client encrypts the digits; the result is (rows, output_rows(), n_outputs()).
+  return run_compiled(
+      current.get(),
+      encode_tree_inputs(q_x, options_.n_bits, current->lowering->options.input_digits), mode,
+      simulation_seed);
 }
 
 Matrix QuantizedTreeEnsemble::predict_raw(const Matrix& x, circuit::Mode mode,
