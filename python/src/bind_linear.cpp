@@ -141,12 +141,7 @@ quantized bias and the output scale are applied in the clear after decryption.)d
           "quantize_input",
           [](const ml::QuantizedLinear& q, const py::object& x) {
             const ml::Matrix matrix = to_matrix(x, "X");
-            circuit::Tensor t;
-            {
-              py::gil_scoped_release release;
-              t = q.quantize_input(matrix);
-            }
-            return to_numpy(t);
+            return to_numpy(without_gil([&] { return q.quantize_input(matrix); }));
           },
           py::arg("X"), "Quantized inputs (int64, shape (samples, n_features)).")
       .def(
@@ -159,12 +154,7 @@ quantized bias and the output scale are applied in the clear after decryption.)d
           "integer_forward",
           [](const ml::QuantizedLinear& q, const py::object& qx) {
             const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
-            circuit::Tensor acc;
-            {
-              py::gil_scoped_release release;
-              acc = q.integer_forward(t);
-            }
-            return to_numpy(acc);
+            return to_numpy(without_gil([&] { return q.integer_forward(t); }));
           },
           py::arg("q_x"), "acc = q_x @ W' in exact int64 arithmetic.")
       .def(
@@ -186,12 +176,7 @@ quantized bias and the output scale are applied in the clear after decryption.)d
              std::uint64_t seed) {
             const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
             const circuit::Mode md = circuit::parse_mode(mode);
-            circuit::Tensor acc;
-            {
-              py::gil_scoped_release release;
-              acc = q.run_integer(t, md, seed);
-            }
-            return to_numpy(acc);
+            return to_numpy(without_gil([&] { return q.run_integer(t, md, seed); }));
           },
           py::arg("q_x"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
           "The accumulator for quantized inputs in mode \"disable\", \"simulate\" or "
@@ -202,12 +187,7 @@ quantized bias and the output scale are applied in the clear after decryption.)d
              std::uint64_t seed) {
             const ml::Matrix matrix = to_matrix(x, "X");
             const circuit::Mode md = circuit::parse_mode(mode);
-            ml::Matrix y;
-            {
-              py::gil_scoped_release release;
-              y = q.predict(matrix, md, seed);
-            }
-            return to_numpy(y);
+            return to_numpy(without_gil([&] { return q.predict(matrix, md, seed); }));
           },
           py::arg("X"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
           "Quantize, run (\"disable\", \"simulate\" or \"execute\": the whole batch in one call "

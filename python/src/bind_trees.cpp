@@ -179,12 +179,7 @@ compile() choose the cheapest.)doc")
           "quantize_input",
           [](const ml::QuantizedTreeEnsemble& q, const py::object& x) {
             const ml::Matrix matrix = to_matrix(x, "X");
-            circuit::Tensor t;
-            {
-              py::gil_scoped_release release;
-              t = q.quantize_input(matrix);
-            }
-            return to_numpy(t);
+            return to_numpy(without_gil([&] { return q.quantize_input(matrix); }));
           },
           py::arg("X"), "Quantized inputs (int64, shape (samples, n_features)).")
       .def(
@@ -193,12 +188,7 @@ compile() choose the cheapest.)doc")
              std::uint64_t seed) {
             const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
             const circuit::Mode mode = circuit::parse_mode(fhe);
-            circuit::Tensor out;
-            {
-              py::gil_scoped_release release;
-              out = q.run_integer(t, mode, seed);
-            }
-            return to_numpy(out);
+            return to_numpy(without_gil([&] { return q.run_integer(t, mode, seed); }));
           },
           py::arg("q_x"), py::arg("fhe") = "disable", py::arg("simulation_seed") = 0,
           "Quantized leaf values for quantized inputs in mode \"disable\", \"simulate\" or "
@@ -218,12 +208,7 @@ compile() choose the cheapest.)doc")
              std::uint64_t seed) {
             const ml::Matrix matrix = to_matrix(x, "X");
             const circuit::Mode mode = circuit::parse_mode(fhe);
-            ml::Matrix y;
-            {
-              py::gil_scoped_release release;
-              y = q.predict_raw(matrix, mode, seed);
-            }
-            return to_numpy(y);
+            return to_numpy(without_gil([&] { return q.predict_raw(matrix, mode, seed); }));
           },
           py::arg("X"), py::arg("fhe") = "disable", py::arg("simulation_seed") = 0,
           "Quantize, run, sum over the trees and dequantize: float64 (samples, n_outputs).")

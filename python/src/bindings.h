@@ -23,6 +23,14 @@ struct FheCircuit {
   std::string describe() const { return circuit->describe() + notes; }
 };
 
+/// fn() run without the GIL (for calls that do real work on the C++ thread pool), its result
+/// returned once the GIL is held again.
+template <class Fn>
+auto without_gil(Fn&& fn) {
+  py::gil_scoped_release release;
+  return fn();
+}
+
 /// The 32-byte key seed, or a random one for None; InvalidArgument for another length.
 tfhe::Seed seed_from(const std::optional<py::bytes>& bytes);
 /// Compile options from Python's p_error / global_p_error (InvalidArgument if both are set).
