@@ -4,6 +4,8 @@
 //   keyswitch/<preset>  keyswitch alone, one thread
 //   pbs_batch/<preset>  keyswitch + PBS of a batch on every core (throughput)
 //   keygen/<preset>     client key + seeded server key + expansion to the Fourier domain
+//   encrypt/<preset>    a client's encryption of one input (an LWE ciphertext under the big key),
+//                       one thread (the constant of circuit::estimate_encryption_seconds)
 // Counters: bits, n, N, k, l (pbs levels), ks_l, threads, and key sizes in bytes (plain and
 // seeded). Benchmarks of one preset are registered together so that its keys are generated once.
 #include <benchmark/benchmark.h>
@@ -116,6 +118,19 @@ void bm_keyswitch(benchmark::State& state, const PbsParameters* p) {
   state.counters["threads"] = 1;
 }
 
+void bm_encrypt(benchmark::State& state, const PbsParameters* p) {
+  const BenchKeys& k = keys_for(*p);
+  EncryptionGenerator gen(seed_of(3), seed_of(4));
+  std::int64_t m = 0;
+  for (auto _ : state) {
+    LweCiphertext ct = encrypt(k.client, m, gen);
+    benchmark::DoNotOptimize(ct.data().data());
+    m = (m + 1) & 1;
+  }
+  set_counters(state, *p, k);
+  state.counters["threads"] = 1;
+}
+
 void bm_pbs_batch(benchmark::State& state, const PbsParameters* p) {
   const BenchKeys& k = keys_for(*p);
   const LookupTable table = make_identity_table(*p);
@@ -159,6 +174,8 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("keyswitch/" + p.name).c_str(), bm_keyswitch, &p)
         ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("encrypt/" + p.name).c_str(), bm_encrypt, &p)
+        ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("pbs_batch/" + p.name).c_str(), bm_pbs_batch, &p)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();

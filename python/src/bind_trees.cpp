@@ -56,7 +56,7 @@ ml::DecisionTree tree_from_dict(const py::handle& item, std::size_t index) {
 ml::QuantizedTreeEnsemble make_trees(const py::sequence& trees, const py::object& calibration,
                                      long long n_bits, long long leaf_bits,
                                      const std::string& split_rule, bool fhe_sum,
-                                     long long group_bits, long long input_digits) {
+                                     long long group_bits, const std::string& input_encoding) {
   if (n_bits < 1 || n_bits > static_cast<long long>(ml::kMaxTreeInputBits))
     throw InvalidArgument("n_bits = " + std::to_string(n_bits) +
                           " is out of range for tree ensembles: use an integer between 1 and " +
@@ -66,14 +66,10 @@ ml::QuantizedTreeEnsemble make_trees(const py::sequence& trees, const py::object
     throw InvalidArgument("group_bits = " + std::to_string(group_bits) +
                           " is out of range: use 0 (chosen at compile) or 2 to " +
                           std::to_string(ml::kMaxTreeGroupBits));
-  if (input_digits < 0 || input_digits > 2)
-    throw InvalidArgument("input_digits = " + std::to_string(input_digits) +
-                          " is out of range: use 0 (chosen at compile), 1 (one value per input) "
-                          "or 2 (two digits per input)");
   const ml::TreeEnsembleOptions options{
       static_cast<unsigned>(n_bits),     static_cast<unsigned>(leaf_bits),
       ml::parse_split_rule(split_rule),  fhe_sum,
-      static_cast<unsigned>(group_bits), static_cast<unsigned>(input_digits)};
+      static_cast<unsigned>(group_bits), ml::parse_tree_input_encoding(input_encoding)};
   std::vector<ml::DecisionTree> parsed;
   parsed.reserve(trees.size());
   for (std::size_t i = 0; i < trees.size(); ++i) parsed.push_back(tree_from_dict(trees[i], i));
@@ -89,9 +85,19 @@ std::string statistics_text(const ml::TreeLookupStatistics& s) {
      << s.groups << " groups of up to " << s.group_bits
      << " index bits); reference method: " << s.reference_lookups_per_sample
      << " (internal nodes + leaves)\n";
-  os << "  inputs encrypted as " << s.input_digits
-     << (s.input_digits == 1 ? " value each" : " digits each");
-  if (s.input_digits == 2)
+  switch (s.input_encoding) {
+    case ml::TreeInputEncoding::Digits:
+      os << "  inputs encrypted as 2 digits each";
+      break;
+    case ml::TreeInputEncoding::Thermometer:
+      os << "  inputs encrypted as thermometer codes (every comparison an input bit, no "
+            "comparison lookup)";
+      break;
+    default:
+      os << "  inputs encrypted as 1 value each";
+  }
+  os << ": " << s.input_ciphertexts << " input ciphertexts per sample";
+  if (s.input_encoding == ml::TreeInputEncoding::Digits)
     os << " (" << s.input_lookups << " digit lookups, " << s.comparison_lookups - s.input_lookups
        << " c = [a + b >= 2] lookups; " << s.summed_comparisons
        << " comparisons read by their groups as a + b, without c)";
@@ -112,7 +118,8 @@ py::dict statistics_dict(const ml::TreeLookupStatistics& s) {
   d["group_bits"] = s.group_bits;
   d["comparisons"] = s.comparisons;
   d["input_lookups"] = s.input_lookups;
-  d["input_digits"] = s.input_digits;
+  d["input_encoding"] = ml::to_string(s.input_encoding);
+  d["input_ciphertexts"] = s.input_ciphertexts;
   d["summed_comparisons"] = s.summed_comparisons;
   d["pruned_nodes"] = s.pruned_nodes;
   for (const auto& [bits, count] : s.precisions) precisions[py::int_(bits)] = count;
@@ -145,13 +152,14 @@ quantized per feature to n_bits (1..8), leaf values per output to leaf_bits. run
 the quantized leaf values per tree, (rows, n_trees, n_outputs), or with fhe_sum their sum computed
 under encryption, (rows, 1, n_outputs); dequantize_output sums over the trees and dequantizes.
 group_bits (advanced): index bits of the leaf-selection lookups, 0 to let compile() choose the
-cheapest. input_digits (advanced): how the client encrypts each quantized input, 1 (one n_bits
-value) or 2 (two digits, q = h * 2^(n_bits // 2) + l: more lookups, each on fewer bits), 0 to let
-compile() choose the cheapest.)doc")
+cheapest. input_encoding (advanced): how the client encrypts each quantized input, "value" (one
+n_bits value), "digits" (two digits, q = h * 2^(n_bits // 2) + l: more lookups, each on fewer
+bits), "thermometer" (2^n_bits - 1 bits [q > t]: no comparison lookup, more input ciphertexts),
+or "auto" to let compile() choose the cheapest.)doc")
       .def(py::init(&make_trees), py::arg("trees"), py::arg("x_calibration"), py::kw_only(),
            py::arg("n_bits") = 6, py::arg("leaf_bits") = 6,
            py::arg("split_rule") = "<=", py::arg("fhe_sum") = false, py::arg("group_bits") = 0,
-           py::arg("input_digits") = 0)
+           py::arg("input_encoding") = "auto")
       .def_property_readonly("n_features", &ml::QuantizedTreeEnsemble::n_features)
       .def_property_readonly("n_outputs", &ml::QuantizedTreeEnsemble::n_outputs)
       .def_property_readonly("n_trees", &ml::QuantizedTreeEnsemble::n_trees)
@@ -167,9 +175,10 @@ compile() choose the cheapest.)doc")
                              [](const ml::QuantizedTreeEnsemble& q) { return q.options().fhe_sum; })
       .def_property_readonly(
           "group_bits", [](const ml::QuantizedTreeEnsemble& q) { return q.options().group_bits; })
-      .def_property_readonly(
-          "input_digits",
-          [](const ml::QuantizedTreeEnsemble& q) { return q.options().input_digits; })
+      .def_property_readonly("input_encoding",
+                             [](const ml::QuantizedTreeEnsemble& q) {
+                               return std::string(ml::to_string(q.options().input_encoding));
+                             })
       .def_property_readonly("input_quantizers", &ml::QuantizedTreeEnsemble::input_quantizers,
                              "One UniformQuantizer per feature.")
       .def_property_readonly("leaf_quantizers", &ml::QuantizedTreeEnsemble::leaf_quantizers,
@@ -226,8 +235,9 @@ compile() choose the cheapest.)doc")
           "lookup_statistics",
           [](const ml::QuantizedTreeEnsemble& q) { return statistics_dict(q.statistics()); },
           "Lookups per sample (ours and the reference method's), comparisons (distinct pairs) and "
-          "the lookups computing them, leaf lookups, groups, pruned nodes, input digits (1 or 2: "
-          "the client-side encoding), summed comparisons, and precisions (bits -> lookups per "
+          "the lookups computing them, leaf lookups, groups, pruned nodes, input encoding ("
+          "'value', 'digits' or 'thermometer': what the client encrypts) and input ciphertexts per "
+          "sample, summed comparisons, and precisions (bits -> lookups per "
           "sample).")
       .def(
           "program_text", [](const ml::QuantizedTreeEnsemble& q) { return q.program().to_text(); },

@@ -92,7 +92,7 @@ struct Case {
   SplitRule rule;
   bool fhe_sum;
   unsigned group_bits = 0;
-  unsigned input_digits = 0;
+  TreeInputEncoding encoding = TreeInputEncoding::Auto;
 };
 
 class TreeModesAgree : public ::testing::TestWithParam<Case> {};
@@ -102,18 +102,24 @@ TEST_P(TreeModesAgree, ClearSimulateAndExecuteReturnIdenticalResults) {
   std::mt19937_64 rng(c.trees * 101 + c.outputs * 11 + c.depth * 3 + c.bits);
   const Matrix x = random_data(rng, 40, 3);
   QuantizedTreeEnsemble q(random_forest(rng, c.trees, c.depth, x, c.outputs), x,
-                          {c.bits, 6, c.rule, c.fhe_sum, c.group_bits, c.input_digits});
+                          {c.bits, 6, c.rule, c.fhe_sum, c.group_bits, c.encoding});
   q.compile(x, {}, test_seed());
   const TreeLookupStatistics s = q.statistics();  // of the compiled circuit
-  if (c.input_digits != 0) {
-    EXPECT_EQ(s.input_digits, c.input_digits);
+  if (c.encoding != TreeInputEncoding::Auto) {
+    EXPECT_EQ(s.input_encoding, c.encoding);
   } else if (c.bits == 6) {
-    EXPECT_EQ(s.input_digits, 2u);  // 3-bit digit lookups instead of 6-bit ones: far cheaper
+    // 6-bit comparison lookups are far dearer than 3-bit digit lookups or input bits.
+    EXPECT_NE(s.input_encoding, TreeInputEncoding::Value);
   } else if (c.bits <= 2) {
-    EXPECT_EQ(s.input_digits, 1u);  // 1-bit digits would not narrow any lookup
+    EXPECT_NE(s.input_encoding, TreeInputEncoding::Digits);  // 1-bit digits narrow nothing
   }
+  if (s.input_encoding == TreeInputEncoding::Thermometer) {
+    EXPECT_EQ(s.comparison_lookups, 0u);
+    EXPECT_EQ(s.lookups_per_sample, s.leaf_lookups);
+  }
+  EXPECT_EQ(s.input_ciphertexts, encoded_input_width(3, c.bits, s.input_encoding));
   EXPECT_EQ(q.compiled_circuit().client_specification().inputs.at(0).shape.back(),
-            static_cast<std::int64_t>(3 * s.input_digits));
+            static_cast<std::int64_t>(s.input_ciphertexts));
   if (c.group_bits != 0) {
     EXPECT_EQ(s.group_bits, std::max(c.group_bits, 2u));
   } else {
@@ -138,13 +144,17 @@ TEST_P(TreeModesAgree, ClearSimulateAndExecuteReturnIdenticalResults) {
   EXPECT_EQ(q.compiled_circuit().evaluate(batched, Mode::Clear)[0], clear);
 }
 
-INSTANTIATE_TEST_SUITE_P(Ensembles, TreeModesAgree,
-                         ::testing::Values(Case{2, 1, 2, 6, SplitRule::LessEqual, false},
-                                           Case{3, 3, 3, 5, SplitRule::Less, false, 0, 2},
-                                           Case{3, 1, 3, 4, SplitRule::LessEqual, true, 0, 2},
-                                           Case{2, 3, 2, 3, SplitRule::Less, true},
-                                           Case{2, 2, 3, 4, SplitRule::LessEqual, true, 3, 1},
-                                           Case{2, 1, 3, 2, SplitRule::LessEqual, false, 5}));
+INSTANTIATE_TEST_SUITE_P(
+    Ensembles, TreeModesAgree,
+    ::testing::Values(Case{2, 1, 2, 6, SplitRule::LessEqual, false},
+                      Case{3, 3, 3, 5, SplitRule::Less, false, 0, TreeInputEncoding::Digits},
+                      Case{3, 1, 3, 4, SplitRule::LessEqual, true, 0, TreeInputEncoding::Digits},
+                      Case{2, 3, 2, 3, SplitRule::Less, true},
+                      Case{2, 2, 3, 4, SplitRule::LessEqual, true, 3, TreeInputEncoding::Value},
+                      Case{2, 1, 3, 2, SplitRule::LessEqual, false, 5},
+                      Case{3, 2, 3, 6, SplitRule::Less, false, 0, TreeInputEncoding::Thermometer},
+                      Case{2, 1, 3, 5, SplitRule::LessEqual, true, 6,
+                           TreeInputEncoding::Thermometer}));
 
 // Every grid input of a small ensemble runs inside the compiled widths, although the circuit was
 // compiled on three calibration rows only: the declared ranges are sound.
@@ -192,11 +202,13 @@ TEST(QuantizedTrees, DigitComparisonsEqualTheIntegerComparisonEverywhere) {
     const std::int64_t q_max = (std::int64_t{1} << n) - 1;
     const std::vector<IntegerTree> trees = stumps(q_max);
     for (bool sums : {true, false}) {
-      const LoweredTrees lowered = lower_tree_ensemble(trees, 1, 1, {n, 0, false, 2, sums});
-      ASSERT_EQ(lowered.statistics.input_digits, 2u);
+      const LoweredTrees lowered =
+          lower_tree_ensemble(trees, 1, 1, {n, 0, false, TreeInputEncoding::Digits, sums});
+      ASSERT_EQ(lowered.statistics.input_encoding, TreeInputEncoding::Digits);
       ASSERT_EQ(lowered.program.nodes.at(0).shape, (circuit::Shape{2}));
       for (std::int64_t q = 0; q <= q_max; ++q) {
-        const Tensor inputs[] = {encode_tree_inputs(Tensor({1}, {q}), n, 2)};
+        const Tensor inputs[] = {
+            encode_tree_inputs(Tensor({1}, {q}), n, TreeInputEncoding::Digits)};
         ASSERT_EQ(inputs[0], Tensor({2}, {q >> (n / 2), q & ((std::int64_t{1} << (n / 2)) - 1)}));
         const std::vector<Tensor> out = circuit::evaluate_clear(
             lowered.program, inputs, [&](circuit::NodeId id, const Tensor& value) {
@@ -235,9 +247,10 @@ TEST(QuantizedTrees, DigitLookupsAreSharedAndSpecialCasesNeedFewer) {
     std::vector<IntegerTree> trees;
     for (std::int64_t t : thresholds)
       trees.push_back({{0, -1, -1}, {t, 0, 0}, {1, -1, -1}, {2, -1, -1}, {0, 0, 1}, 1});
-    const LoweredTrees lowered = lower_tree_ensemble(trees, 1, 1, {6, 0, false, 2, true});
+    const LoweredTrees lowered =
+        lower_tree_ensemble(trees, 1, 1, {6, 0, false, TreeInputEncoding::Digits, true});
     for (std::int64_t q = 0; q < 64; ++q) {
-      const Tensor inputs[] = {encode_tree_inputs(Tensor({1}, {q}), 6, 2)};
+      const Tensor inputs[] = {encode_tree_inputs(Tensor({1}, {q}), 6, TreeInputEncoding::Digits)};
       const Tensor out = circuit::evaluate_clear(lowered.program, inputs).at(0);
       for (std::size_t i = 0; i < thresholds.size(); ++i)
         EXPECT_EQ(out[i], q > thresholds[i] ? 1 : 0) << "q = " << q << ", T = " << thresholds[i];
@@ -282,7 +295,7 @@ TEST(QuantizedTrees, DigitSpecialCasesRunUnderEncryption) {
         }
       trees.push_back(tree);
     }
-    QuantizedTreeEnsemble q(trees, x, {4, 5, rule, fhe_sum, 0, 2});
+    QuantizedTreeEnsemble q(trees, x, {4, 5, rule, fhe_sum, 0, TreeInputEncoding::Digits});
     for (const UniformQuantizer& quantizer : q.input_quantizers())
       for (std::int64_t v = 0; v < 16; ++v)
         ASSERT_EQ(quantizer.quantize(static_cast<double>(v)), v);  // the grid is 0..15
@@ -301,7 +314,7 @@ TEST(QuantizedTrees, DigitSpecialCasesRunUnderEncryption) {
       EXPECT_TRUE(digits.contains(expected)) << expected.first << ", " << expected.second;
 
     q.compile(x, {}, test_seed());
-    ASSERT_EQ(q.statistics().input_digits, 2u);
+    ASSERT_EQ(q.statistics().input_encoding, TreeInputEncoding::Digits);
     EXPECT_LE(q.compiled_circuit().statistics().max_table_bits, q.statistics().group_bits);
     std::vector<std::int64_t> all;
     for (std::int64_t a = 0; a < 16; ++a)
@@ -317,31 +330,67 @@ TEST(QuantizedTrees, DigitSpecialCasesRunUnderEncryption) {
   }
 }
 
-// compile() keeps the encoding (and group width) of lowest estimated cost, whichever it is (at 6
-// bits the digits win: see TreeModesAgree; at 4 bits, for shallow trees, 4-bit lookups are not
-// much dearer than 3-bit ones and the digits need more of them).
+// compile() keeps the encoding (and group width) of lowest estimated cost, whichever it is: the
+// lookups plus the client's encryption of the inputs (the thermometer code needs no comparison
+// lookup but 15 input ciphertexts per feature at 4 bits; the digits need more, narrower lookups).
 TEST(QuantizedTrees, CompileKeepsTheCheaperInputEncoding) {
   std::mt19937_64 rng(67);
   const Matrix x = random_data(rng, 40, 3);
   const auto trees = random_forest(rng, 3, 3, x, 1);
-  const auto compile = [&](unsigned digits) {
-    QuantizedTreeEnsemble q(trees, x, {4, 6, SplitRule::LessEqual, false, 0, digits});
+  const auto compile = [&](TreeInputEncoding encoding) {
+    QuantizedTreeEnsemble q(trees, x, {4, 6, SplitRule::LessEqual, false, 0, encoding});
     q.compile(x, {}, test_seed());
     const circuit::CircuitStatistics& s = q.compiled_circuit().statistics();
     EXPECT_EQ(s.pbs_count, q.statistics().lookups_per_sample);
-    return std::tuple{static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds,
-                      q.statistics().input_digits, s.max_table_bits};
+    const double cost = static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds +
+                        static_cast<double>(q.statistics().input_ciphertexts) *
+                            circuit::estimate_encryption_seconds(
+                                q.compiled_circuit().parameters().encryption_dimension());
+    return std::tuple{cost, q.statistics().input_encoding, s.max_table_bits};
   };
-  const auto [one, one_digits, one_bits] = compile(1);
-  const auto [two, two_digits, two_bits] = compile(2);
-  const auto [chosen, chosen_digits, chosen_bits] = compile(0);
-  EXPECT_EQ(one_digits, 1u);
-  EXPECT_EQ(one_bits, 4u);
-  EXPECT_EQ(two_digits, 2u);
-  EXPECT_LT(two_bits, 4u);
-  EXPECT_NE(one, two);
-  EXPECT_EQ(chosen, std::min(one, two));
-  EXPECT_EQ(chosen_digits, two < one ? 2u : 1u);
+  const auto [value, value_encoding, value_bits] = compile(TreeInputEncoding::Value);
+  const auto [digits, digits_encoding, digits_bits] = compile(TreeInputEncoding::Digits);
+  const auto [unary, unary_encoding, unary_bits] = compile(TreeInputEncoding::Thermometer);
+  const auto [chosen, chosen_encoding, chosen_bits] = compile(TreeInputEncoding::Auto);
+  EXPECT_EQ(value_encoding, TreeInputEncoding::Value);
+  EXPECT_EQ(value_bits, 4u);
+  EXPECT_EQ(digits_encoding, TreeInputEncoding::Digits);
+  EXPECT_LT(digits_bits, 4u);
+  EXPECT_EQ(unary_encoding, TreeInputEncoding::Thermometer);
+  EXPECT_NE(value, digits);
+  EXPECT_EQ(chosen, std::min({value, digits, unary}));
+  EXPECT_EQ(chosen_encoding, chosen == value   ? TreeInputEncoding::Value
+                             : chosen == unary ? TreeInputEncoding::Thermometer
+                                               : TreeInputEncoding::Digits);
+}
+
+// The thermometer code: every comparison of every width is the input bit [q > T] itself (no
+// lookup), and the leaf lookups alone select the leaves.
+TEST(QuantizedTrees, ThermometerComparisonsAreInputBits) {
+  for (unsigned n = 1; n <= 8; ++n) {
+    const std::int64_t q_max = (std::int64_t{1} << n) - 1;
+    const std::vector<IntegerTree> trees = stumps(q_max);
+    const LoweredTrees lowered =
+        lower_tree_ensemble(trees, 1, 1, {n, 0, false, TreeInputEncoding::Thermometer, true});
+    EXPECT_EQ(lowered.statistics.comparison_lookups, 0u);
+    EXPECT_EQ(lowered.statistics.input_lookups, 0u);
+    EXPECT_EQ(lowered.statistics.input_ciphertexts, static_cast<std::size_t>(q_max));
+    EXPECT_EQ(lowered.statistics.lookups_per_sample, lowered.statistics.leaf_lookups);
+    ASSERT_EQ(lowered.program.nodes.at(0).shape, (circuit::Shape{q_max}));
+    for (std::int64_t q = 0; q <= q_max; ++q) {
+      const Tensor inputs[] = {
+          encode_tree_inputs(Tensor({1}, {q}), n, TreeInputEncoding::Thermometer)};
+      for (std::int64_t t = 0; t < q_max; ++t)
+        ASSERT_EQ(inputs[0][static_cast<std::size_t>(t)], q > t ? 1 : 0);
+      const Tensor out = circuit::evaluate_clear(lowered.program, inputs).at(0);
+      for (std::int64_t t = 0; t < q_max; ++t)
+        ASSERT_EQ(out[static_cast<std::size_t>(t)], q > t ? 1 : 0) << n << " bits, q = " << q;
+    }
+  }
+  // Rows of several features: feature j's bits at [j (2^n - 1), (j + 1) (2^n - 1)).
+  const Tensor encoded =
+      encode_tree_inputs(Tensor({2, 2}, {0, 3, 2, 1}), 2, TreeInputEncoding::Thermometer);
+  EXPECT_EQ(encoded, Tensor({2, 6}, {0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0}));
 }
 
 TEST(QuantizedTrees, LookupCountsAndGroups) {
@@ -363,7 +412,7 @@ TEST(QuantizedTrees, LookupCountsAndGroups) {
   EXPECT_EQ(s.comparison_lookups, pairs.size());  // before compile: 1 input digit
   EXPECT_EQ(s.comparisons, pairs.size());
   EXPECT_EQ(s.input_lookups, pairs.size());
-  EXPECT_EQ(s.input_digits, 1u);
+  EXPECT_EQ(s.input_encoding, TreeInputEncoding::Value);
   EXPECT_EQ(s.pruned_nodes, 63u - one.integer_trees()[0].size());
   if (s.pruned_nodes == 0) {
     EXPECT_EQ(s.groups, 8u);
@@ -434,7 +483,7 @@ TEST(QuantizedTrees, SerializationRoundTrips) {
   std::mt19937_64 rng(53);
   const Matrix x = random_data(rng, 40, 3);
   const QuantizedTreeEnsemble q(random_forest(rng, 3, 3, x, 2), x,
-                                {5, 7, SplitRule::Less, true, 0, 2});
+                                {5, 7, SplitRule::Less, true, 0, TreeInputEncoding::Thermometer});
   const std::vector<std::uint8_t> bytes = q.serialize();
   const QuantizedTreeEnsemble r = QuantizedTreeEnsemble::deserialize(bytes);
   EXPECT_EQ(r.options(), q.options());
@@ -446,16 +495,16 @@ TEST(QuantizedTrees, SerializationRoundTrips) {
   EXPECT_EQ(r.serialize(), bytes);
   const Tensor grid = random_grid(rng, 20, 3, 5);
   EXPECT_EQ(r.integer_forward(grid), q.integer_forward(grid));
-  EXPECT_EQ(r.statistics().input_digits, 2u);
+  EXPECT_EQ(r.statistics().input_encoding, TreeInputEncoding::Thermometer);
 
-  // Version 1 (no input_digits byte) still loads, with input_digits 0 (chosen at compile).
+  // Version 1 (no input encoding byte) still loads, with the encoding chosen at compile.
   std::vector<std::uint8_t> v1(bytes.begin(), bytes.end() - 8);
-  v1.erase(v1.begin() + 17);  // magic (8), version (4), 5 option bytes, then input_digits
+  v1.erase(v1.begin() + 17);  // magic (8), version (4), 5 option bytes, then the input encoding
   v1[8] = 1;
   const std::uint64_t sum = fnv1a64(v1);
   for (int i = 0; i < 8; ++i) v1.push_back(static_cast<std::uint8_t>(sum >> (8 * i)));
   const QuantizedTreeEnsemble old = QuantizedTreeEnsemble::deserialize(v1);
-  EXPECT_EQ(old.options().input_digits, 0u);
+  EXPECT_EQ(old.options().input_encoding, TreeInputEncoding::Auto);
   EXPECT_EQ(old.integer_trees(), q.integer_trees());
 
   std::vector<std::uint8_t> damaged = bytes;
@@ -479,10 +528,14 @@ TEST(QuantizedTrees, RejectsInvalidArguments) {
   EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {6, 6, SplitRule::Less, false, 1}), InvalidArgument);
   EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {6, 6, SplitRule::Less, false, 11}),
                InvalidArgument);
-  EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {6, 6, SplitRule::Less, false, 0, 3}),
+  EXPECT_THROW(QuantizedTreeEnsemble(
+                   trees, x, {6, 6, SplitRule::Less, false, 0, static_cast<TreeInputEncoding>(4)}),
                InvalidArgument);
-  EXPECT_THROW(QuantizedTreeEnsemble(trees, x, {1, 6, SplitRule::Less, false, 0, 2}),
-               InvalidArgument);
+  EXPECT_THROW(
+      QuantizedTreeEnsemble(trees, x, {1, 6, SplitRule::Less, false, 0, TreeInputEncoding::Digits}),
+      InvalidArgument);
+  EXPECT_THROW(parse_tree_input_encoding("unary"), InvalidArgument);
+  EXPECT_EQ(parse_tree_input_encoding("thermometer"), TreeInputEncoding::Thermometer);
   EXPECT_THROW(QuantizedTreeEnsemble(std::vector<DecisionTree>{}, x), InvalidArgument);
   EXPECT_THROW(QuantizedTreeEnsemble(trees, Matrix(0, 3)), InvalidArgument);
   Matrix nan = x;
@@ -513,10 +566,11 @@ TEST(QuantizedTrees, RejectsInvalidArguments) {
   EXPECT_NO_THROW(q.dequantize_output(Tensor({1, 1, 1}, {0})));
   EXPECT_THROW(q.compile(nan), InvalidArgument);
   circuit::CompileOptions narrow;
-  narrow.max_table_bits = 2;  // even the 3-bit digits are too wide
+  narrow.max_table_bits = 1;  // even the 2-bit group indices are too wide
   EXPECT_THROW(q.compile(x, narrow, test_seed()), CompileError);
   narrow.max_table_bits = 5;  // 6-bit comparisons on one digit
-  QuantizedTreeEnsemble one_digit(trees, x, {6, 6, SplitRule::LessEqual, false, 0, 1});
+  QuantizedTreeEnsemble one_digit(trees, x,
+                                  {6, 6, SplitRule::LessEqual, false, 0, TreeInputEncoding::Value});
   EXPECT_THROW(one_digit.compile(x, narrow, test_seed()), CompileError);
 }
 

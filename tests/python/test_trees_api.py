@@ -292,7 +292,14 @@ def test_fhe_circuit_statistics_and_quantization_api(multiclass_data, capsys):
     assert isinstance(circuit, torusml.FheCircuit) and model.fhe_circuit is not None
     text = str(model.fhe_circuit)
     assert "lookups per sample" in text and "reference method" in text
-    assert model.fhe_circuit.statistics["pbs_count"] >= stats["lookups_per_sample"]
+    # compile() chose the encoding and group width: the statistics now describe that circuit.
+    compiled = module.lookup_statistics()
+    assert model.fhe_circuit.statistics["pbs_count"] == compiled["lookups_per_sample"]
+    assert compiled["lookups_per_sample"] <= stats["lookups_per_sample"]
+    assert compiled["input_encoding"] in ("value", "digits", "thermometer")
+    assert compiled["input_ciphertexts"] == {"value": 8, "digits": 16, "thermometer": 8 * 63}[
+        compiled["input_encoding"]]
+    assert "input ciphertexts per sample" in text
 
     q_x = model.quantize_input(x_test)
     assert q_x.dtype == numpy.int64 and q_x.shape == x_test.shape

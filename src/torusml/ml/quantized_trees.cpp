@@ -39,11 +39,13 @@ void validate_options(const TreeEnsembleOptions& o) {
        << "integer between 2 and " << kMaxTreeGroupBits;
     throw InvalidArgument(os.str());
   }
-  if (o.input_digits > 2 || (o.input_digits == 2 && o.n_bits < 2)) {
+  const auto encoding = static_cast<unsigned>(o.input_encoding);
+  if (encoding > static_cast<unsigned>(TreeInputEncoding::Thermometer) ||
+      (o.input_encoding == TreeInputEncoding::Digits && o.n_bits < 2)) {
     std::ostringstream os;
-    os << "input_digits = " << o.input_digits << " is not supported with n_bits = " << o.n_bits
-       << ": use 0 (chosen at compile), 1 (one value per input) or 2 (two digits per input, "
-       << "n_bits >= 2)";
+    os << "input encoding " << encoding << " is not supported with n_bits = " << o.n_bits
+       << ": use auto (chosen at compile), value (one value per input), digits (two digits per "
+       << "input, n_bits >= 2) or thermometer (2^n_bits - 1 bits per input)";
     throw InvalidArgument(os.str());
   }
   if (o.split_rule != SplitRule::LessEqual && o.split_rule != SplitRule::Less)
@@ -109,9 +111,9 @@ QuantizedTreeEnsemble::QuantizedTreeEnsemble(std::span<const DecisionTree> trees
 }
 
 std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lower(unsigned group_bits,
-                                                                 unsigned input_digits,
+                                                                 TreeInputEncoding encoding,
                                                                  bool local_sums) const {
-  const TreeLoweringOptions lowering{options_.n_bits, group_bits, options_.fhe_sum, input_digits,
+  const TreeLoweringOptions lowering{options_.n_bits, group_bits, options_.fhe_sum, encoding,
                                      local_sums};
   auto lowered = std::make_shared<LoweredTrees>(
       lower_tree_ensemble(trees_, n_features(), n_outputs(), lowering));
@@ -121,7 +123,9 @@ std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lower(unsigned group_
 }
 
 std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lower_default() const {
-  return lower(options_.group_bits, options_.input_digits == 0 ? 1 : options_.input_digits);
+  return lower(options_.group_bits, options_.input_encoding == TreeInputEncoding::Auto
+                                        ? TreeInputEncoding::Value
+                                        : options_.input_encoding);
 }
 
 std::shared_ptr<const LoweredTrees> QuantizedTreeEnsemble::lowering() const {
@@ -166,7 +170,7 @@ void QuantizedTreeEnsemble::require_quantized_input(const circuit::Tensor& q_x) 
 
 circuit::Tensor QuantizedTreeEnsemble::encode_input(const circuit::Tensor& q_x) const {
   require_quantized_input(q_x);
-  return encode_tree_inputs(q_x, options_.n_bits, lowering()->options.input_digits);
+  return encode_tree_inputs(q_x, options_.n_bits, lowering()->options.input_encoding);
 }
 
 circuit::Tensor QuantizedTreeEnsemble::integer_forward(const circuit::Tensor& q_x) const {
@@ -227,19 +231,20 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
     if (lowered.max_lookup_bits > options.max_table_bits) {
       std::ostringstream os;
       os << "compile: the trees' lookups read " << lowered.max_lookup_bits
-         << "-bit inputs (n_bits, its high digit with input_digits = 2, or deep paths after "
+         << "-bit inputs (n_bits, its high digit with the digits encoding, or deep paths after "
          << "quantization), but max_table_bits is " << options.max_table_bits
-         << "; use fewer n_bits, input_digits = 2 (or 0) or shallower trees (max_depth)";
+         << "; use fewer n_bits, the digits, thermometer or auto input encoding, or shallower "
+         << "trees (max_depth)";
       throw CompileError(os.str());
     }
-    const unsigned digits = lowered.options.input_digits;
-    const std::size_t width = f * digits;
+    const TreeInputEncoding encoding = lowered.options.input_encoding;
+    const std::size_t width = encoded_input_width(f, options_.n_bits, encoding);
     std::vector<std::vector<circuit::Tensor>> inputset;
     inputset.reserve(x.rows() + lowered.grid_inputs.size());
     for (const auto& grid : lowered.grid_inputs)
       inputset.push_back(
-          {encode_tree_inputs(circuit::Tensor({fi}, grid), options_.n_bits, digits)});
-    const circuit::Tensor encoded = encode_tree_inputs(q, options_.n_bits, digits);
+          {encode_tree_inputs(circuit::Tensor({fi}, grid), options_.n_bits, encoding)});
+    const circuit::Tensor encoded = encode_tree_inputs(q, options_.n_bits, encoding);
     const auto values = encoded.values();
     for (std::size_t r = 0; r < x.rows(); ++r) {
       const auto row = values.subspan(r * width, width);
@@ -255,8 +260,9 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
     return circuit::compile(lowered.program, inputset, with_ranges);
   };
 
-  // Every candidate lowering, the cheapest by the compiled circuits' estimated cost; the first
-  // one on ties (the widest group width, 1 digit before 2, local sums before none).
+  // Every candidate lowering, the cheapest by the compiled circuits' estimated cost (lookups and
+  // the client's input encryption); the first one on ties (the widest group width, Value, then
+  // Thermometer, then Digits, local sums before none).
   auto compiled = std::make_shared<Compiled>();
   double best_cost = std::numeric_limits<double>::infinity();
   std::exception_ptr first_error;
@@ -264,7 +270,10 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
     try {
       circuit::CompiledCircuit candidate = compile_lowering(*lowered);
       const circuit::CircuitStatistics& s = candidate.statistics();
-      const double cost = static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds;
+      const double cost =
+          static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds +
+          static_cast<double>(lowered->statistics.input_ciphertexts) *
+              circuit::estimate_encryption_seconds(candidate.parameters().encryption_dimension());
       if (compiled->lowering && !(cost < best_cost)) return;
       best_cost = cost;
       compiled->lowering = lowered;
@@ -273,19 +282,22 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
       if (!first_error) first_error = std::current_exception();
     }
   };
-  // With 2 digits, the lowering without local sums too when they save a c lookup.
+  // With digits, the lowering without local sums too when they save a c lookup.
   const auto consider_sums = [&](const std::shared_ptr<const LoweredTrees>& lowered) {
     consider(lowered);
     if (lowered->statistics.summed_comparisons > 0)
-      consider(lower(lowered->options.group_bits, 2, false));
+      consider(lower(lowered->options.group_bits, TreeInputEncoding::Digits, false));
   };
-  std::vector<unsigned> digit_choices{options_.input_digits};
-  if (options_.input_digits == 0)
-    digit_choices = options_.n_bits >= 3 ? std::vector<unsigned>{1, 2} : std::vector<unsigned>{1};
-  for (const unsigned digits : digit_choices) {
+  std::vector<TreeInputEncoding> encodings{options_.input_encoding};
+  if (options_.input_encoding == TreeInputEncoding::Auto) {
+    encodings = {TreeInputEncoding::Value, TreeInputEncoding::Thermometer};
+    if (options_.n_bits >= 3) encodings.push_back(TreeInputEncoding::Digits);
+  }
+  for (const TreeInputEncoding encoding : encodings) {
     const auto lowering_of = [&](unsigned bits) {
       const TreeLookupStatistics& d = lowered_->statistics;
-      return bits == d.group_bits && digits == d.input_digits ? lowered_ : lower(bits, digits);
+      return bits == d.group_bits && encoding == d.input_encoding ? lowered_
+                                                                  : lower(bits, encoding);
     };
     if (options_.group_bits != 0) {
       consider_sums(lowering_of(options_.group_bits));
@@ -323,10 +335,10 @@ circuit::Tensor QuantizedTreeEnsemble::run_integer(const circuit::Tensor& q_x, c
   const std::shared_ptr<const Compiled> current = compiled();
   if (!current) return run_compiled(nullptr, q_x, mode, simulation_seed);  // throws: not compiled
   require_quantized_input(q_x);
-  // The client encrypts the digits; the result is (rows, output_rows(), n_outputs()).
+  // The client encrypts the encoded inputs; the result is (rows, output_rows(), n_outputs()).
   return run_compiled(
       current.get(),
-      encode_tree_inputs(q_x, options_.n_bits, current->lowering->options.input_digits), mode,
+      encode_tree_inputs(q_x, options_.n_bits, current->lowering->options.input_encoding), mode,
       simulation_seed);
 }
 

@@ -23,10 +23,12 @@
 // compile() measures the circuit on the quantized data plus synthetic grid inputs (every leaf,
 // every lookup index's extremes) and declares sound ranges for every encrypted value, so every
 // input the quantizers can produce stays inside the compiled widths.
-// Client-side input encoding (input_digits): each quantized input is encrypted either as one
-// n_bits value or as two digits q = h 2^lb + l, lb = floor(n_bits / 2) (tree_lowering.h): more
+// Client-side input encoding (input_encoding, tree_lowering.h): each quantized input is
+// encrypted as one n_bits value; or as two digits q = h 2^lb + l, lb = floor(n_bits / 2): more
 // lookups, but none reads more than n_bits - lb bits of an input, so the whole circuit may use
-// the parameters of narrower lookups. compile() picks the encoding with the group width.
+// the parameters of narrower lookups; or as its thermometer code, 2^n_bits - 1 bits [q > t]:
+// no comparison lookup at all, only the leaf lookups, for more input ciphertexts. compile()
+// picks the encoding with the group width, by estimated cost (lookups and input encryption).
 #pragma once
 
 #include <atomic>
@@ -62,16 +64,16 @@ struct TreeEnsembleOptions {
   /// groups: fewer lookups but noisier indices, hence possibly costlier parameters); else B is
   /// fixed, in [2, 10].
   unsigned group_bits = 0;
-  /// Client-side encoding of each quantized input: 0 (the default) lets compile() choose, with
-  /// the group width, by estimated cost (1 digit, or 2 when n_bits >= 3); 1: one n_bits value;
-  /// 2: two digits (n_bits >= 2).
-  unsigned input_digits = 0;
+  /// Client-side encoding of each quantized input: Auto (the default) lets compile() choose, with
+  /// the group width, by estimated cost (Value, Thermometer, and Digits when n_bits >= 3);
+  /// Digits needs n_bits >= 2.
+  TreeInputEncoding input_encoding = TreeInputEncoding::Auto;
   bool operator==(const TreeEnsembleOptions&) const = default;
 };
 
 /// Throws InvalidArgument (saying what to use) unless n_bits is in [1, 8], leaf_bits in [1, 16],
-/// group_bits 0 or in [2, 10], input_digits 0, 1 or 2 (2 only with n_bits >= 2) and split_rule
-/// one of the enumerators.
+/// group_bits 0 or in [2, 10], input_encoding an enumerator (Digits only with n_bits >= 2) and
+/// split_rule one of the enumerators.
 void validate_options(const TreeEnsembleOptions& options);
 
 class QuantizedTreeEnsemble {
@@ -95,17 +97,15 @@ class QuantizedTreeEnsemble {
   /// The pruned integer trees (leaf values quantized).
   const std::vector<IntegerTree>& integer_trees() const { return trees_; }
   /// Lookup counts (ours and the reference method's), groups, pruned nodes, precisions, input
-  /// digits: of the compiled circuit once compiled, else of the default lowering (B = group_bits,
-  /// n_bits if 0; input_digits, 1 if 0).
+  /// encoding: of the compiled circuit once compiled, else of the default lowering (B =
+  /// group_bits, n_bits if 0; input_encoding, Value if Auto).
   TreeLookupStatistics statistics() const { return lowering()->statistics; }
-  /// The integer program: x encrypted, (n_features,) with 1 input digit or (2 n_features,) with 2
-  /// (see encode_input) -> (n_trees or 1, n_outputs) (the compiled one once compiled, as
-  /// statistics()).
+  /// The integer program: x encrypted, (encoded_input_width,) (see encode_input) -> (n_trees or
+  /// 1, n_outputs) (the compiled one once compiled, as statistics()).
   circuit::Program program() const { return lowering()->program; }
   /// The program's input for a (rows, n_features) tensor of quantized inputs (values in
-  /// [0, 2^n_bits - 1]; InvalidArgument otherwise): q_x itself with 1 input digit, with 2 the
-  /// high digits of every feature then the low ones, (rows, 2 n_features) (encode_tree_inputs).
-  /// What the client encrypts; run_integer encodes its inputs with it.
+  /// [0, 2^n_bits - 1]; InvalidArgument otherwise), in the lowering's input encoding
+  /// (encode_tree_inputs). What the client encrypts; run_integer encodes its inputs with it.
   circuit::Tensor encode_input(const circuit::Tensor& q_x) const;
   /// The shape of one sample's integer output: n_trees (1 with fhe_sum) rows of n_outputs.
   std::size_t output_rows() const { return options_.fhe_sum ? 1 : n_trees(); }
@@ -125,9 +125,11 @@ class QuantizedTreeEnsemble {
   /// Compiles the program on quantize_input(x) plus the synthetic grid inputs, with the sound
   /// ranges declared (added to options.range_hints), and generates the keys (from `key_seed`).
   /// Every candidate lowering is compiled (without keys) and the one with the lowest estimated
-  /// cost (PBS count x estimated PBS time) kept: with group_bits 0, every B in
-  /// [2, max(n_bits, 2)] (the widest on ties); with input_digits 0, 1 digit and 2 digits (1 on
-  /// ties); with 2 digits, with and without local sums (tree_lowering.h) when they differ.
+  /// cost kept (per sample: PBS count x estimated PBS time, plus the client's encryption of the
+  /// input ciphertexts, estimate_encryption_seconds): with group_bits 0, every B in
+  /// [2, max(n_bits, 2)] (the widest on ties); with input_encoding Auto, Value, Thermometer and
+  /// (n_bits >= 3) Digits (in that order on ties); with Digits, with and without local sums
+  /// (tree_lowering.h) when they differ.
   /// The new circuit and keys are swapped in atomically: runs already started finish with the
   /// ones they started with. Throws InvalidArgument (bad x) or CompileError (e.g. a lookup wider
   /// than options.max_table_bits: fewer bits or shallower trees).
@@ -141,8 +143,8 @@ class QuantizedTreeEnsemble {
   std::shared_ptr<const circuit::CompiledCircuit> shared_circuit() const;
 
   /// integer_forward's result in `mode` (Simulate and Execute need compile(); InvalidArgument
-  /// otherwise). Simulate and Execute run the circuit on encode_input(q_x) (the client encrypts
-  /// the digits); Execute runs the batch in chunks of a few rows, one chunk per core at a time.
+  /// otherwise). Simulate and Execute run the circuit on encode_input(q_x) (what the client
+  /// encrypts); Execute runs the batch in chunks of a few rows, one chunk per core at a time.
   /// Thread-safe, also concurrently with compile().
   circuit::Tensor run_integer(const circuit::Tensor& q_x, circuit::Mode mode,
                               std::uint64_t simulation_seed = 0) const;
@@ -162,11 +164,11 @@ class QuantizedTreeEnsemble {
     std::shared_ptr<const LoweredTrees> lowering;
   };
   QuantizedTreeEnsemble() = default;
-  /// The lowering with `group_bits` index bits (0: n_bits), `input_digits` (1 or 2) and
+  /// The lowering with `group_bits` index bits (0: n_bits), `encoding` (not Auto) and
   /// `local_sums`, with the float model's statistics.
-  std::shared_ptr<const LoweredTrees> lower(unsigned group_bits, unsigned input_digits,
+  std::shared_ptr<const LoweredTrees> lower(unsigned group_bits, TreeInputEncoding encoding,
                                             bool local_sums = true) const;
-  /// The default lowering: options' group_bits and input_digits (1 if 0).
+  /// The default lowering: options' group_bits and input_encoding (Value if Auto).
   std::shared_ptr<const LoweredTrees> lower_default() const;
   /// The compiled lowering, or the default one.
   std::shared_ptr<const LoweredTrees> lowering() const;

@@ -1,6 +1,7 @@
 // Serialization of a quantized tree ensemble's parameters (for pickling). Layout, little-endian:
 //   u64 magic "TMLTREES" | u32 version (2) | u8 n_bits, leaf_bits, split rule, fhe_sum,
-//   group_bits, input_digits (absent in version 1, which is still read: input_digits 0) |
+//   group_bits, input encoding (0 auto, 1 value, 2 digits, 3 thermometer; absent in version 1,
+//   which is still read: auto) |
 //   u64 n_features, n_outputs, n_trees, reference lookups, pruned nodes |
 //   per feature, then per output: f64 scale, i64 zero point (unsigned quantizers) |
 //   per tree: u64 n_nodes, per node i64 feature, threshold, left, right, then n_nodes * n_outputs
@@ -47,7 +48,7 @@ std::vector<std::uint8_t> QuantizedTreeEnsemble::serialize() const {
   w.u8(static_cast<std::uint8_t>(options_.split_rule));
   w.u8(options_.fhe_sum ? 1 : 0);
   w.u8(static_cast<std::uint8_t>(options_.group_bits));
-  w.u8(static_cast<std::uint8_t>(options_.input_digits));
+  w.u8(static_cast<std::uint8_t>(options_.input_encoding));
   w.u64(n_features());
   w.u64(n_outputs());
   w.u64(n_trees());
@@ -93,7 +94,8 @@ QuantizedTreeEnsemble QuantizedTreeEnsemble::deserialize(std::span<const std::ui
   const std::uint8_t rule = r.u8("split_rule");
   const std::uint8_t fhe_sum = r.u8("fhe_sum");
   m.options_.group_bits = r.u8("group_bits");
-  m.options_.input_digits = version >= 2 ? r.u8("input_digits") : 0;
+  m.options_.input_encoding =
+      static_cast<TreeInputEncoding>(version >= 2 ? r.u8("input_encoding") : 0);
   if (rule != static_cast<std::uint8_t>(SplitRule::LessEqual) &&
       rule != static_cast<std::uint8_t>(SplitRule::Less))
     throw_invalid("unknown split rule");

@@ -13,6 +13,7 @@
 
 #include "torusml/circuit/frontend/builder.h"
 #include "torusml/common/check.h"
+#include "torusml/common/error.h"
 
 namespace torusml::ml {
 
@@ -97,6 +98,8 @@ struct Signals {
   unsigned input_bits = 0;      // bits of the program input's elements
   std::int64_t input_max = 0;   // their largest value
   std::size_t input_width = 0;  // elements of the program input
+  bool taken = false;           // Thermometer: the signals are input bits (inputs[i].input)
+  std::size_t lookups() const { return taken ? 0 : signals.size(); }
 };
 
 // g(q) = sum over the terms of `form` on `feature` (bias excluded), for q in [0, q_max].
@@ -150,9 +153,33 @@ std::set<std::int64_t> choose_pairs(const std::set<std::int64_t>& forced,
   return pairs;
 }
 
+// Thermometer: every comparison is an input bit, taken as its c signal.
+Signals plan_taken_signals(const Comparisons& cmp, std::size_t n_features, unsigned n_bits) {
+  Signals s;
+  s.q_max = (std::int64_t{1} << n_bits) - 1;
+  s.comparisons.resize(cmp.feature.size());
+  s.input_bits = 1;
+  s.input_max = 1;
+  s.input_width = encoded_input_width(n_features, n_bits, TreeInputEncoding::Thermometer);
+  s.taken = true;
+  for (std::size_t d = 0; d < cmp.feature.size(); ++d) {
+    Signal signal{cmp.feature[d], std::vector<std::int64_t>(static_cast<std::size_t>(s.q_max + 1))};
+    for (std::int64_t q = 0; q <= s.q_max; ++q)
+      signal.values[static_cast<std::size_t>(q)] = q > cmp.threshold[d] ? 1 : 0;
+    s.comparisons[d].c = s.signals.size();
+    s.signals.push_back(std::move(signal));
+    s.inputs.push_back({static_cast<std::int64_t>(cmp.feature[d]) * s.q_max + cmp.threshold[d],
+                        DigitTable::Greater, cmp.threshold[d]});
+  }
+  return s;
+}
+
 // The first-stage lookups and, per comparison, its c signal (1 digit, or T_l = L) or its v.
 Signals plan_signals(const Comparisons& cmp, std::size_t n_features, unsigned n_bits,
-                     unsigned digits) {
+                     TreeInputEncoding encoding) {
+  if (encoding == TreeInputEncoding::Thermometer)
+    return plan_taken_signals(cmp, n_features, n_bits);
+  const unsigned digits = encoding == TreeInputEncoding::Digits ? 2 : 1;
   Signals s;
   s.q_max = (std::int64_t{1} << n_bits) - 1;
   s.comparisons.resize(cmp.feature.size());
@@ -582,9 +609,18 @@ std::vector<std::vector<std::int64_t>> grid_inputs(std::span<const IntegerTree> 
 }
 
 // The signals as one vector: the first-stage lookups on take(x, ...) (one table per distinct
-// function), then, if any, v = first @ Mv + bias and the c lookups [v >= 2], concatenated.
-// `signal_class` receives the hull of these values' ranges (they share the indices' encoding).
+// function), then, if any, v = first @ Mv + bias and the c lookups [v >= 2], concatenated; with
+// Thermometer, the input bits taken. `signal_class` receives the hull of these values' ranges
+// (they share the indices' encoding).
 Value lower_signals(Value x, const Signals& s, ValueRange& signal_class, LoweredTrees& out) {
+  if (s.taken) {
+    std::vector<std::int64_t> elements;
+    for (const InputLookup& l : s.inputs) elements.push_back(l.input);
+    const Value taken = circuit::take(x, std::move(elements), 0);
+    out.range_hints[taken.id()] = {0, 1};
+    signal_class = {0, 1};
+    return taken;
+  }
   std::vector<std::int64_t> elements;
   std::vector<circuit::TableFunction> tables;
   std::map<std::pair<DigitTable, std::int64_t>, std::int32_t> table_of;
@@ -723,33 +759,83 @@ Value lower_leaf_lookups(Value index, std::vector<Lookup>& lookups, std::size_t 
 
 }  // namespace
 
+const char* to_string(TreeInputEncoding encoding) {
+  switch (encoding) {
+    case TreeInputEncoding::Auto:
+      return "auto";
+    case TreeInputEncoding::Value:
+      return "value";
+    case TreeInputEncoding::Digits:
+      return "digits";
+    case TreeInputEncoding::Thermometer:
+      return "thermometer";
+  }
+  return "unknown";
+}
+
+TreeInputEncoding parse_tree_input_encoding(const std::string& name) {
+  for (const TreeInputEncoding e : {TreeInputEncoding::Auto, TreeInputEncoding::Value,
+                                    TreeInputEncoding::Digits, TreeInputEncoding::Thermometer})
+    if (name == to_string(e)) return e;
+  throw InvalidArgument("unknown input encoding '" + name +
+                        "': use 'auto' (chosen at compile), 'value' (one n_bits value per "
+                        "input), 'digits' (two digits per input) or 'thermometer' (2^n_bits - 1 "
+                        "bits per input)");
+}
+
+std::size_t encoded_input_width(std::size_t n_features, unsigned n_bits,
+                                TreeInputEncoding encoding) {
+  switch (encoding) {
+    case TreeInputEncoding::Digits:
+      return 2 * n_features;
+    case TreeInputEncoding::Thermometer:
+      return n_features * ((std::size_t{1} << n_bits) - 1);
+    default:
+      return n_features;
+  }
+}
+
 circuit::Tensor encode_tree_inputs(const circuit::Tensor& q_x, unsigned n_bits,
-                                   unsigned input_digits) {
-  TORUSML_CHECK((input_digits == 1 || input_digits == 2) && q_x.rank() >= 1 && n_bits <= 8,
-                "encode_tree_inputs: 1 or 2 digits of a tensor of samples");
-  if (input_digits == 1) return q_x;
-  const unsigned lb = low_digit_bits(n_bits);
-  const std::int64_t low_mask = (std::int64_t{1} << lb) - 1;
+                                   TreeInputEncoding encoding) {
+  TORUSML_CHECK(
+      encoding != TreeInputEncoding::Auto && q_x.rank() >= 1 && n_bits >= 1 && n_bits <= 8,
+      "encode_tree_inputs: an encoding of a tensor of samples");
+  if (encoding == TreeInputEncoding::Value) return q_x;
   circuit::Shape shape = q_x.shape();
   const auto f = static_cast<std::size_t>(shape.back());
   const std::size_t rows = f == 0 ? 0 : q_x.size() / f;
-  std::vector<std::int64_t> out(2 * q_x.size());
+  const std::size_t width = encoded_input_width(f, n_bits, encoding);
+  std::vector<std::int64_t> out(rows * width, 0);
   const auto in = q_x.values();
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t j = 0; j < f; ++j) {
-      const std::int64_t q = in[r * f + j];
-      out[2 * r * f + j] = q >> lb;
-      out[2 * r * f + f + j] = q & low_mask;
-    }
-  shape.back() *= 2;
+  if (encoding == TreeInputEncoding::Thermometer) {
+    const std::size_t levels = (std::size_t{1} << n_bits) - 1;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < f; ++j) {
+        const auto q = static_cast<std::size_t>(
+            std::clamp<std::int64_t>(in[r * f + j], 0, static_cast<std::int64_t>(levels)));
+        std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(r * width + j * levels), q, 1);
+      }
+  } else {
+    const unsigned lb = low_digit_bits(n_bits);
+    const std::int64_t low_mask = (std::int64_t{1} << lb) - 1;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < f; ++j) {
+        const std::int64_t q = in[r * f + j];
+        out[r * width + j] = q >> lb;
+        out[r * width + f + j] = q & low_mask;
+      }
+  }
+  shape.back() = static_cast<std::int64_t>(width);
   return circuit::Tensor(std::move(shape), std::move(out));
 }
 
 LoweredTrees lower_tree_ensemble(std::span<const IntegerTree> trees, std::size_t n_features,
                                  std::size_t n_outputs, const TreeLoweringOptions& options) {
-  const unsigned n_bits = options.n_bits, digits = options.input_digits;
+  const unsigned n_bits = options.n_bits;
+  const TreeInputEncoding encoding = options.input_encoding;
   TORUSML_CHECK(!trees.empty() && n_bits >= 1 && n_bits <= 8 && n_features > 0 && n_outputs > 0 &&
-                    options.group_bits <= 16 && (digits == 1 || (digits == 2 && n_bits >= 2)),
+                    options.group_bits <= 16 && encoding != TreeInputEncoding::Auto &&
+                    (encoding != TreeInputEncoding::Digits || n_bits >= 2),
                 "lower_tree_ensemble: invalid sizes");
   const std::int64_t q_max = (std::int64_t{1} << n_bits) - 1;
   for (std::size_t t = 0; t < trees.size(); ++t)
@@ -764,20 +850,21 @@ LoweredTrees lower_tree_ensemble(std::span<const IntegerTree> trees, std::size_t
                                   static_cast<unsigned>(std::bit_width(max_depth))});
   out.options = options;
   out.options.group_bits = bits;
-  Signals s = plan_signals(cmp, n_features, n_bits, digits);
+  Signals s = plan_signals(cmp, n_features, n_bits, encoding);
   LeafStage stage = plan_leaf_stage(trees, cmp, s, bits, n_outputs, options.fhe_sum,
-                                    options.local_sums && digits == 2);
+                                    options.local_sums && encoding == TreeInputEncoding::Digits);
   stats.group_bits = bits;
-  stats.input_digits = digits;
+  stats.input_encoding = encoding;
+  stats.input_ciphertexts = s.input_width;
   stats.comparisons = cmp.feature.size();
-  stats.comparison_lookups = s.signals.size();
-  stats.input_lookups = s.inputs.size();
+  stats.comparison_lookups = s.lookups();
+  stats.input_lookups = s.taken ? 0 : s.inputs.size();
   stats.summed_comparisons = static_cast<std::size_t>(std::ranges::count_if(
       s.comparisons, [](const ComparisonPlan& p) { return p.summed && !p.c; }));
   stats.leaf_lookups = stage.lookups.size();
   stats.lookups_per_sample = stats.comparison_lookups + stats.leaf_lookups;
   stats.groups = stage.groups.size();
-  TORUSML_CHECK_EQ(stats.comparison_lookups == 0, stats.leaf_lookups == 0);
+  TORUSML_CHECK_EQ(s.signals.empty(), stats.leaf_lookups == 0);
   out.grid_inputs = grid_inputs(trees, stage.groups, s, n_features);
 
   // Ranges of the outputs: each tree contributes one of its leaves' values.
@@ -804,7 +891,7 @@ LoweredTrees lower_tree_ensemble(std::span<const IntegerTree> trees, std::size_t
     const Value index =
         lower_indices(signals, stage, s, n_features, bits, signal_class, class_bits, out);
     result = lower_leaf_lookups(index, stage.lookups, columns, sums, out);
-    stats.precisions[s.input_bits] += s.inputs.size();
+    if (stats.input_lookups > 0) stats.precisions[s.input_bits] += stats.input_lookups;
     stats.precisions[class_bits] += s.sums.size() + stats.leaf_lookups;
     out.max_lookup_bits = class_bits;
   }

@@ -1,15 +1,22 @@
 // Lowering of a quantized tree ensemble to an integer circuit with far fewer table lookups than
 // the reference method (one per internal node and one per leaf, for every tree).
 //
-// The program takes the quantized features (n_features values of n bits each) in one of two
-// client-side encodings (input_digits):
-//   1 digit : x = q, the n-bit values;
-//   2 digits: x = (h_0 .. h_{F-1}, l_0 .. l_{F-1}), q = h 2^lb + l with lb = floor(n / 2) low
-//             bits and n - lb high bits (encode_tree_inputs), so that no lookup reads more than
-//             n - lb bits of an input.
+// The program takes the quantized features (n_features values of n bits each) in one of three
+// client-side encodings (TreeInputEncoding, encode_tree_inputs):
+//   Value      : x = q, the n-bit values;
+//   Digits     : x = (h_0 .. h_{F-1}, l_0 .. l_{F-1}), q = h 2^lb + l with lb = floor(n / 2) low
+//                bits and n - lb high bits, so that no lookup reads more than n - lb bits of an
+//                input;
+//   Thermometer: x = ([q_0 > 0], [q_0 > 1] .. [q_0 > 2^n - 2], [q_1 > 0] ..), the unary code of
+//                every feature: 2^n - 1 bits per feature, every possible threshold, so the client
+//                learns nothing of the model's thresholds. Every comparison is an input bit: no
+//                lookup computes one, and the signals are fresh encryptions (small noise). The
+//                price is 2^n - 1 input ciphertexts per feature (cheap to encrypt; in seeded form
+//                a few bytes each), which compile() weighs against the lookups saved.
 // and computes:
 //  1. Comparisons, shared by all trees: c_d = [q_{f_d} > T_d] (1: go right) for each distinct
-//     (feature f_d, threshold T_d) pair. With 1 digit, one lookup each on q. With 2 digits, with
+//     (feature f_d, threshold T_d) pair. Thermometer: c_d is input bit f_d (2^n - 1) + T_d
+//     (taken, no lookup). Value: one lookup each on q. With 2 digits, with
 //     T_h = T >> lb, T_l = T & (2^lb - 1), H = 2^(n - lb) - 1 and L = 2^lb - 1,
 //         [q > T] = [h > T_h] or ([h == T_h] and [l > T_l]) = [a + b >= 2],
 //     a = 2 [h > T_h] + [h == T_h] in {0, 1, 2}, b = [l > T_l]; from first-stage lookups on the
@@ -52,21 +59,21 @@
 //     (n_trees, n_outputs), or summed over the trees under encryption (fhe_sum), shape
 //     (1, n_outputs).
 // Encodings and precisions: the input digits form one encoding class (n bits with 1 digit,
-// n - lb with 2): the first-stage lookups read that many bits. Their outputs, the sums v, the c
-// lookups and the group indices form another, of B bits (v <= 3 < 2^B): the c and leaf lookups
-// read B bits. The circuit's parameters serve its widest lookup: max(n, B) bits with 1 digit,
-// max(n - lb, B) with 2.
-// Ranges: every encrypted value gets a sound declared range (CompileOptions::range_hints): exact
-// extremes over the input grid for the linear forms (a sum over features of functions of one
-// feature each, extremal feature by feature, each function evaluated on its whole grid), exact
-// value sets for the lookups, and [sum of the trees' smallest values, sum of their largest] for
-// the outputs. The synthetic grid inputs reach every leaf and every index's extremes, so the
-// measured ranges agree wherever they can.
+// n - lb with 2, 1 with the thermometer code): the first-stage lookups read that many bits. Their
+// outputs, the sums v, the c lookups and the group indices form another, of B bits (v <= 3 < 2^B):
+// the c and leaf lookups read B bits. The circuit's parameters serve its widest lookup: max(n, B)
+// bits with 1 digit, max(n - lb, B) with 2. Ranges: every encrypted value gets a sound declared
+// range (CompileOptions::range_hints): exact extremes over the input grid for the linear forms (a
+// sum over features of functions of one feature each, extremal feature by feature, each function
+// evaluated on its whole grid), exact value sets for the lookups, and [sum of the trees' smallest
+// values, sum of their largest] for the outputs. The synthetic grid inputs reach every leaf and
+// every index's extremes, so the measured ranges agree wherever they can.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "torusml/circuit/compile/analysis.h"
@@ -76,11 +83,30 @@
 
 namespace torusml::ml {
 
+/// How the client encodes each quantized input (see the header comment).
+enum class TreeInputEncoding : std::uint8_t {
+  Auto = 0,         // chosen by compile() (QuantizedTreeEnsemble); not a lowering
+  Value = 1,        // one n-bit value
+  Digits = 2,       // two digits, high and low (n >= 2)
+  Thermometer = 3,  // 2^n - 1 bits [q > t], t = 0 .. 2^n - 2
+};
+
+/// "auto", "value", "digits", "thermometer".
+const char* to_string(TreeInputEncoding encoding);
+
+/// The encoding named `name` (to_string's names). Throws InvalidArgument for another name.
+TreeInputEncoding parse_tree_input_encoding(const std::string& name);
+
+/// Program input elements per sample: n_features, 2 n_features or n_features (2^n_bits - 1).
+std::size_t encoded_input_width(std::size_t n_features, unsigned n_bits,
+                                TreeInputEncoding encoding);
+
 /// The cost of an ensemble's circuit, per sample.
 struct TreeLookupStatistics {
   std::size_t comparisons = 0;         // D: distinct (feature, threshold) pairs after pruning
-  std::size_t comparison_lookups = 0;  // lookups computing them (D with 1 digit; with 2, the
-                                       // digit lookups plus the c = [a + b >= 2] lookups)
+  std::size_t comparison_lookups = 0;  // lookups computing them (D with Value; with Digits, the
+                                       // digit lookups plus the c = [a + b >= 2] lookups; 0 with
+                                       // Thermometer)
   std::size_t input_lookups = 0;       // of those, the lookups on the inputs (q or digits)
   std::size_t leaf_lookups = 0;        // group lookups (values and indicators)
   std::size_t lookups_per_sample = 0;  // comparison_lookups + leaf_lookups
@@ -89,8 +115,9 @@ struct TreeLookupStatistics {
   std::size_t groups = 0;        // groups of the non-constant trees
   std::size_t pruned_nodes = 0;  // nodes removed by quantization (decided or constant subtrees)
   unsigned group_bits = 0;       // B
-  unsigned input_digits = 1;     // client-side encoding of each input: 1 or 2 digits
-  /// With 2 digits: comparisons read by their groups as a + b, without a c lookup.
+  TreeInputEncoding input_encoding = TreeInputEncoding::Value;  // client-side encoding
+  std::size_t input_ciphertexts = 0;  // encrypted program inputs per sample
+  /// With Digits: comparisons read by their groups as a + b, without a c lookup.
   std::size_t summed_comparisons = 0;
   /// Input bits of the lookups -> lookups per sample at that precision.
   std::map<unsigned, std::size_t> precisions;
@@ -99,11 +126,11 @@ struct TreeLookupStatistics {
 
 /// How an ensemble is lowered (see the header comment).
 struct TreeLoweringOptions {
-  unsigned n_bits = 6;        // input bits, in [1, 8]
-  unsigned group_bits = 0;    // B (at least 2 and the deepest path's bit length; 0: n_bits)
-  bool fhe_sum = false;       // sum the trees under encryption
-  unsigned input_digits = 1;  // 1, or 2 (n_bits >= 2)
-  /// With 2 digits: let groups read a + b instead of c where that saves a c lookup.
+  unsigned n_bits = 6;      // input bits, in [1, 8]
+  unsigned group_bits = 0;  // B (at least 2 and the deepest path's bit length; 0: n_bits)
+  bool fhe_sum = false;     // sum the trees under encryption
+  TreeInputEncoding input_encoding = TreeInputEncoding::Value;  // not Auto; Digits: n_bits >= 2
+  /// With Digits: let groups read a + b instead of c where that saves a c lookup.
   bool local_sums = true;
 };
 
@@ -112,15 +139,17 @@ constexpr unsigned low_digit_bits(unsigned n_bits) {
   return n_bits / 2;
 }
 
-/// The program input for quantized inputs q_x (rows, n_features): q_x itself with 1 digit; with
-/// 2, per row the high digits q >> lb of every feature, then the low digits q & (2^lb - 1),
-/// lb = low_digit_bits(n_bits): (rows, 2 n_features). Values are not checked.
+/// The program input for quantized inputs q_x (rows, n_features): q_x itself with Value; with
+/// Digits, per row the high digits q >> lb of every feature, then the low digits q & (2^lb - 1),
+/// lb = low_digit_bits(n_bits): (rows, 2 n_features); with Thermometer, per row and feature the
+/// bits [q > t] for t = 0 .. 2^n_bits - 2: (rows, n_features (2^n_bits - 1)). Values are not
+/// checked (they must lie in [0, 2^n_bits - 1]).
 circuit::Tensor encode_tree_inputs(const circuit::Tensor& q_x, unsigned n_bits,
-                                   unsigned input_digits);
+                                   TreeInputEncoding encoding);
 
 /// The integer program of an ensemble and what its compilation needs.
 struct LoweredTrees {
-  /// x (n_features,) with 1 digit, (2 n_features,) with 2 (encode_tree_inputs), encrypted ->
+  /// x (encoded_input_width,) (encode_tree_inputs), encrypted ->
   /// (n_trees, n_outputs), or (1, n_outputs) with fhe_sum.
   circuit::Program program;
   /// Sound ranges of the program's encrypted values over every grid input (node -> range).
@@ -142,7 +171,8 @@ struct LoweredTrees {
 /// values each, as produced by prune_decided_nodes: thresholds in [0, 2^n_bits - 2], leaf values
 /// >= 0) as described in the header comment, with groups of B = max(group_bits (n_bits if 0),
 /// 2, bit length of the deepest path) bits. Preconditions (checked, InternalError otherwise): at
-/// least one tree, n_bits in [1, 8], group_bits <= 16, input_digits 1 or 2 (2 with n_bits >= 2);
+/// least one tree, n_bits in [1, 8], group_bits <= 16, input_encoding not Auto (Digits with
+/// n_bits >= 2);
 /// trees invalid for these sizes throw InvalidArgument (validate_integer_tree).
 LoweredTrees lower_tree_ensemble(std::span<const IntegerTree> trees, std::size_t n_features,
                                  std::size_t n_outputs, const TreeLoweringOptions& options);

@@ -83,4 +83,9 @@ LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement>
 /// Cost model (seconds on one core of this machine class) of one KS + PBS with `p`.
 double estimate_pbs_seconds(const tfhe::PbsParameters& p);
 
+/// Cost model (seconds on one core) of a client's encryption of one input ciphertext of
+/// dimension `dimension` (the uniform mask drawn from the CSPRNG, the key product, the noise):
+/// linear in dimension + 1, calibrated with bench_tfhe encrypt/<preset>.
+double estimate_encryption_seconds(tfhe::LweDimension dimension);
+
 }  // namespace torusml::circuit
