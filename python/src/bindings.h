@@ -40,5 +40,6 @@ circuit::CompileOptions compile_options(std::optional<double> p_error,
 void bind_quantization(py::module_& m);
 void bind_linear(py::module_& m);
 void bind_trees(py::module_& m);
+void bind_onnx(py::module_& m);
 
 }  // namespace torusml::python

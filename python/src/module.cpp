@@ -18,7 +18,7 @@ PYBIND11_MODULE(_core, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const torusml::InvalidArgument& e) {
+    } catch (const torusml::InvalidArgument& e) {  // UnsupportedOperator included
       PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const torusml::CompileError& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
@@ -33,4 +33,5 @@ PYBIND11_MODULE(_core, m) {
   torusml::python::bind_quantization(m);
   torusml::python::bind_linear(m);
   torusml::python::bind_trees(m);
+  torusml::python::bind_onnx(m);
 }

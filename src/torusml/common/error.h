@@ -25,6 +25,13 @@ class InvalidArgument : public Error {
   using Error::Error;
 };
 
+/// A model uses an operator (or an operator variant) that TorusML does not implement; the message
+/// names the operator and the node.
+class UnsupportedOperator : public InvalidArgument {
+ public:
+  using InvalidArgument::InvalidArgument;
+};
+
 /// Parameters (or an object carrying them) below 128-bit security by the security curve
 /// (tfhe/security.h): a key dimension too small or a noise too low for it.
 class InsecureParameters : public InvalidArgument {

@@ -1,0 +1,200 @@
+// Quantized networks: graphs built in memory (the onnx layer's float graph), lowered to circuits;
+// clear, simulated and encrypted runs agree exactly, and the quantized outputs follow the float
+// graph within the quantization's error.
+#include "torusml/ml/nn/quantized_network.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "torusml/common/error.h"
+#include "torusml/onnx/evaluate_graph.h"
+
+namespace torusml::ml {
+namespace {
+
+using circuit::Mode;
+using onnx::FloatTensor;
+using onnx::Graph;
+using onnx::Node;
+
+tfhe::Seed test_seed() {
+  tfhe::Seed s{};
+  s.fill(9);
+  return s;
+}
+
+FloatTensor random_tensor(std::mt19937_64& rng, onnx::Shape shape, double scale) {
+  std::normal_distribution<double> d(0.0, scale);
+  FloatTensor t(std::move(shape));
+  for (double& v : t.data()) v = d(rng);
+  return t;
+}
+
+// Adds a node (attributes given) and its output's value info.
+void add_node(Graph& g, std::string op, std::vector<std::string> inputs, std::string output,
+              onnx::Shape shape, std::map<std::string, onnx::Attribute> attributes = {}) {
+  Node n;
+  n.op_type = std::move(op);
+  n.name = output + "_node";
+  n.inputs = std::move(inputs);
+  n.outputs = {output};
+  n.attributes = std::move(attributes);
+  g.nodes.push_back(std::move(n));
+  g.values[output] = {onnx::ElementType::Float, std::move(shape)};
+}
+
+void add_constant(Graph& g, const std::string& name, FloatTensor t) {
+  g.values[name] = {onnx::ElementType::Float, t.shape()};
+  g.initializers[name] = std::move(t);
+}
+
+onnx::Attribute ints(std::vector<std::int64_t> v) {
+  onnx::Attribute a;
+  a.kind = onnx::AttributeKind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+
+onnx::Attribute integer(std::int64_t v) {
+  onnx::Attribute a;
+  a.kind = onnx::AttributeKind::Int;
+  a.i = v;
+  return a;
+}
+
+// x (1, 4) -> Gemm 4x8 -> Relu -> Gemm 8x3 (MatMul + Add) -> Sigmoid.
+Graph mlp(std::mt19937_64& rng) {
+  Graph g;
+  g.name = "mlp";
+  g.opset = 13;
+  g.inputs.push_back({"x", {onnx::ElementType::Float, {1, 4}}});
+  g.values["x"] = g.inputs[0].info;
+  add_constant(g, "w1", random_tensor(rng, {8, 4}, 0.7));
+  add_constant(g, "b1", random_tensor(rng, {8}, 0.3));
+  add_node(g, "Gemm", {"x", "w1", "b1"}, "h", {1, 8}, {{"transB", integer(1)}});
+  add_node(g, "Relu", {"h"}, "a", {1, 8});
+  add_constant(g, "w2", random_tensor(rng, {8, 3}, 0.7));
+  add_constant(g, "b2", random_tensor(rng, {3}, 0.3));
+  add_node(g, "MatMul", {"a", "w2"}, "m", {1, 3});
+  add_node(g, "Add", {"m", "b2"}, "logits", {1, 3});
+  add_node(g, "Sigmoid", {"logits"}, "y", {1, 3});
+  g.outputs.push_back({"y", g.values["y"]});
+  return g;
+}
+
+// x (1, 1, 5, 5) -> Conv 2x2 (2 channels, pad 1 on the left and top) -> Relu -> AveragePool 2x2 ->
+// Conv 1x1 depthwise (groups 2) -> MaxPool 2x2 -> Flatten -> Gemm 2x2.
+Graph cnn(std::mt19937_64& rng) {
+  Graph g;
+  g.name = "cnn";
+  g.opset = 13;
+  g.inputs.push_back({"x", {onnx::ElementType::Float, {1, 1, 5, 5}}});
+  g.values["x"] = g.inputs[0].info;
+  add_constant(g, "k1", random_tensor(rng, {2, 1, 2, 2}, 0.5));
+  add_constant(g, "c1", random_tensor(rng, {2}, 0.2));
+  add_node(g, "Conv", {"x", "k1", "c1"}, "conv1", {1, 2, 5, 5},
+           {{"pads", ints({1, 1, 0, 0})}, {"kernel_shape", ints({2, 2})}});
+  add_node(g, "Relu", {"conv1"}, "relu1", {1, 2, 5, 5});
+  add_node(g, "AveragePool", {"relu1"}, "pool1", {1, 2, 2, 2},
+           {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+  add_constant(g, "k2", random_tensor(rng, {2, 1, 1, 1}, 0.8));
+  add_node(g, "Conv", {"pool1", "k2"}, "conv2", {1, 2, 2, 2},
+           {{"group", integer(2)}, {"kernel_shape", ints({1, 1})}});
+  add_node(g, "MaxPool", {"conv2"}, "pool2", {1, 2, 1, 1},
+           {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+  add_node(g, "Flatten", {"pool2"}, "flat", {1, 2}, {{"axis", integer(1)}});
+  add_constant(g, "w", random_tensor(rng, {2, 2}, 0.8));
+  add_node(g, "Gemm", {"flat", "w"}, "y", {1, 2});
+  g.outputs.push_back({"y", g.values["y"]});
+  return g;
+}
+
+std::vector<FloatTensor> samples(std::mt19937_64& rng, const Graph& g, std::size_t n) {
+  std::vector<FloatTensor> s;
+  for (std::size_t i = 0; i < n; ++i) s.push_back(random_tensor(rng, g.inputs[0].info.shape, 1.0));
+  return s;
+}
+
+std::vector<double> flat(std::span<const FloatTensor> xs) {
+  std::vector<double> all;
+  for (const FloatTensor& t : xs) all.insert(all.end(), t.values().begin(), t.values().end());
+  return all;
+}
+
+class NetworkModesAgree : public ::testing::TestWithParam<int> {};
+
+TEST_P(NetworkModesAgree, ClearSimulateAndExecuteAgreeAndFollowTheFloatGraph) {
+  std::mt19937_64 rng(static_cast<std::uint64_t>(GetParam()) + 11);
+  const Graph g = GetParam() == 0 ? mlp(rng) : cnn(rng);
+  const std::vector<FloatTensor> calibration = samples(rng, g, 60);
+  // Narrow enough that no accumulator needs rounding (approximate rounding is off by one near its
+  // boundaries, so its encrypted results may differ from the clear ones there).
+  NetworkOptions options;
+  options.bits = {3, 3, 2, 3};
+  options.rounding_threshold_bits = 7;
+  QuantizedNetwork q(g, calibration, options);
+  for (const NetworkLookup& l : q.lowered().lookups) EXPECT_EQ(l.lsbs_removed, 0u) << l.name;
+  q.compile(calibration, {}, test_seed());
+
+  // Samples from the calibration distribution, inside its range.
+  const std::vector<FloatTensor> test(calibration.begin(), calibration.begin() + 4);
+  const std::vector<double> x = flat(test);
+  const circuit::Tensor qx = q.quantize_input(x, test.size());
+  const circuit::Tensor clear = q.run_integer(qx, Mode::Clear);
+  EXPECT_EQ(q.run_integer(qx, Mode::Simulate, 3), clear);
+  EXPECT_EQ(q.run_integer(qx, Mode::Execute), clear);
+
+  // The quantized network follows the float graph (a loose bound: 5-6 bits everywhere).
+  const std::vector<double> y = q.dequantize_output(clear);
+  double max_ref = 0;
+  std::vector<double> ref;
+  for (const FloatTensor& t : test) {
+    const FloatTensor out = onnx::evaluate_graph(g, std::span(&t, 1)).at(0);
+    ref.insert(ref.end(), out.values().begin(), out.values().end());
+  }
+  for (double v : ref) max_ref = std::max(max_ref, std::abs(v));
+  ASSERT_EQ(y.size(), ref.size());
+  for (std::size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], ref[i], 0.5 * max_ref + 0.05) << i;
+
+  const std::string text = q.statistics_text();
+  EXPECT_NE(text.find("lookups per sample"), std::string::npos);
+  if (GetParam() == 0) {
+    // Relu fused with the re-quantization: one lookup per hidden unit; the Add and the Sigmoid
+    // of the output run on the client.
+    EXPECT_EQ(q.compiled_circuit().statistics().pbs_count, 8u);
+    EXPECT_TRUE(q.output().has_post_processing());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Graphs, NetworkModesAgree, ::testing::Values(0, 1));
+
+TEST(QuantizedNetwork, ErrorsNameWhatToDo) {
+  std::mt19937_64 rng(5);
+  Graph g = mlp(rng);
+  const std::vector<FloatTensor> calibration = samples(rng, g, 10);
+  EXPECT_THROW(QuantizedNetwork(g, {}), InvalidArgument);
+  NetworkOptions bad;
+  bad.bits.op_weights = 0;
+  EXPECT_THROW(QuantizedNetwork(g, calibration, bad), InvalidArgument);
+  QuantizedNetwork q(g, calibration);
+  EXPECT_THROW(q.quantize_input(std::vector<double>(5, 0.0), 1), InvalidArgument);
+  EXPECT_THROW(q.quantize_input(std::vector<double>{0, 1, NAN, 2}, 1), InvalidArgument);
+  EXPECT_THROW(q.run_integer(circuit::Tensor({1, 4}, {0, 0, 0, 0}), Mode::Execute),
+               InvalidArgument);  // not compiled
+  // A product of two encrypted tensors.
+  Graph square = g;
+  add_node(square, "Mul", {"a", "a"}, "aa", {1, 8});
+  square.outputs = {{"aa", square.values["aa"]}};
+  try {
+    QuantizedNetwork bad_graph(square, calibration);
+    ADD_FAILURE() << "expected UnsupportedOperator";
+  } catch (const UnsupportedOperator& e) {
+    EXPECT_NE(std::string(e.what()).find("Mul"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("aa_node"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace torusml::ml
