@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "torusml/common/error.h"
@@ -169,6 +170,118 @@ TEST_P(NetworkModesAgree, ClearSimulateAndExecuteAgreeAndFollowTheFloatGraph) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Graphs, NetworkModesAgree, ::testing::Values(0, 1));
+
+// Appends [Clip ->] QuantizeLinear -> DequantizeLinear (uint8 zero point) after `value`; returns
+// the dequantized value's name.
+std::string add_qdq(Graph& g, const std::string& value, double scale, std::int64_t zp,
+                    std::optional<std::pair<double, double>> clip = std::nullopt) {
+  const onnx::Shape shape = g.values.at(value).shape;
+  std::string v = value;
+  if (clip) {
+    onnx::Attribute lo, hi;
+    lo.kind = hi.kind = onnx::AttributeKind::Float;
+    lo.f = clip->first;
+    hi.f = clip->second;
+    add_node(g, "Clip", {v}, value + "_clip", shape, {{"min", lo}, {"max", hi}});
+    v = value + "_clip";
+  }
+  add_constant(g, value + "_s", FloatTensor({}, {scale}));
+  add_constant(g, value + "_z", FloatTensor({}, {static_cast<double>(zp)}));
+  g.values[value + "_z"].type = onnx::ElementType::UInt8;
+  add_node(g, "QuantizeLinear", {v, value + "_s", value + "_z"}, value + "_q", shape);
+  g.values[value + "_q"].type = onnx::ElementType::UInt8;
+  add_node(g, "DequantizeLinear", {value + "_q", value + "_s", value + "_z"}, value + "_dq", shape);
+  return value + "_dq";
+}
+
+// A quantization-aware MLP in QDQ form: 3-bit input, weights on a 2-bit grid (QuantizeLinear ->
+// DequantizeLinear on constants), 3-bit activations after the ReLU. The imported network uses
+// these quantizers instead of calibrating: its clear integer outputs, dequantized, equal the float
+// graph's outputs (which compute the same fake quantization) up to double rounding, and the
+// encrypted run equals the clear one.
+TEST(QuantizedNetwork, QuantizationAwareGraphsKeepTheirQuantizers) {
+  std::mt19937_64 rng(31);
+  Graph g;
+  g.name = "qat";
+  g.opset = 13;
+  g.inputs.push_back({"x", {onnx::ElementType::Float, {1, 4}}});
+  g.values["x"] = g.inputs[0].info;
+  const std::string xq = add_qdq(g, "x", 0.5, 4, std::pair{-2.0, 1.5});  // levels 0..7
+  // Weights: integers in [-1, 1] times 0.25, stored dequantized through Q/DQ (int8 grid).
+  FloatTensor w1({4, 5});
+  std::uniform_int_distribution<int> pick(-1, 1);
+  for (double& v : w1.data()) v = 0.25 * pick(rng);
+  add_constant(g, "w1", w1);
+  add_constant(g, "w1_s", FloatTensor({}, {0.25}));
+  add_constant(g, "w1_z", FloatTensor({}, {0.0}));
+  g.values["w1_z"].type = onnx::ElementType::Int8;
+  add_node(g, "QuantizeLinear", {"w1", "w1_s", "w1_z"}, "w1_q", {4, 5});
+  g.values["w1_q"].type = onnx::ElementType::Int8;
+  add_node(g, "DequantizeLinear", {"w1_q", "w1_s", "w1_z"}, "w1_dq", {4, 5});
+  add_node(g, "MatMul", {xq, "w1_dq"}, "h", {1, 5});
+  add_node(g, "Relu", {"h"}, "r", {1, 5});
+  const std::string rq = add_qdq(g, "r", 0.125, 0, std::pair{0.0, 0.875});  // levels 0..7
+  FloatTensor w2({5, 2});
+  for (double& v : w2.data()) v = 0.5 * pick(rng);
+  add_constant(g, "w2", w2);
+  add_node(g, "MatMul", {rq, "w2"}, "y", {1, 2});
+  g.outputs.push_back({"y", g.values["y"]});
+
+  const std::vector<FloatTensor> calibration = samples(rng, g, 40);
+  QuantizedNetwork q(g, calibration);  // default 8 bits: the QDQ nodes decide instead
+  EXPECT_EQ(q.input_quantizer(), UniformQuantizer({3, false, false}, 0.5, 4 - 0));
+  ASSERT_EQ(q.lowered().lookups.size(), 1u);  // Relu + Clip + Q + DQ: one lookup per unit
+  EXPECT_EQ(q.lowered().lookups[0].lookups, 5u);
+  const std::vector<double> x = flat(calibration);
+  const circuit::Tensor qx = q.quantize_input(x, calibration.size());
+  for (std::int64_t v : qx.values()) ASSERT_TRUE(v >= 0 && v <= 7);
+  const std::vector<double> y = q.dequantize_output(q.run_integer(qx, Mode::Clear));
+  for (std::size_t i = 0; i < calibration.size(); ++i) {
+    const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+    for (std::size_t k = 0; k < 2; ++k) EXPECT_NEAR(y[i * 2 + k], ref[k], 1e-9) << i;
+  }
+  q.compile(calibration, {}, test_seed());
+  const circuit::Tensor few(
+      {3, 4}, std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 12));
+  EXPECT_EQ(q.run_integer(few, Mode::Execute), q.run_integer(few, Mode::Clear));
+  EXPECT_LE(q.compiled_circuit().statistics().max_table_bits, 6u);  // |4 x 7 x 1| < 32, signed
+}
+
+// Without rounding_threshold_bits, each lookup keeps the accumulator bits its output quantization
+// needs: 8-bit inputs and weights make 14-bit accumulators, but 4-bit activations after a ReLU
+// (slope 1) need about 5 of them; the outputs barely move compared to no rounding at all.
+TEST(QuantizedNetwork, AutomaticRoundingKeepsWhatTheOutputQuantizationNeeds) {
+  std::mt19937_64 rng(17);
+  const Graph g = mlp(rng);
+  const std::vector<FloatTensor> calibration = samples(rng, g, 50);
+  NetworkOptions options;
+  options.bits = {8, 4, 8, 8};
+  const QuantizedNetwork rounded(g, calibration, options);
+  options.rounding_threshold_bits = 16;
+  const QuantizedNetwork exact(g, calibration, options);
+  ASSERT_EQ(rounded.lowered().lookups.size(), 1u);
+  const NetworkLookup& l = rounded.lowered().lookups[0];
+  EXPECT_GE(l.accumulator_bits, 12u);
+  EXPECT_GT(l.lsbs_removed, 0u);
+  EXPECT_LE(l.accumulator_bits - l.lsbs_removed, 7u);
+  EXPECT_EQ(exact.lowered().lookups[0].lsbs_removed, 0u);
+  const std::vector<double> x = flat(calibration);
+  const std::vector<double> a = rounded.forward(x, calibration.size(), Mode::Clear);
+  const std::vector<double> b = exact.forward(x, calibration.size(), Mode::Clear);
+  // Mean absolute error against the float graph: rounding adds little to the quantization's.
+  double err_rounded = 0, err_exact = 0;
+  for (std::size_t i = 0; i < calibration.size(); ++i) {
+    const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+    for (std::size_t k = 0; k < ref.size(); ++k) {
+      err_rounded += std::abs(a[i * ref.size() + k] - ref[k]);
+      err_exact += std::abs(b[i * ref.size() + k] - ref[k]);
+    }
+  }
+  EXPECT_LE(err_rounded, 1.5 * err_exact + 0.01 * static_cast<double>(a.size()))
+      << err_rounded / static_cast<double>(a.size()) << " vs "
+      << err_exact / static_cast<double>(a.size());
+  EXPECT_NE(rounded.statistics_text().find("accumulator"), std::string::npos);
+}
 
 TEST(QuantizedNetwork, ErrorsNameWhatToDo) {
   std::mt19937_64 rng(5);

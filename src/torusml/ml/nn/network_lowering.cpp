@@ -127,15 +127,27 @@ class Lowering {
     const auto [lo, hi] = range_of(in.name);
     out_.input_quantizer =
         UniformQuantizer::from_range(lo, hi, {options_.bits.model_inputs, false, false});
+    // A quantization-aware model quantizes its input itself ([Clip ->] QuantizeLinear ->
+    // DequantizeLinear): the client applies that quantizer, and those nodes compute nothing here.
+    std::string input_value = in.name;
+    std::vector<const Node*> qdq = qdq_after(in.name);
+    if (!qdq.empty()) {
+      if (const auto q = qdq_quantizer(qdq)) {
+        out_.input_quantizer = *q;
+        for (const Node* n : qdq) skipped_.insert(n);
+        input_value = qdq.back()->outputs.at(0);
+      }
+    }
     // The client encrypts a flat vector (one sample a row); the program restores the shape.
     Encrypted x;
     x.q = circuit::reshape(b_.input("x", {onnx::element_count(in.info.shape)}), in.info.shape);
     x.scale = out_.input_quantizer.scale();
     x.zero_point = out_.input_quantizer.zero_point();
     x.activation = true;
-    x.base = in.name;
-    values_[in.name] = x;
-    for (const Node& node : graph_.nodes) lower_node(node);
+    x.base = input_value;
+    values_[input_value] = x;
+    for (const Node& node : graph_.nodes)
+      if (!skipped_.count(&node)) lower_node(node);
     for (const onnx::GraphInput& o : graph_.outputs) emit_output(o);
     out_.program = b_.build();
     return std::move(out_);
@@ -149,7 +161,72 @@ class Lowering {
   }
 
   const FloatTensor* constant(const std::string& name) const {
-    return name.empty() ? nullptr : graph_.find_initializer(name);
+    if (name.empty()) return nullptr;
+    const auto it = constants_.find(name);
+    return it != constants_.end() ? &it->second : graph_.find_initializer(name);
+  }
+
+  // The nodes consuming `value`.
+  std::vector<const Node*> consumers(const std::string& value) const {
+    std::vector<const Node*> out;
+    for (const Node& n : graph_.nodes)
+      if (std::find(n.inputs.begin(), n.inputs.end(), value) != n.inputs.end()) out.push_back(&n);
+    return out;
+  }
+
+  // [Clip ->] QuantizeLinear -> DequantizeLinear right after `value` (each the only consumer of
+  // the previous output), or nothing.
+  std::vector<const Node*> qdq_after(const std::string& value) const {
+    std::vector<const Node*> chain;
+    std::string v = value;
+    for (const char* op : {"Clip", "QuantizeLinear", "DequantizeLinear"}) {
+      const std::vector<const Node*> c = consumers(v);
+      if (c.size() != 1 || c[0]->op_type != op || c[0]->inputs.at(0) != v) {
+        if (std::string(op) == "Clip") continue;  // optional
+        return {};
+      }
+      chain.push_back(c[0]);
+      v = c[0]->outputs.at(0);
+    }
+    return chain;
+  }
+
+  // The unsigned quantizer equal to a per-tensor [Clip ->] QuantizeLinear -> DequantizeLinear
+  // chain (the last nodes of `chain`): same scale, the zero point shifted so that the lowest
+  // integer the chain can produce is 0, 2^n levels covering its range; nullopt if the chain is
+  // not of that form (per-axis parameters, different Q and DQ parameters, a clipped range that
+  // is not 2^n levels).
+  std::optional<UniformQuantizer> qdq_quantizer(const std::vector<const Node*>& chain) const {
+    const std::size_t k = chain.size();
+    if (k < 2 || chain[k - 2]->op_type != "QuantizeLinear" ||
+        chain[k - 1]->op_type != "DequantizeLinear" ||
+        chain[k - 1]->inputs.at(0) != chain[k - 2]->outputs.at(0))
+      return std::nullopt;
+    const onnx::QuantizationParameters q = onnx::quantization_parameters(graph_, *chain[k - 2]);
+    const onnx::QuantizationParameters dq = onnx::quantization_parameters(graph_, *chain[k - 1]);
+    if (q.axis || dq.axis || q.scale.size() != 1 || q.scale[0] != dq.scale[0] ||
+        q.zero_point[0] != dq.zero_point[0] || !(q.scale[0] > 0))
+      return std::nullopt;
+    const double scale = q.scale[0];
+    const auto zp = static_cast<std::int64_t>(q.zero_point[0]);
+    auto qlo = static_cast<std::int64_t>(onnx::type_min(q.zero_point_type));
+    auto qhi = static_cast<std::int64_t>(onnx::type_max(q.zero_point_type));
+    if (k >= 3 && chain[k - 3]->op_type == "Clip" &&
+        chain[k - 3]->outputs.at(0) == chain[k - 2]->inputs.at(0)) {
+      const Node& clip = *chain[k - 3];
+      if (clip.has_attribute("min"))
+        qlo =
+            std::max<std::int64_t>(qlo, std::llround(clip.float_attribute("min", 0) / scale) + zp);
+      if (clip.has_attribute("max"))
+        qhi =
+            std::min<std::int64_t>(qhi, std::llround(clip.float_attribute("max", 0) / scale) + zp);
+    }
+    const std::int64_t levels = qhi - qlo + 1;
+    if (levels < 2 || levels > (std::int64_t{1} << 16) ||
+        std::popcount(static_cast<std::uint64_t>(levels)) != 1)
+      return std::nullopt;
+    const auto bits = static_cast<unsigned>(std::countr_zero(static_cast<std::uint64_t>(levels)));
+    return UniformQuantizer({bits, false, false}, scale, zp - qlo);
   }
 
   Encrypted& encrypted(const std::string& name) { return values_.at(name); }
@@ -159,7 +236,7 @@ class Lowering {
     std::vector<std::string> enc;
     for (const std::string& i : node.inputs)
       if (!i.empty() && is_encrypted(i)) enc.push_back(i);
-    if (enc.empty()) unsupported(node, "a node without encrypted operand (not folded at load)");
+    if (enc.empty()) return lower_constant(node);
     const std::string& op = node.op_type;
     const std::string& out = node.outputs.at(0);
     if (enc.size() == 1 && elementwise_ops().count(op) &&
@@ -196,16 +273,23 @@ class Lowering {
   // One table lookup computing e's chain and quantizing the result (n_bits, unsigned).
   Encrypted lookup(const Encrypted& e, const std::string& name, unsigned n_bits) {
     const auto [out_lo, out_hi] = range_of(name);
+    // A chain ending in quantization-aware nodes keeps their quantizer (exact QAT integers).
+    const std::optional<UniformQuantizer> qat = qdq_quantizer(e.chain);
     const UniformQuantizer quantizer =
-        UniformQuantizer::from_range(out_lo, out_hi, {n_bits, false, false});
+        qat ? *qat : UniformQuantizer::from_range(out_lo, out_hi, {n_bits, false, false});
     // The integer range of q on the input set, from the base value's float range.
     const auto [in_lo, in_hi] = range_of(e.base);
     const auto ilo = static_cast<std::int64_t>(std::floor(in_lo / e.scale)) + e.zero_point;
     const auto ihi = static_cast<std::int64_t>(std::ceil(in_hi / e.scale)) + e.zero_point;
     const unsigned bits = bit_length(ilo, ihi);
-    const unsigned keep = options_.rounding_threshold_bits == 0 ? kAutomaticRoundingBits
-                                                                : options_.rounding_threshold_bits;
-    const unsigned lsbs = bits > keep ? bits - keep : 0;
+    const onnx::Graph chain = chain_graph(e, name);
+    unsigned lsbs = 0;
+    if (options_.rounding_threshold_bits != 0) {
+      const unsigned keep = options_.rounding_threshold_bits;
+      lsbs = bits > keep ? bits - keep : 0;
+    } else {
+      lsbs = automatic_lsbs(e, chain, quantizer.scale(), in_lo, in_hi, bits);
+    }
     Value input = e.q;
     if (lsbs > 0) input = circuit::round_bit_pattern(input, lsbs, options_.rounding_mode);
     // Tabulate over the range with a margin of a quarter on each side (values outside it map to
@@ -216,7 +300,6 @@ class Lowering {
     const onnx::Shape& shape = graph_.value_info(e.base).shape;
     const auto elements = static_cast<std::size_t>(onnx::element_count(shape));
     std::vector<std::vector<std::int64_t>> columns(elements);
-    const onnx::Graph chain = chain_graph(e, name);
     for (std::int64_t k = first; k <= last; ++k) {
       const double x = e.scale * static_cast<double>(k * step - e.zero_point);
       const FloatTensor filled(shape, std::vector<double>(elements, x));
@@ -257,6 +340,41 @@ class Lowering {
     return a;
   }
 
+  // Rounding that the lookup's output quantization allows: an input error of 2^lsbs integer
+  // units moves the output by at most slope * 2^lsbs * scale, kept within one output step
+  // (the steepest slope of the chain over the input set's range, every position, measured on
+  // 257 points); at most kAutomaticRoundingBits bits kept, at least 2.
+  unsigned automatic_lsbs(const Encrypted& e, const onnx::Graph& chain, double step_out,
+                          double in_lo, double in_hi, unsigned bits) const {
+    double slope = 1.0;  // a re-quantization: the identity
+    if (!e.chain.empty() && in_hi > in_lo) {
+      const onnx::Shape& shape = graph_.value_info(e.base).shape;
+      const auto elements = static_cast<std::size_t>(onnx::element_count(shape));
+      constexpr int kPoints = 257;
+      const double dx = (in_hi - in_lo) / (kPoints - 1);
+      slope = 0;
+      std::vector<double> previous;
+      for (int i = 0; i < kPoints; ++i) {
+        const FloatTensor filled(shape, std::vector<double>(elements, in_lo + i * dx));
+        const FloatTensor y = onnx::evaluate_graph(chain, std::span(&filled, 1)).at(0);
+        if (!previous.empty())
+          for (std::size_t p = 0; p < elements; ++p) {
+            const double d = std::abs(y[p] - previous[p]) / dx;
+            if (std::isfinite(d)) slope = std::max(slope, d);
+          }
+        previous.assign(y.values().begin(), y.values().end());
+      }
+    }
+    int lsbs = 0;
+    if (slope > 0)
+      lsbs = static_cast<int>(std::floor(std::log2(step_out / (slope * e.scale))));
+    else
+      lsbs = static_cast<int>(bits);  // a constant function: any input will do
+    const int most = static_cast<int>(bits) - 2,
+              least = static_cast<int>(bits) - static_cast<int>(kAutomaticRoundingBits);
+    return static_cast<unsigned>(std::max({0, least, std::min(lsbs, most)}));
+  }
+
   static std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
   }
@@ -286,7 +404,8 @@ class Lowering {
   }
 
   // Runs `node` in float on the given inputs (constants), returning its first output.
-  FloatTensor evaluate_alone(const Node& node, const std::vector<FloatTensor>& inputs) const {
+  FloatTensor evaluate_alone(const Node& node, const std::vector<FloatTensor>& inputs,
+                             const std::vector<onnx::ElementType>& types = {}) const {
     onnx::Graph g;
     g.name = "node";
     g.opset = graph_.opset;
@@ -296,13 +415,34 @@ class Lowering {
       const std::string name = "in" + std::to_string(i);
       copy.inputs[i] = name;
       g.initializers[name] = inputs.at(i);
-      g.values[name] = {onnx::ElementType::Float, inputs.at(i).shape()};
+      g.values[name] = {i < types.size() ? types[i] : onnx::ElementType::Float,
+                        inputs.at(i).shape()};
     }
     for (const std::string& o : copy.outputs)
       if (!o.empty()) g.values[o] = graph_.value_info(o);
     g.outputs.push_back({copy.outputs.at(0), graph_.value_info(copy.outputs.at(0))});
     g.nodes.push_back(std::move(copy));
     return onnx::evaluate_graph(g, {}).at(0);
+  }
+
+  // A node of constants only (the loader keeps QuantizeLinear / DequantizeLinear on weights):
+  // evaluated once; a per-tensor DequantizeLinear with zero point 0 records its scale, the grid
+  // its weights lie on.
+  void lower_constant(const Node& node) {
+    std::vector<FloatTensor> inputs;
+    std::vector<onnx::ElementType> types;
+    for (const std::string& i : node.inputs) {
+      const FloatTensor* c = constant(i);
+      if (!i.empty() && c == nullptr) unsupported(node, "an operand computed from no input");
+      inputs.push_back(c ? *c : FloatTensor());
+      types.push_back(i.empty() ? onnx::ElementType::Float : graph_.value_info(i).type);
+    }
+    constants_[node.outputs.at(0)] = evaluate_alone(node, inputs, types);
+    if (node.op_type == "DequantizeLinear") {
+      const onnx::QuantizationParameters p = onnx::quantization_parameters(graph_, node);
+      if (!p.axis && p.scale.size() == 1 && p.zero_point[0] == 0 && p.scale[0] > 0)
+        weight_grid_[node.outputs.at(0)] = p.scale[0];
+    }
   }
 
   // Gemm, MatMul, Conv with constant weights: exact integer products, one clear constant for the
@@ -317,12 +457,15 @@ class Lowering {
     const Encrypted x = materialize(enc[0], true);
     double alpha = 1.0;
     if (op == "Gemm") alpha = node.float_attribute("alpha", 1.0);
-    // Symmetric signed weights of op_weights bits.
+    // Symmetric signed weights of op_weights bits, or the quantization-aware model's own
+    // (weights dequantized by a per-tensor DequantizeLinear with zero point 0: exact integers).
     double w_max = 0;
     for (double v : w->values()) w_max = std::max(w_max, std::abs(v * alpha));
     const unsigned wb = options_.bits.op_weights;
     const double levels = wb >= 2 ? static_cast<double>((std::int64_t{1} << (wb - 1)) - 1) : 1.0;
-    const double w_scale = w_max > 0 ? w_max / levels : 1.0;
+    double w_scale = w_max > 0 ? w_max / levels : 1.0;
+    const auto grid = weight_grid_.find(node.inputs.at(1));
+    if (grid != weight_grid_.end() && alpha > 0) w_scale = grid->second * alpha;
     FloatTensor wq = *w;
     for (double& v : wq.data()) v = std::nearbyint(v * alpha / w_scale);
     const double scale = x.scale * w_scale;
@@ -670,6 +813,9 @@ class Lowering {
   NetworkOptions options_;
   circuit::Builder b_;
   std::map<std::string, Encrypted> values_;
+  std::map<std::string, FloatTensor> constants_;  // constant nodes' outputs
+  std::map<std::string, double> weight_grid_;     // DequantizeLinear outputs: their scale
+  std::set<const Node*> skipped_;                 // the input's QDQ nodes (the client's)
   LoweredNetwork out_;
 };
 

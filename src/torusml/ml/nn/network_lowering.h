@@ -58,8 +58,11 @@ struct NetworkBits {
 
 struct NetworkOptions {
   NetworkBits bits;
-  /// Most significant bits kept of each lookup's input (the accumulator): 0 chooses
-  /// kAutomaticRoundingBits.
+  /// Most significant bits kept of each lookup's input (the accumulator); 0 lets the lowering
+  /// choose per lookup the rounding its output quantization allows: dropping 2^k integer units
+  /// moves the output by at most slope * 2^k * scale (the chain's steepest slope on the input
+  /// set's range), kept within one output quantization step; at most kAutomaticRoundingBits bits
+  /// kept, at least 2 (statistics report the choice).
   unsigned rounding_threshold_bits = 0;
   /// Approximate (the default): the lookup reads only the kept bits (off by one near the
   /// rounding boundaries); Exact rounds exactly but its lookup reads the accumulator's full
@@ -68,7 +71,7 @@ struct NetworkOptions {
   bool operator==(const NetworkOptions&) const = default;
 };
 
-/// Accumulators wider than this are rounded when rounding_threshold_bits is 0.
+/// Most bits the automatic rounding keeps (rounding_threshold_bits 0).
 inline constexpr unsigned kAutomaticRoundingBits = 8;
 
 /// One lookup node of the lowered program: which graph operations it computes, for how many
