@@ -171,6 +171,45 @@ TEST_P(NetworkModesAgree, ClearSimulateAndExecuteAgreeAndFollowTheFloatGraph) {
 
 INSTANTIATE_TEST_SUITE_P(Graphs, NetworkModesAgree, ::testing::Values(0, 1));
 
+// Products, maxima and minima of two encrypted tensors (the two branches of a small network):
+// encrypted runs equal the clear ones, which follow the float graph.
+TEST(QuantizedNetwork, BinaryOperationsOfEncryptedTensors) {
+  for (const char* op : {"Mul", "Max", "Min"}) {
+    std::mt19937_64 rng(23);
+    Graph g;
+    g.name = "binary";
+    g.opset = 13;
+    g.inputs.push_back({"x", {onnx::ElementType::Float, {1, 3}}});
+    g.values["x"] = g.inputs[0].info;
+    add_constant(g, "wa", random_tensor(rng, {3, 2}, 0.7));
+    add_constant(g, "wb", random_tensor(rng, {3, 2}, 0.7));
+    add_node(g, "MatMul", {"x", "wa"}, "ha", {1, 2});
+    add_node(g, "MatMul", {"x", "wb"}, "hb", {1, 2});
+    add_node(g, "Relu", {"ha"}, "ra", {1, 2});
+    add_node(g, "Sigmoid", {"hb"}, "sb", {1, 2});
+    add_node(g, op, {"ra", "sb"}, "y", {1, 2});
+    g.outputs.push_back({"y", g.values["y"]});
+    const std::vector<FloatTensor> calibration = samples(rng, g, 40);
+    NetworkOptions options;
+    options.bits = {3, 3, 3, 3};
+    QuantizedNetwork q(g, calibration, options);
+    q.compile(calibration, {}, test_seed());
+    const std::vector<double> x = flat(calibration);
+    const circuit::Tensor qx = q.quantize_input(x, calibration.size());
+    const circuit::Tensor clear = q.run_integer(qx, Mode::Clear);
+    const circuit::Tensor few(
+        {2, 3}, std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 6));
+    EXPECT_EQ(q.run_integer(few, Mode::Execute), q.run_integer(few, Mode::Clear)) << op;
+    const std::vector<double> y = q.dequantize_output(clear);
+    double err = 0;
+    for (std::size_t i = 0; i < calibration.size(); ++i) {
+      const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+      for (std::size_t k = 0; k < 2; ++k) err += std::abs(y[i * 2 + k] - ref[k]);
+    }
+    EXPECT_LE(err / static_cast<double>(y.size()), 0.25) << op;
+  }
+}
+
 // Appends [Clip ->] QuantizeLinear -> DequantizeLinear (uint8 zero point) after `value`; returns
 // the dequantized value's name.
 std::string add_qdq(Graph& g, const std::string& value, double scale, std::int64_t zp,
@@ -296,15 +335,17 @@ TEST(QuantizedNetwork, ErrorsNameWhatToDo) {
   EXPECT_THROW(q.quantize_input(std::vector<double>{0, 1, NAN, 2}, 1), InvalidArgument);
   EXPECT_THROW(q.run_integer(circuit::Tensor({1, 4}, {0, 0, 0, 0}), Mode::Execute),
                InvalidArgument);  // not compiled
-  // A product of two encrypted tensors.
+  // A matrix product of two encrypted tensors.
   Graph square = g;
-  add_node(square, "Mul", {"a", "a"}, "aa", {1, 8});
+  onnx::Attribute perm = ints({1, 0});
+  add_node(square, "Transpose", {"a"}, "at", {8, 1}, {{"perm", perm}});
+  add_node(square, "MatMul", {"a", "at"}, "aa", {1, 1});
   square.outputs = {{"aa", square.values["aa"]}};
   try {
     QuantizedNetwork bad_graph(square, calibration);
     ADD_FAILURE() << "expected UnsupportedOperator";
   } catch (const UnsupportedOperator& e) {
-    EXPECT_NE(std::string(e.what()).find("Mul"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("MatMul"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("aa_node"), std::string::npos) << e.what();
   }
 }

@@ -251,6 +251,8 @@ class Lowering {
       return lower_sum(node, enc);
     if (op == "MaxPool") return lower_max_pool(node, enc);
     if (op == "Add" || op == "Sub") return lower_add(node, enc);
+    if ((op == "Mul" || op == "Max" || op == "Min") && enc.size() == 2)
+      return lower_binary(node, enc);
     if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
         op == "Transpose" || op == "Slice" || op == "Gather" || op == "Concat" || op == "Pad" ||
         op == "Identity")
@@ -655,6 +657,39 @@ class Lowering {
     r.scale = a.scale;
     r.zero_point = add ? a.zero_point + c.zero_point : a.zero_point - c.zero_point;
     r.base = node.outputs.at(0);
+    values_[r.base] = r;
+  }
+
+  // Mul, Max, Min of two encrypted tensors of one shape: Mul multiplies the centered integers
+  // (two lookups per element: the circuit's quarter-square product), Max and Min compare them
+  // on one scale (one lookup per element, after re-quantizing operands of different scales).
+  void lower_binary(const Node& node, const std::vector<std::string>& enc) {
+    if (graph_.value_info(enc[0]).shape != graph_.value_info(enc[1]).shape ||
+        graph_.value_info(enc[0]).shape != graph_.value_info(node.outputs.at(0)).shape)
+      unsupported(node, "this operator on encrypted tensors of different shapes");
+    Encrypted a = materialize(enc[0]), c = materialize(enc[1]);
+    const std::size_t elements =
+        static_cast<std::size_t>(onnx::element_count(graph_.value_info(node.outputs.at(0)).shape));
+    Encrypted r;
+    r.base = node.outputs.at(0);
+    if (node.op_type == "Mul") {
+      r.q = circuit::multiply(a.q - a.zero_point, c.q - c.zero_point);
+      r.scale = a.scale * c.scale;
+      out_.lookups.push_back({r.base, {"Mul"}, 2 * elements, 2, 0, 0, r.q.id()});
+    } else {
+      if (a.scale != c.scale) {
+        const auto [lo, hi] = range_of(node.outputs.at(0));
+        const double span = std::max({std::abs(lo), std::abs(hi), 1e-12});
+        const double target =
+            span / static_cast<double>((std::int64_t{1} << options_.bits.op_inputs) - 1);
+        a = rescale(a, enc[0], target);
+        c = rescale(c, enc[1], target);
+      }
+      const Value x = a.q - a.zero_point, y = c.q - c.zero_point;
+      r.q = node.op_type == "Max" ? circuit::maximum(x, y) : circuit::minimum(x, y);
+      r.scale = a.scale;
+      out_.lookups.push_back({r.base, {node.op_type}, elements, 1, 0, 0, r.q.id()});
+    }
     values_[r.base] = r;
   }
 
