@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -154,6 +155,12 @@ class Lowering {
   }
 
  private:
+  // The type and shape of a graph value or of a value the lowering made up.
+  const onnx::ValueInfo& info(const std::string& name) const {
+    const auto it = extra_values_.find(name);
+    return it != extra_values_.end() ? it->second : graph_.value_info(name);
+  }
+
   std::pair<double, double> range_of(const std::string& name) const {
     const auto it = ranges_.find(name);
     TORUSML_CHECK(it != ranges_.end(), "every value is calibrated");
@@ -251,8 +258,12 @@ class Lowering {
       return lower_sum(node, enc);
     if (op == "MaxPool") return lower_max_pool(node, enc);
     if (op == "Add" || op == "Sub") return lower_add(node, enc);
-    if ((op == "Mul" || op == "Max" || op == "Min") && enc.size() == 2)
+    if (enc.size() == 2 &&
+        (op == "Mul" || op == "Max" || op == "Min" || op == "Greater" || op == "GreaterOrEqual" ||
+         op == "Less" || op == "LessOrEqual" || op == "Equal"))
       return lower_binary(node, enc);
+    if (op == "Div" && enc.size() == 2) return lower_division(node, enc);
+    if (op == "Expand") return lower_expand(node, enc);
     if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
         op == "Transpose" || op == "Slice" || op == "Gather" || op == "Concat" || op == "Pad" ||
         op == "Identity")
@@ -387,9 +398,9 @@ class Lowering {
     onnx::Graph g;
     g.name = "chain";
     g.opset = graph_.opset;
-    g.inputs.push_back({e.base, graph_.value_info(e.base)});
-    g.outputs.push_back({name, graph_.value_info(name)});
-    g.values[e.base] = graph_.value_info(e.base);
+    g.inputs.push_back({e.base, info(e.base)});
+    g.outputs.push_back({name, info(name)});
+    g.values[e.base] = info(e.base);
     for (const Node* n : e.chain) {
       g.nodes.push_back(*n);
       for (const std::string& i : n->inputs) {
@@ -400,7 +411,7 @@ class Lowering {
         }
       }
       for (const std::string& o : n->outputs)
-        if (!o.empty()) g.values[o] = graph_.value_info(o);
+        if (!o.empty()) g.values[o] = info(o);
     }
     return g;
   }
@@ -660,37 +671,84 @@ class Lowering {
     values_[r.base] = r;
   }
 
-  // Mul, Max, Min of two encrypted tensors of one shape: Mul multiplies the centered integers
-  // (two lookups per element: the circuit's quarter-square product), Max and Min compare them
-  // on one scale (one lookup per element, after re-quantizing operands of different scales).
+  // Mul, Max, Min and comparisons of two encrypted tensors of one shape: Mul multiplies the
+  // centered integers (two lookups per element: the circuit's quarter-square product); Max, Min
+  // and the comparisons read both on one scale (one lookup per element, after re-quantizing
+  // operands of different scales); comparisons give 0 or 1.
   void lower_binary(const Node& node, const std::vector<std::string>& enc) {
-    if (graph_.value_info(enc[0]).shape != graph_.value_info(enc[1]).shape ||
-        graph_.value_info(enc[0]).shape != graph_.value_info(node.outputs.at(0)).shape)
+    if (info(enc[0]).shape != info(enc[1]).shape ||
+        info(enc[0]).shape != graph_.value_info(node.outputs.at(0)).shape)
       unsupported(node, "this operator on encrypted tensors of different shapes");
     Encrypted a = materialize(enc[0]), c = materialize(enc[1]);
+    const std::string& op = node.op_type;
     const std::size_t elements =
         static_cast<std::size_t>(onnx::element_count(graph_.value_info(node.outputs.at(0)).shape));
     Encrypted r;
     r.base = node.outputs.at(0);
-    if (node.op_type == "Mul") {
+    if (op == "Mul" || op == "Div") {
       r.q = circuit::multiply(a.q - a.zero_point, c.q - c.zero_point);
       r.scale = a.scale * c.scale;
-      out_.lookups.push_back({r.base, {"Mul"}, 2 * elements, 2, 0, 0, r.q.id()});
-    } else {
-      if (a.scale != c.scale) {
-        const auto [lo, hi] = range_of(node.outputs.at(0));
-        const double span = std::max({std::abs(lo), std::abs(hi), 1e-12});
-        const double target =
-            span / static_cast<double>((std::int64_t{1} << options_.bits.op_inputs) - 1);
-        a = rescale(a, enc[0], target);
-        c = rescale(c, enc[1], target);
-      }
-      const Value x = a.q - a.zero_point, y = c.q - c.zero_point;
-      r.q = node.op_type == "Max" ? circuit::maximum(x, y) : circuit::minimum(x, y);
-      r.scale = a.scale;
-      out_.lookups.push_back({r.base, {node.op_type}, elements, 1, 0, 0, r.q.id()});
+      out_.lookups.push_back({r.base, {op}, 2 * elements, 2, 0, 0, r.q.id()});
+      values_[r.base] = r;
+      return;
     }
+    if (a.scale != c.scale) {
+      const auto [alo, ahi] = range_of(enc[0]);
+      const auto [clo, chi] = range_of(enc[1]);
+      const double span =
+          std::max({std::abs(alo), std::abs(ahi), std::abs(clo), std::abs(chi), 1e-12});
+      const double target =
+          span / static_cast<double>((std::int64_t{1} << options_.bits.op_inputs) - 1);
+      a = rescale(a, enc[0], target);
+      c = rescale(c, enc[1], target);
+    }
+    const Value x = a.q - a.zero_point, y = c.q - c.zero_point;
+    if (op == "Max" || op == "Min") {
+      r.q = op == "Max" ? circuit::maximum(x, y) : circuit::minimum(x, y);
+      r.scale = a.scale;
+    } else {
+      r.q = op == "Greater"          ? circuit::greater(x, y)
+            : op == "GreaterOrEqual" ? circuit::greater_equal(x, y)
+            : op == "Less"           ? circuit::less(x, y)
+            : op == "LessOrEqual"    ? circuit::less_equal(x, y)
+                                     : circuit::equal(x, y);
+      r.scale = 1.0;
+      r.activation = true;
+    }
+    out_.lookups.push_back({r.base, {op}, elements, 1, 0, 0, r.q.id()});
     values_[r.base] = r;
+  }
+
+  // a / b for encrypted a and b: a lookup computes 1 / b (with b's pending operations), then the
+  // product. The input set must keep b away from 0.
+  void lower_division(const Node& node, const std::vector<std::string>& enc) {
+    const auto [lo, hi] = range_of(enc[1]);
+    if (lo <= 0 && hi >= 0)
+      unsupported(node,
+                  "a division by an encrypted value that is 0 or changes sign on the input set");
+    Node& reciprocal = synthetic_.emplace_back();
+    reciprocal.op_type = "Reciprocal";
+    reciprocal.name = node.name + ".reciprocal";
+    reciprocal.inputs = {enc[1]};
+    const std::string name = enc[1] + ".reciprocal(" + node.name + ")";
+    reciprocal.outputs = {name};
+    extra_values_[name] = info(enc[1]);
+    ranges_[name] = {std::min(1 / lo, 1 / hi), std::max(1 / lo, 1 / hi)};
+    Encrypted b = encrypted(enc[1]);
+    b.chain.push_back(&reciprocal);
+    values_[name] = b;
+    lower_binary(node, {enc[0], name});
+  }
+
+  // Expand of an encrypted tensor: a broadcast (data movement).
+  void lower_expand(const Node& node, const std::vector<std::string>& enc) {
+    if (enc.size() != 1 || enc[0] != node.inputs.at(0))
+      unsupported(node, "an Expand of a constant by an encrypted shape");
+    Encrypted x = materialize(enc[0]);
+    const circuit::Shape out_shape = graph_.value_info(node.outputs.at(0)).shape;
+    x.q = circuit::broadcast_to(x.q, out_shape);
+    x.base = node.outputs.at(0);
+    values_[x.base] = x;
   }
 
   // One lookup: q -> round(x / target) (zero point 0, signed).
@@ -848,9 +906,11 @@ class Lowering {
   NetworkOptions options_;
   circuit::Builder b_;
   std::map<std::string, Encrypted> values_;
-  std::map<std::string, FloatTensor> constants_;  // constant nodes' outputs
-  std::map<std::string, double> weight_grid_;     // DequantizeLinear outputs: their scale
-  std::set<const Node*> skipped_;                 // the input's QDQ nodes (the client's)
+  std::map<std::string, FloatTensor> constants_;         // constant nodes' outputs
+  std::map<std::string, onnx::ValueInfo> extra_values_;  // values the lowering made up
+  std::deque<Node> synthetic_;                           // nodes the lowering made up
+  std::map<std::string, double> weight_grid_;            // DequantizeLinear outputs: their scale
+  std::set<const Node*> skipped_;                        // the input's QDQ nodes (the client's)
   LoweredNetwork out_;
 };
 
