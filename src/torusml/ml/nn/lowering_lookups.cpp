@@ -1,0 +1,220 @@
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "torusml/circuit/frontend/builder.h"
+#include "torusml/common/check.h"
+#include "torusml/common/error.h"
+#include "torusml/ml/nn/network_lowering_detail.h"
+#include "torusml/onnx/evaluate_graph.h"
+
+namespace torusml::ml::detail {
+
+std::vector<const Node*> NetworkLowering::qdq_after(const std::string& value) const {
+  std::vector<const Node*> chain;
+  std::string v = value;
+  for (const char* op : {"Clip", "QuantizeLinear", "DequantizeLinear"}) {
+    const std::vector<const Node*> c = consumers(v);
+    if (c.size() != 1 || c[0]->op_type != op || c[0]->inputs.at(0) != v) {
+      if (std::string(op) == "Clip") continue;  // optional
+      return {};
+    }
+    chain.push_back(c[0]);
+    v = c[0]->outputs.at(0);
+  }
+  return chain;
+}
+
+std::optional<UniformQuantizer> NetworkLowering::qdq_quantizer(
+    const std::vector<const Node*>& chain) const {
+  const std::size_t k = chain.size();
+  if (k < 2 || chain[k - 2]->op_type != "QuantizeLinear" ||
+      chain[k - 1]->op_type != "DequantizeLinear" ||
+      chain[k - 1]->inputs.at(0) != chain[k - 2]->outputs.at(0))
+    return std::nullopt;
+  const onnx::QuantizationParameters q = onnx::quantization_parameters(graph_, *chain[k - 2]);
+  const onnx::QuantizationParameters dq = onnx::quantization_parameters(graph_, *chain[k - 1]);
+  if (q.axis || dq.axis || q.scale.size() != 1 || q.scale[0] != dq.scale[0] ||
+      q.zero_point[0] != dq.zero_point[0] || !(q.scale[0] > 0))
+    return std::nullopt;
+  const double scale = q.scale[0];
+  const auto zp = static_cast<std::int64_t>(q.zero_point[0]);
+  auto qlo = static_cast<std::int64_t>(onnx::type_min(q.zero_point_type));
+  auto qhi = static_cast<std::int64_t>(onnx::type_max(q.zero_point_type));
+  if (k >= 3 && chain[k - 3]->op_type == "Clip" &&
+      chain[k - 3]->outputs.at(0) == chain[k - 2]->inputs.at(0)) {
+    const Node& clip = *chain[k - 3];
+    if (clip.has_attribute("min"))
+      qlo = std::max<std::int64_t>(qlo, std::llround(clip.float_attribute("min", 0) / scale) + zp);
+    if (clip.has_attribute("max"))
+      qhi = std::min<std::int64_t>(qhi, std::llround(clip.float_attribute("max", 0) / scale) + zp);
+  }
+  const std::int64_t levels = qhi - qlo + 1;
+  if (levels < 2 || levels > (std::int64_t{1} << 16) ||
+      std::popcount(static_cast<std::uint64_t>(levels)) != 1)
+    return std::nullopt;
+  const auto bits = static_cast<unsigned>(std::countr_zero(static_cast<std::uint64_t>(levels)));
+  return UniformQuantizer({bits, false, false}, scale, zp - qlo);
+}
+
+Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, unsigned n_bits) {
+  const auto [out_lo, out_hi] = range_of(name);
+  // A chain ending in quantization-aware nodes keeps their quantizer (exact QAT integers).
+  const std::optional<UniformQuantizer> qat = qdq_quantizer(e.chain);
+  const UniformQuantizer quantizer =
+      qat ? *qat : UniformQuantizer::from_range(out_lo, out_hi, {n_bits, false, false});
+  // The integer range of q on the input set, from the base value's float range.
+  const auto [in_lo, in_hi] = range_of(e.base);
+  const auto ilo = static_cast<std::int64_t>(std::floor(in_lo / e.scale)) + e.zero_point;
+  const auto ihi = static_cast<std::int64_t>(std::ceil(in_hi / e.scale)) + e.zero_point;
+  const unsigned bits = bit_length(ilo, ihi);
+  const onnx::Graph chain = chain_graph(e, name);
+  unsigned lsbs = 0;
+  if (options_.rounding_threshold_bits != 0) {
+    const unsigned keep = options_.rounding_threshold_bits;
+    lsbs = bits > keep ? bits - keep : 0;
+  } else {
+    lsbs = automatic_lsbs(e, chain, quantizer.scale(), in_lo, in_hi, bits);
+  }
+  Value input = e.q;
+  if (lsbs > 0) input = circuit::round_bit_pattern(input, lsbs, options_.rounding_mode);
+  // Tabulate over the range with a margin of a quarter on each side (values outside it map to
+  // the nearest end): every position's function, grouped into distinct tables.
+  const std::int64_t step = std::int64_t{1} << lsbs;
+  const std::int64_t margin = (ihi - ilo) / 4 + 2 * step;
+  const std::int64_t first = floor_div(ilo - margin, step), last = ceil_div(ihi + margin, step);
+  const onnx::Shape& shape = graph_.value_info(e.base).shape;
+  const auto elements = static_cast<std::size_t>(onnx::element_count(shape));
+  std::vector<std::vector<std::int64_t>> columns(elements);
+  for (std::int64_t k = first; k <= last; ++k) {
+    const double x = e.scale * static_cast<double>(k * step - e.zero_point);
+    const FloatTensor filled(shape, std::vector<double>(elements, x));
+    const FloatTensor y =
+        e.chain.empty() ? filled : onnx::evaluate_graph(chain, std::span(&filled, 1)).at(0);
+    for (std::size_t p = 0; p < elements; ++p)
+      columns[p].push_back(std::isfinite(y[p]) ? quantizer.quantize(y[p])
+                                               : (y[p] > 0 ? quantizer.q_max() : 0));
+  }
+  std::map<std::vector<std::int64_t>, std::int32_t> table_of;
+  std::vector<circuit::TableFunction> tables;
+  std::vector<std::int32_t> element_table(elements);
+  for (std::size_t p = 0; p < elements; ++p) {
+    auto [it, added] = table_of.emplace(columns[p], static_cast<std::int32_t>(tables.size()));
+    if (added) {
+      auto values = std::make_shared<const std::vector<std::int64_t>>(columns[p]);
+      tables.push_back({[values, first, step](std::int64_t v) {
+                          const std::int64_t k = std::clamp<std::int64_t>(
+                              floor_div(v, step) - first, 0,
+                              static_cast<std::int64_t>(values->size()) - 1);
+                          return (*values)[static_cast<std::size_t>(k)];
+                        },
+                        name});
+    }
+    element_table[p] = it->second;
+  }
+  if (tables.size() == 1) element_table.clear();
+  Encrypted a;
+  a.q = circuit::apply_tables(input, std::move(tables), std::move(element_table));
+  a.scale = quantizer.scale();
+  a.zero_point = quantizer.zero_point();
+  a.activation = true;
+  a.base = name;
+  NetworkLookup l{name, {}, elements, table_of.size(), bits, lsbs, a.q.id()};
+  for (const Node* n : e.chain) l.ops.push_back(n->op_type);
+  if (l.ops.empty()) l.ops.push_back("Identity");
+  out_.lookups.push_back(std::move(l));
+  return a;
+}
+
+unsigned NetworkLowering::automatic_lsbs(const Encrypted& e, const onnx::Graph& chain,
+                                         double step_out, double in_lo, double in_hi,
+                                         unsigned bits) const {
+  double slope = 1.0;  // a re-quantization: the identity
+  if (!e.chain.empty() && in_hi > in_lo) {
+    const onnx::Shape& shape = graph_.value_info(e.base).shape;
+    const auto elements = static_cast<std::size_t>(onnx::element_count(shape));
+    constexpr int kPoints = 257;
+    const double dx = (in_hi - in_lo) / (kPoints - 1);
+    slope = 0;
+    std::vector<double> previous;
+    for (int i = 0; i < kPoints; ++i) {
+      const FloatTensor filled(shape, std::vector<double>(elements, in_lo + i * dx));
+      const FloatTensor y = onnx::evaluate_graph(chain, std::span(&filled, 1)).at(0);
+      if (!previous.empty())
+        for (std::size_t p = 0; p < elements; ++p) {
+          const double d = std::abs(y[p] - previous[p]) / dx;
+          if (std::isfinite(d)) slope = std::max(slope, d);
+        }
+      previous.assign(y.values().begin(), y.values().end());
+    }
+  }
+  int lsbs = 0;
+  if (slope > 0)
+    lsbs = static_cast<int>(std::floor(std::log2(step_out / (slope * e.scale))));
+  else
+    lsbs = static_cast<int>(bits);  // a constant function: any input will do
+  const int most = static_cast<int>(bits) - 2,
+            least = static_cast<int>(bits) - static_cast<int>(kAutomaticRoundingBits);
+  return static_cast<unsigned>(std::max({0, least, std::min(lsbs, most)}));
+}
+
+std::int64_t NetworkLowering::floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
+
+onnx::Graph NetworkLowering::chain_graph(const Encrypted& e, const std::string& name) const {
+  onnx::Graph g;
+  g.name = "chain";
+  g.opset = graph_.opset;
+  g.inputs.push_back({e.base, info(e.base)});
+  g.outputs.push_back({name, info(name)});
+  g.values[e.base] = info(e.base);
+  for (const Node* n : e.chain) {
+    g.nodes.push_back(*n);
+    for (const std::string& i : n->inputs) {
+      if (i.empty()) continue;
+      if (const FloatTensor* c = constant(i)) {
+        g.initializers[i] = *c;
+        g.values[i] = graph_.value_info(i);
+      }
+    }
+    for (const std::string& o : n->outputs)
+      if (!o.empty()) g.values[o] = info(o);
+  }
+  return g;
+}
+
+Encrypted NetworkLowering::rescale(const Encrypted& e, const std::string& name, double target) {
+  const auto [lo, hi] = range_of(name);
+  const auto qlo = static_cast<std::int64_t>(std::floor(lo / target)) - 1;
+  const auto qhi = static_cast<std::int64_t>(std::ceil(hi / target)) + 1;
+  const double scale = e.scale;
+  const std::int64_t zp = e.zero_point;
+  Encrypted r;
+  r.q = circuit::apply_table(
+      e.q,
+      [scale, zp, target, qlo, qhi](std::int64_t v) {
+        return std::clamp<std::int64_t>(std::llround(scale * static_cast<double>(v - zp) / target),
+                                        qlo, qhi);
+      },
+      name + ".rescale");
+  r.scale = target;
+  r.zero_point = 0;
+  r.activation = false;
+  r.base = name;
+  out_.lookups.push_back(
+      {name + " (rescaled)",
+       {"Rescale"},
+       static_cast<std::size_t>(onnx::element_count(graph_.value_info(name).shape)),
+       1,
+       0,
+       0,
+       r.q.id()});
+  return r;
+}
+
+}  // namespace torusml::ml::detail

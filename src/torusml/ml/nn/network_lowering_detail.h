@@ -1,0 +1,162 @@
+// Internal to the network lowering (network_lowering.h): the state of one lowering and its steps,
+// split by kind over lowering_*.cpp. Not a public header.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "torusml/circuit/frontend/builder.h"
+#include "torusml/ml/nn/network_lowering.h"
+#include "torusml/ml/quantizer.h"
+#include "torusml/onnx/float_tensor.h"
+#include "torusml/onnx/graph.h"
+
+namespace torusml::ml::detail {
+
+using circuit::Value;
+using onnx::FloatTensor;
+using onnx::Node;
+
+/// Elementwise operators that are univariate when all their operands but one are constants.
+const std::set<std::string>& elementwise_ops();
+
+/// Throws UnsupportedOperator naming the node and what is not supported.
+[[noreturn]] void unsupported(const Node& node, const std::string& what);
+
+/// Rounds every element to the nearest integer.
+circuit::Tensor to_int_tensor(const FloatTensor& t);
+
+/// Bits of the integer range [lo, hi] (a sign bit when lo < 0).
+unsigned bit_length(std::int64_t lo, std::int64_t hi);
+
+// An encrypted graph value: integers q meaning scale (q - zero_point), then the pending
+// univariate nodes (`chain`, in order) whose last output is this value.
+struct Encrypted {
+  Value q;
+  double scale = 1.0;
+  std::int64_t zero_point = 0;
+  bool activation = false;  // the output of a lookup or the input: op_inputs-bit or less
+  bool summed = false;      // a sum of activations (pooling): a linear layer may read it
+  std::string base;         // the graph value q stands for (before the chain)
+  std::vector<const Node*> chain;
+};
+
+class NetworkLowering {
+ public:
+  NetworkLowering(const onnx::Graph& graph, std::map<std::string, std::pair<double, double>> ranges,
+                  const NetworkOptions& options)
+      : graph_(graph), ranges_(std::move(ranges)), options_(options) {}
+
+  LoweredNetwork run();
+
+ private:
+  Encrypted& encrypted(const std::string& name) { return values_.at(name); }
+  bool is_encrypted(const std::string& name) const { return values_.count(name) != 0; }
+  static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
+  std::set<const Node*> skipped_;  // the input's QDQ nodes (the client's)
+  LoweredNetwork out_;
+  // The type and shape of a graph value or of a value the lowering made up.
+  const onnx::ValueInfo& info(const std::string& name) const;
+
+  std::pair<double, double> range_of(const std::string& name) const;
+
+  const FloatTensor* constant(const std::string& name) const;
+
+  // The nodes consuming `value`.
+  std::vector<const Node*> consumers(const std::string& value) const;
+
+  // [Clip ->] QuantizeLinear -> DequantizeLinear right after `value` (each the only consumer of
+  // the previous output), or nothing.
+  std::vector<const Node*> qdq_after(const std::string& value) const;
+
+  // The unsigned quantizer equal to a per-tensor [Clip ->] QuantizeLinear -> DequantizeLinear
+  // chain (the last nodes of `chain`): same scale, the zero point shifted so that the lowest
+  // integer the chain can produce is 0, 2^n levels covering its range; nullopt if the chain is
+  // not of that form (per-axis parameters, different Q and DQ parameters, a clipped range that
+  // is not 2^n levels).
+  std::optional<UniformQuantizer> qdq_quantizer(const std::vector<const Node*>& chain) const;
+
+  void lower_node(const Node& node);
+
+  // The pending chain of `e` (or a re-quantization when it has none and is no activation) as
+  // one lookup; returns the activation. `linear`: the consumer is a linear layer, which may also
+  // read a sum of activations.
+  Encrypted materialize(const std::string& name, bool linear = false);
+
+  // One table lookup computing e's chain and quantizing the result (n_bits, unsigned).
+  Encrypted lookup(const Encrypted& e, const std::string& name, unsigned n_bits);
+
+  // Rounding that the lookup's output quantization allows: an input error of 2^lsbs integer
+  // units moves the output by at most slope * 2^lsbs * scale, kept within one output step
+  // (the steepest slope of the chain over the input set's range, every position, measured on
+  // 257 points); at most kAutomaticRoundingBits bits kept, at least 2.
+  unsigned automatic_lsbs(const Encrypted& e, const onnx::Graph& chain, double step_out,
+                          double in_lo, double in_hi, unsigned bits) const;
+
+  static std::int64_t floor_div(std::int64_t a, std::int64_t b);
+
+  // The graph of e's chain: input e.base, output `name`, with the constants it reads.
+  onnx::Graph chain_graph(const Encrypted& e, const std::string& name) const;
+
+  // Runs `node` in float on the given inputs (constants), returning its first output.
+  FloatTensor evaluate_alone(const Node& node, const std::vector<FloatTensor>& inputs,
+                             const std::vector<onnx::ElementType>& types = {}) const;
+
+  // A node of constants only (the loader keeps QuantizeLinear / DequantizeLinear on weights):
+  // evaluated once; a per-tensor DequantizeLinear with zero point 0 records its scale, the grid
+  // its weights lie on.
+  void lower_constant(const Node& node);
+
+  // Gemm, MatMul, Conv with constant weights: exact integer products, one clear constant for the
+  // zero point and the bias.
+  void lower_linear(const Node& node, const std::vector<std::string>& enc);
+
+  Value lower_conv(const Node& node, Value x, const circuit::Tensor& w);
+
+  // Sums (pooling, reductions): the divisor goes into the scale.
+  void lower_sum(const Node& node, const std::vector<std::string>& enc);
+
+  // MaxPool on activations: the maximum of strided slices of the (padded) input.
+  void lower_max_pool(const Node& node, const std::vector<std::string>& enc);
+
+  // Add / Sub of two encrypted values: one scale for both.
+  void lower_add(const Node& node, const std::vector<std::string>& enc);
+
+  // Mul, Max, Min and comparisons of two encrypted tensors of one shape: Mul multiplies the
+  // centered integers (two lookups per element: the circuit's quarter-square product); Max, Min
+  // and the comparisons read both on one scale (one lookup per element, after re-quantizing
+  // operands of different scales); comparisons give 0 or 1.
+  void lower_binary(const Node& node, const std::vector<std::string>& enc);
+
+  // a / b for encrypted a and b: a lookup computes 1 / b (with b's pending operations), then the
+  // product. The input set must keep b away from 0.
+  void lower_division(const Node& node, const std::vector<std::string>& enc);
+
+  // Expand of an encrypted tensor: a broadcast (data movement).
+  void lower_expand(const Node& node, const std::vector<std::string>& enc);
+
+  // One lookup: q -> round(x / target) (zero point 0, signed).
+  Encrypted rescale(const Encrypted& e, const std::string& name, double target);
+
+  void lower_movement(const Node& node, const std::vector<std::string>& enc);
+
+  void emit_output(const onnx::GraphInput& o);
+
+  const onnx::Graph& graph_;
+  std::map<std::string, std::pair<double, double>> ranges_;
+  NetworkOptions options_;
+  circuit::Builder b_;
+  std::map<std::string, Encrypted> values_;
+  std::map<std::string, FloatTensor> constants_;         // constant nodes' outputs
+  std::map<std::string, onnx::ValueInfo> extra_values_;  // values the lowering made up
+  std::deque<Node> synthetic_;                           // nodes the lowering made up
+  std::map<std::string, double> weight_grid_;            // DequantizeLinear outputs: their scale
+};
+
+}  // namespace torusml::ml::detail
