@@ -1,6 +1,10 @@
 // Linear operators: Gemm, MatMul (numpy semantics, batched and broadcast) and
-// BatchNormalization (inference form).
+// BatchNormalization (inference form); and the normalizations along one axis that end
+// classifiers: Softmax and LogSoftmax (opset 13 semantics: one axis, default -1; for older opsets
+// they agree with it on the usual 2-D (batch, classes) inputs).
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "torusml/onnx/ops.h"
 
@@ -117,9 +121,43 @@ std::vector<FloatTensor> eval_batch_normalization(const OpContext& ctx) {
   return {std::move(y)};
 }
 
+// exp(x - max) / sum, along one axis (LogSoftmax: its logarithm, computed as x - max - log sum).
+std::vector<FloatTensor> eval_softmax(const OpContext& ctx, bool log) {
+  const FloatTensor& x = ctx.input(0);
+  FloatTensor y = ctx.allocate(x.shape());
+  if (x.rank() == 0) ctx.fail("its input must have rank >= 1");
+  const std::size_t axis = normalize_axis(ctx, ctx.node.int_attribute("axis", -1), x.rank());
+  std::int64_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < axis; ++d) outer *= x.dim(d);
+  for (std::size_t d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  const std::int64_t n = x.dim(axis);
+  for (std::int64_t o = 0; o < outer; ++o)
+    for (std::int64_t i = 0; i < inner; ++i) {
+      const auto at = [&](std::int64_t k) {
+        return static_cast<std::size_t>((o * n + k) * inner + i);
+      };
+      double top = -std::numeric_limits<double>::infinity();
+      for (std::int64_t k = 0; k < n; ++k) top = std::max(top, x[at(k)]);
+      double sum = 0;
+      for (std::int64_t k = 0; k < n; ++k) sum += std::exp(x[at(k)] - top);
+      for (std::int64_t k = 0; k < n; ++k)
+        y[at(k)] = log ? x[at(k)] - top - std::log(sum) : std::exp(x[at(k)] - top) / sum;
+    }
+  return {std::move(y)};
+}
+
+std::vector<FloatTensor> eval_softmax(const OpContext& ctx) {
+  return eval_softmax(ctx, false);
+}
+std::vector<FloatTensor> eval_log_softmax(const OpContext& ctx) {
+  return eval_softmax(ctx, true);
+}
+
 }  // namespace
 
 void register_linear_ops(OpTable& t) {
+  t["Softmax"] = {eval_softmax, 1, 1};
+  t["LogSoftmax"] = {eval_log_softmax, 1, 1};
   t["Gemm"] = {eval_gemm, 2, 3};
   t["MatMul"] = {eval_matmul, 2, 2};
   t["BatchNormalization"] = {eval_batch_normalization, 5, 5};

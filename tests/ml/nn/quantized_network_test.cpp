@@ -331,6 +331,37 @@ TEST(QuantizedNetwork, AutomaticRoundingKeepsWhatTheOutputQuantizationNeeds) {
   EXPECT_NE(rounded.statistics_text().find("accumulator"), std::string::npos);
 }
 
+// A final Softmax runs on the client: no lookup for it, and the probabilities follow the float
+// graph's; inside the network it is refused, naming the node.
+TEST(QuantizedNetwork, FinalSoftmaxRunsOnTheClient) {
+  std::mt19937_64 rng(41);
+  Graph g = mlp(rng);
+  g.nodes.pop_back();  // the Sigmoid
+  add_node(g, "Softmax", {"logits"}, "p", {1, 3}, {{"axis", integer(1)}});
+  g.outputs = {{"p", g.values["p"]}};
+  const std::vector<FloatTensor> calibration = samples(rng, g, 30);
+  const QuantizedNetwork q(g, calibration);
+  EXPECT_EQ(q.lowered().lookups.size(), 1u);  // the hidden layer's ReLU only
+  ASSERT_TRUE(q.output().has_post_processing());
+  const std::vector<double> y = q.forward(flat(calibration), calibration.size(), Mode::Clear);
+  for (std::size_t i = 0; i < calibration.size(); ++i) {
+    const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+    EXPECT_NEAR(y[i * 3] + y[i * 3 + 1] + y[i * 3 + 2], 1.0, 1e-12);
+    for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(y[i * 3 + k], ref[k], 0.1);
+  }
+  Graph inside = g;
+  add_node(inside, "Relu", {"p"}, "r", {1, 3});
+  add_constant(inside, "w3", random_tensor(rng, {3, 2}, 1.0));
+  add_node(inside, "MatMul", {"r", "w3"}, "z", {1, 2});
+  inside.outputs = {{"z", inside.values["z"]}};
+  try {
+    QuantizedNetwork bad(inside, calibration);
+    ADD_FAILURE() << "expected UnsupportedOperator";
+  } catch (const UnsupportedOperator& e) {
+    EXPECT_NE(std::string(e.what()).find("Softmax"), std::string::npos) << e.what();
+  }
+}
+
 TEST(QuantizedNetwork, ErrorsNameWhatToDo) {
   std::mt19937_64 rng(5);
   Graph g = mlp(rng);

@@ -166,6 +166,15 @@ void NetworkLowering::lower_node(const Node& node) {
     values_[out] = std::move(e);
     return;
   }
+  if (enc.size() == 1 && (op == "Softmax" || op == "LogSoftmax") && enc[0] == node.inputs.at(0)) {
+    // Only at an output: the client applies it after decryption (a lookup cannot: it mixes
+    // positions).
+    Encrypted e = encrypted(enc[0]);
+    e.chain.push_back(&node);
+    e.client_only = &node;
+    values_[out] = std::move(e);
+    return;
+  }
   if (op == "Gemm" || op == "MatMul" || op == "Conv") return lower_linear(node, enc);
   if (op == "AveragePool" || op == "GlobalAveragePool" || op == "ReduceSum" || op == "ReduceMean")
     return lower_sum(node, enc);
@@ -188,6 +197,10 @@ void NetworkLowering::lower_node(const Node& node) {
 Encrypted NetworkLowering::materialize(const std::string& name, bool linear) {
   Encrypted e = encrypted(name);
   if (e.chain.empty() && (e.activation || (linear && e.summed))) return e;
+  if (e.client_only != nullptr)
+    unsupported(*e.client_only,
+                "this operator inside the network (it is supported after the last encrypted "
+                "operation, where the client applies it after decryption)");
   Encrypted a = lookup(e, name, options_.bits.op_inputs);
   values_[name] = a;
   return a;

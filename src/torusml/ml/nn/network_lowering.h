@@ -28,8 +28,8 @@
 //  * Add / Sub of two encrypted values: both operands re-quantized to one scale (one lookup per
 //    element each, unless they share it), then added; their zero points add up;
 //  * graph outputs: the program returns the integers; the univariate operations still pending
-//    on an output (e.g. a final Sigmoid or Softmax-free logits) are applied by the client after
-//    decryption (dequantize_output), which costs no lookup.
+//    on an output (e.g. a final Sigmoid), and a final Softmax or LogSoftmax, are applied by the
+//    client after decryption (dequantize_output), which costs no lookup.
 // An unsupported operator, or a supported one in a position this lowering cannot handle (e.g. a
 // product of two encrypted tensors), throws UnsupportedOperator naming the operator and the node.
 #pragma once

@@ -45,6 +45,7 @@ struct Encrypted {
   bool summed = false;      // a sum of activations (pooling): a linear layer may read it
   std::string base;         // the graph value q stands for (before the chain)
   std::vector<const Node*> chain;
+  const Node* client_only = nullptr;  // a chain node only the client can apply (Softmax)
 };
 
 class NetworkLowering {
