@@ -41,5 +41,6 @@ void bind_quantization(py::module_& m);
 void bind_linear(py::module_& m);
 void bind_trees(py::module_& m);
 void bind_onnx(py::module_& m);
+void bind_nn(py::module_& m);
 
 }  // namespace torusml::python

@@ -34,4 +34,5 @@ PYBIND11_MODULE(_core, m) {
   torusml::python::bind_linear(m);
   torusml::python::bind_trees(m);
   torusml::python::bind_onnx(m);
+  torusml::python::bind_nn(m);
 }

@@ -1,6 +1,7 @@
 """TorusML: machine-learning models turned into their fully-homomorphic-encryption equivalents.
 
-The scikit-learn-style models live in :mod:`torusml.sklearn`::
+The scikit-learn-style models live in :mod:`torusml.sklearn`, neural networks in
+:mod:`torusml.torch` and :mod:`torusml.onnx` (``compile_torch_model``, ``compile_onnx_model``)::
 
     from torusml.sklearn import LogisticRegression
     model = LogisticRegression(n_bits=8).fit(X_train, y_train)
@@ -15,6 +16,7 @@ scikit-learn plumbing.
 from torusml._core import (
     FheCircuit,
     QuantizedLinear,
+    QuantizedNetwork,
     UniformQuantizer,
     apply_inverse_link,
     argmax,
@@ -23,6 +25,7 @@ from torusml._core import (
     softmax,
 )
 from torusml._errors import NotCompiledError
+from torusml._quantized_module import QuantizedModule
 
 __version__ = "0.1.0"
 
@@ -30,6 +33,8 @@ __all__ = [
     "FheCircuit",
     "NotCompiledError",
     "QuantizedLinear",
+    "QuantizedModule",
+    "QuantizedNetwork",
     "UniformQuantizer",
     "apply_inverse_link",
     "argmax",

@@ -545,10 +545,19 @@ def test_global_average_pool():
 # ---- Errors ----------------------------------------------------------------------------------
 
 
+def test_softmax_and_log_softmax():
+    x = rng(71).normal(size=(2, 3, 4))
+    for axis in (-1, 1, 0):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        p = e / e.sum(axis=axis, keepdims=True)
+        close(run_single("Softmax", [x], {"axis": axis}), p)
+        close(run_single("LogSoftmax", [x], {"axis": axis}), np.log(p))
+
+
 def test_errors_are_value_errors():
-    model = model_of([helper.make_node("Softmax", ["x"], ["y"], name="sm_node")],
+    model = model_of([helper.make_node("LpNormalization", ["x"], ["y"], name="lp_node")],
                      [("x", F, (1, 3))], [("y", F)])
-    with pytest.raises(ValueError, match="Softmax.*sm_node|sm_node.*Softmax"):
+    with pytest.raises(ValueError, match="LpNormalization.*lp_node|lp_node.*LpNormalization"):
         evaluate(model, [np.zeros((1, 3))])
     with pytest.raises(ValueError, match="not a valid ONNX model"):
         _core.evaluate_onnx(b"\x08\x07garbage", [], 1)

@@ -3,7 +3,9 @@
 Every class mirrors its scikit-learn (or XGBoost) namesake (same constructor arguments, plus
 ``n_bits``, and ``fhe_sum`` for the trees) and adds ``compile(X)`` and
 ``predict(X, fhe="disable" | "simulate" | "execute")``. Linear models: linear_model, svm; tree
-models: tree, ensemble, xgb. Each passes scikit-learn's ``check_estimator``. A model can be
+models: tree, ensemble, xgb; built-in neural networks trained with quantization in the loop:
+neural_net (NeuralNetClassifier, NeuralNetRegressor; imported on first use, as they load torch
+and skorch). Each passes scikit-learn's ``check_estimator``. A model can be
 shared between threads: predictions run in parallel with each other and with ``compile`` (which
 swaps in the new circuit and keys when they are ready) or ``fit``.
 """
@@ -36,6 +38,8 @@ __all__ = [
     "LinearSVC",
     "LinearSVR",
     "LogisticRegression",
+    "NeuralNetClassifier",
+    "NeuralNetRegressor",
     "NotCompiledError",
     "PoissonRegressor",
     "RandomForestClassifier",
@@ -47,3 +51,20 @@ __all__ = [
     "XGBClassifier",
     "XGBRegressor",
 ]
+
+# The neural networks import torch and skorch (seconds): loaded on first access.
+_LAZY = {"NeuralNetClassifier": "neural_net", "NeuralNetRegressor": "neural_net"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415
+
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -76,10 +76,10 @@ void NetworkLowering::lower_linear(const Node& node, const std::vector<std::stri
   const double scale = x.scale * w_scale;
   // Bias: Gemm's beta C, Conv's B, quantized at the accumulator's scale.
   std::vector<FloatTensor> inputs{
-      FloatTensor(graph_.value_info(enc[0]).shape,
-                  std::vector<double>(static_cast<std::size_t>(
-                                          onnx::element_count(graph_.value_info(enc[0]).shape)),
-                                      static_cast<double>(-x.zero_point))),
+      FloatTensor(
+          graph_.value_info(enc[0]).shape,
+          std::vector<double>(
+              static_cast<std::size_t>(onnx::element_count(graph_.value_info(enc[0]).shape)), 0.0)),
       wq};
   if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
     const FloatTensor* c = constant(node.inputs[2]);
@@ -94,16 +94,19 @@ void NetworkLowering::lower_linear(const Node& node, const std::vector<std::stri
     integer_node.attributes.erase("alpha");
     integer_node.attributes.erase("beta");
   }
+  // The input centered first (x - z: float 0 is integer 0, so padding adds zeros, and no
+  // intermediate is wider than the accumulator); the constant term is then the bias alone.
   const FloatTensor offset = evaluate_alone(integer_node, inputs);
+  const Value centered = x.zero_point != 0 ? x.q - x.zero_point : x.q;
   Value acc;
   const circuit::Tensor wt = to_int_tensor(wq);
   if (op == "Conv") {
-    acc = lower_conv(node, x.q, wt);
+    acc = lower_conv(node, centered, wt);
   } else if (op == "Gemm") {
-    acc = circuit::gemm(x.q, wt, std::nullopt, 1, 1, node.int_attribute("transA", 0) != 0,
+    acc = circuit::gemm(centered, wt, std::nullopt, 1, 1, node.int_attribute("transA", 0) != 0,
                         node.int_attribute("transB", 0) != 0);
   } else {
-    acc = circuit::matmul(x.q, wt);
+    acc = circuit::matmul(centered, wt);
   }
   acc = acc + to_int_tensor(offset);
   Encrypted r;

@@ -78,7 +78,14 @@ Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, u
     const unsigned keep = options_.rounding_threshold_bits;
     lsbs = bits > keep ? bits - keep : 0;
   } else {
-    lsbs = automatic_lsbs(e, chain, quantizer.scale(), in_lo, in_hi, bits);
+    // The slope of the operations before a quantization-aware model's own output quantization
+    // (its QuantizeLinear / DequantizeLinear staircase is the output step itself).
+    Encrypted smooth = e;
+    if (qat) smooth.chain.resize(smooth.chain.size() - 2);
+    const std::string smooth_name =
+        smooth.chain.empty() ? smooth.base : smooth.chain.back()->outputs.at(0);
+    lsbs = automatic_lsbs(smooth, qat ? chain_graph(smooth, smooth_name) : chain, quantizer.scale(),
+                          in_lo, in_hi, bits);
   }
   Value input = e.q;
   if (lsbs > 0) input = circuit::round_bit_pattern(input, lsbs, options_.rounding_mode);

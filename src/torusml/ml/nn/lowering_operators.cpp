@@ -193,8 +193,9 @@ void NetworkLowering::lower_movement(const Node& node, const std::vector<std::st
   }
   if (enc.size() != 1 || enc[0] != node.inputs.at(0))
     unsupported(node, "data movement of a constant operand by an encrypted one");
-  // Pending univariate operations commute with reshapes only position by position: apply them.
-  const Encrypted x = materialize(enc[0]);
+  // Pending univariate operations must be applied first (position by position); a value without
+  // any (an activation, a sum, an accumulator) moves as it is.
+  const Encrypted x = encrypted(enc[0]).chain.empty() ? encrypted(enc[0]) : materialize(enc[0]);
   Value q = x.q;
   if (op == "Transpose") {
     q = circuit::transpose(q, node.ints_attribute("perm", {}));
