@@ -1,8 +1,11 @@
 // Writes the seed corpus of every fuzz target: real serialized objects (keys of
 // fuzz_parameters() and tiny key components, ciphertexts, compiled circuits and their key sets
-// and ciphertexts), each behind the control byte of fuzz_common.h that selects its loader.
+// and ciphertexts), each behind the control byte of fuzz_common.h that selects its loader; and
+// small ONNX models (fuzz_onnx_load: the control byte picks the batch size).
 //
 //   torusml_fuzz_seeds <corpus dir>     writes <corpus dir>/<target>/<seed name>
+#include <onnx/onnx_pb.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -188,6 +191,119 @@ void circuit_seeds() {
 
 }  // namespace
 
+// A float initializer or graph input/output of that shape.
+void add_tensor(::onnx::GraphProto& g, const std::string& name, std::vector<std::int64_t> shape,
+                float fill) {
+  ::onnx::TensorProto* t = g.add_initializer();
+  t->set_name(name);
+  t->set_data_type(::onnx::TensorProto::FLOAT);
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) {
+    t->add_dims(d);
+    n *= d;
+  }
+  for (std::int64_t i = 0; i < n; ++i) t->add_float_data(fill * static_cast<float>(i % 7 - 3));
+}
+
+void add_value(::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto>* list,
+               const std::string& name, std::vector<std::int64_t> shape, bool dynamic_batch) {
+  ::onnx::ValueInfoProto* v = list->Add();
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(::onnx::TensorProto::FLOAT);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    auto* d = tt->mutable_shape()->add_dim();
+    if (i == 0 && dynamic_batch)
+      d->set_dim_param("N");
+    else
+      d->set_dim_value(shape[i]);
+  }
+}
+
+::onnx::NodeProto* add_node(::onnx::GraphProto& g, const std::string& op,
+                            std::vector<std::string> inputs, const std::string& output) {
+  ::onnx::NodeProto* n = g.add_node();
+  n->set_op_type(op);
+  n->set_name(output + "_node");
+  for (const std::string& i : inputs) n->add_input(i);
+  n->add_output(output);
+  return n;
+}
+
+void set_ints(::onnx::NodeProto* n, const std::string& key, std::vector<std::int64_t> v) {
+  ::onnx::AttributeProto* a = n->add_attribute();
+  a->set_name(key);
+  a->set_type(::onnx::AttributeProto::INTS);
+  for (std::int64_t x : v) a->add_ints(x);
+}
+
+void write_model(const std::string& name, const ::onnx::GraphProto& g, std::uint8_t batch) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("torusml_fuzz_seeds");
+  m.add_opset_import()->set_version(13);
+  *m.mutable_graph() = g;
+  const std::string bytes = m.SerializeAsString();
+  write("fuzz_onnx_load", name, batch, Bytes(bytes.begin(), bytes.end()));
+}
+
+// Small models of the operators a network uses: dense, convolutional, shapes, quantized.
+void onnx_seeds() {
+  {  // x (N, 4) -> Gemm -> Relu -> MatMul -> Add -> Softmax
+    ::onnx::GraphProto g;
+    g.set_name("mlp");
+    add_value(g.mutable_input(), "x", {1, 4}, true);
+    add_tensor(g, "w1", {3, 4}, 0.25F);
+    add_tensor(g, "b1", {3}, 0.1F);
+    auto* gemm = add_node(g, "Gemm", {"x", "w1", "b1"}, "h");
+    ::onnx::AttributeProto* t = gemm->add_attribute();
+    t->set_name("transB");
+    t->set_type(::onnx::AttributeProto::INT);
+    t->set_i(1);
+    add_node(g, "Relu", {"h"}, "r");
+    add_tensor(g, "w2", {3, 2}, 0.5F);
+    add_node(g, "MatMul", {"r", "w2"}, "m");
+    add_tensor(g, "b2", {2}, 0.2F);
+    add_node(g, "Add", {"m", "b2"}, "logits");
+    add_node(g, "Softmax", {"logits"}, "y");
+    add_value(g.mutable_output(), "y", {1, 2}, true);
+    write_model("mlp", g, 0);
+  }
+  {  // x (1, 1, 6, 6) -> Conv 3x3 pad 1 -> Relu -> MaxPool 2 -> AveragePool 1 -> Flatten -> Gemm
+    ::onnx::GraphProto g;
+    g.set_name("cnn");
+    add_value(g.mutable_input(), "x", {1, 1, 6, 6}, false);
+    add_tensor(g, "k", {2, 1, 3, 3}, 0.2F);
+    auto* conv = add_node(g, "Conv", {"x", "k"}, "c");
+    set_ints(conv, "pads", {1, 1, 1, 1});
+    set_ints(conv, "kernel_shape", {3, 3});
+    add_node(g, "Relu", {"c"}, "r");
+    auto* pool = add_node(g, "MaxPool", {"r"}, "p");
+    set_ints(pool, "kernel_shape", {2, 2});
+    set_ints(pool, "strides", {2, 2});
+    auto* avg = add_node(g, "AveragePool", {"p"}, "a");
+    set_ints(avg, "kernel_shape", {1, 1});
+    add_node(g, "Flatten", {"a"}, "f");
+    add_tensor(g, "w", {18, 3}, 0.1F);
+    add_node(g, "MatMul", {"f", "w"}, "y");
+    add_value(g.mutable_output(), "y", {1, 3}, false);
+    write_model("cnn", g, 1);
+  }
+  {  // Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Transpose, Slice, QDQ
+    ::onnx::GraphProto g;
+    g.set_name("shapes");
+    add_value(g.mutable_input(), "x", {1, 2, 3}, true);
+    add_node(g, "Shape", {"x"}, "s");
+    add_node(g, "Transpose", {"x"}, "t");
+    add_tensor(g, "scale", {}, 0.5F);
+    add_node(g, "QuantizeLinear", {"t", "scale"}, "q");
+    add_node(g, "DequantizeLinear", {"q", "scale"}, "dq");
+    add_node(g, "Flatten", {"dq"}, "y");
+    add_value(g.mutable_output(), "y", {1, 6}, true);
+    write_model("shapes_qdq", g, 2);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: " << argv[0] << " <corpus dir>\n";
@@ -197,6 +313,7 @@ int main(int argc, char** argv) {
   try {
     tfhe_seeds();
     circuit_seeds();
+    onnx_seeds();
   } catch (const std::exception& e) {
     std::cerr << "torusml_fuzz_seeds: " << e.what() << "\n";
     return 1;
