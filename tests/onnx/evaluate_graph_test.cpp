@@ -98,7 +98,7 @@ TEST(EvaluateGraph, HandBuiltGraphWithUnknownOperator) {
   g.inputs.push_back({"x", {ElementType::Float, {1}}});
   g.values["x"] = {ElementType::Float, {1}};
   Node n;
-  n.op_type = "Softmax";
+  n.op_type = "LpNormalization";
   n.name = "sm";
   n.inputs = {"x"};
   n.outputs = {"y"};

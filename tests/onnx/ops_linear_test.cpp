@@ -1,4 +1,4 @@
-// Gemm, MatMul and BatchNormalization against hand-computed values.
+// Gemm, MatMul, BatchNormalization, Softmax and LogSoftmax against hand-computed values.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +13,17 @@ using namespace testing;
 
 const FloatTensor kA = T({2, 3}, {1, 2, 3, 4, 5, 6});
 const FloatTensor kB = T({3, 2}, {1, 0, 0, 1, 1, 1});
+
+TEST(OpsLinear, SoftmaxAndLogSoftmaxAlongOneAxis) {
+  const FloatTensor x = T({2, 2}, {0, 2, 1, 1});
+  const double e2 = std::exp(2.0), e1 = std::exp(1.0);
+  expect_near(run_op1("Softmax", {{x}}),  // axis -1: rows
+              T({2, 2}, {1 / (1 + e2), e2 / (1 + e2), 0.5, 0.5}));
+  expect_near(run_op1("LogSoftmax", {{x}}),
+              T({2, 2}, {-std::log(1 + e2), 2 - std::log(1 + e2), std::log(0.5), std::log(0.5)}));
+  expect_near(run_op1("Softmax", {{x}}, [](auto& n) { set_int(n, "axis", 0); }),  // columns
+              T({2, 2}, {1 / (1 + e1), e2 / (e2 + e1), e1 / (1 + e1), e1 / (e2 + e1)}));
+}
 
 TEST(OpsLinear, GemmPlain) {
   expect_near(run_op1("Gemm", {{kA}, constant(kB)}), T({2, 2}, {4, 5, 10, 11}));
