@@ -331,6 +331,63 @@ TEST(QuantizedNetwork, AutomaticRoundingKeepsWhatTheOutputQuantizationNeeds) {
   EXPECT_NE(rounded.statistics_text().find("accumulator"), std::string::npos);
 }
 
+// ConvTranspose lowered to a convolution of the zero-interleaved input: with inputs and weights
+// exactly on their grids, the integer result equals the float graph's, for strides, padding,
+// output padding, dilations and groups; and the encrypted run equals the clear one.
+TEST(QuantizedNetwork, ConvTransposeMatchesTheFloatGraph) {
+  struct Geometry {
+    std::int64_t group, stride, pad, output_padding, dilation, out;
+  };
+  for (const Geometry c :
+       {Geometry{1, 2, 1, 1, 1, 6}, Geometry{2, 1, 0, 0, 2, 7}, Geometry{1, 3, 2, 0, 1, 5}}) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(c.stride * 10 + c.group));
+    Graph g;
+    g.name = "deconv";
+    g.opset = 13;
+    g.inputs.push_back({"x", {onnx::ElementType::Float, {1, 2, 3, 3}}});
+    g.values["x"] = g.inputs[0].info;
+    FloatTensor w({2, 2 / c.group, 3, 3});
+    std::uniform_int_distribution<int> pick(-3, 3);
+    for (double& v : w.data()) v = pick(rng) / 3.0;
+    w[0] = 1.0;  // the largest magnitude: weight scale 1/3 at 3 bits, exact
+    add_constant(g, "w", w);
+    const std::int64_t co = 2;
+    add_node(g, "ConvTranspose", {"x", "w"}, "y", {1, co, c.out, c.out},
+             {{"strides", ints({c.stride, c.stride})},
+              {"pads", ints({c.pad, c.pad, c.pad, c.pad})},
+              {"output_padding", ints({c.output_padding, c.output_padding})},
+              {"dilations", ints({c.dilation, c.dilation})},
+              {"group", integer(c.group)},
+              {"kernel_shape", ints({3, 3})}});
+    g.outputs.push_back({"y", g.values["y"]});
+    // Inputs on the integer grid 0..7 (3-bit input quantizer of scale 1, zero point 0).
+    std::vector<FloatTensor> calibration;
+    std::uniform_int_distribution<int> level(0, 7);
+    for (int i = 0; i < 12; ++i) {
+      FloatTensor t({1, 2, 3, 3});
+      for (double& v : t.data()) v = level(rng);
+      t[0] = 0;
+      t[1] = 7;
+      calibration.push_back(t);
+    }
+    NetworkOptions options;
+    options.bits = {3, 3, 3, 8};
+    QuantizedNetwork q(g, calibration, options);
+    const std::vector<double> y = q.forward(flat(calibration), calibration.size(), Mode::Clear);
+    for (std::size_t i = 0; i < calibration.size(); ++i) {
+      const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+      for (std::size_t k = 0; k < ref.size(); ++k)
+        ASSERT_NEAR(y[i * ref.size() + k], ref[k], 1e-9)
+            << "group " << c.group << ", stride " << c.stride << ", element " << k;
+    }
+    q.compile(calibration, {}, test_seed());
+    const circuit::Tensor qx = q.quantize_input(flat(calibration), calibration.size());
+    const circuit::Tensor two(
+        {2, 18}, std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 36));
+    EXPECT_EQ(q.run_integer(two, Mode::Execute), q.run_integer(two, Mode::Clear));
+  }
+}
+
 // A final Softmax runs on the client: no lookup for it, and the probabilities follow the float
 // graph's; inside the network it is refused, naming the node.
 TEST(QuantizedNetwork, FinalSoftmaxRunsOnTheClient) {

@@ -102,6 +102,8 @@ void NetworkLowering::lower_linear(const Node& node, const std::vector<std::stri
   const circuit::Tensor wt = to_int_tensor(wq);
   if (op == "Conv") {
     acc = lower_conv(node, centered, wt);
+  } else if (op == "ConvTranspose") {
+    acc = lower_conv_transpose(node, centered, wt);
   } else if (op == "Gemm") {
     acc = circuit::gemm(centered, wt, std::nullopt, 1, 1, node.int_attribute("transA", 0) != 0,
                         node.int_attribute("transB", 0) != 0);
@@ -202,6 +204,93 @@ void NetworkLowering::lower_sum(const Node& node, const std::vector<std::string>
   r.summed = true;
   r.base = node.outputs.at(0);
   values_[r.base] = r;
+}
+
+// ConvTranspose (2-D) as a convolution: the input with (stride - 1) zeros inserted between
+// elements (data movement: encrypted zeros are x * 0), padded by dilation (kernel - 1) - pad on
+// each side (plus output_padding at the end), convolved with the kernel flipped in space and its
+// input and output channels exchanged within each group, stride 1.
+Value NetworkLowering::lower_conv_transpose(const Node& node, Value x, const circuit::Tensor& w) {
+  if (w.shape().size() != 4) unsupported(node, "a ConvTranspose other than 2-D");
+  const std::string auto_pad = node.string_attribute("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID")
+    unsupported(node, "auto_pad " + auto_pad + " (export with explicit padding)");
+  if (node.has_attribute("output_shape"))
+    unsupported(node, "an explicit output_shape (export with pads and output_padding)");
+  const std::vector<std::int64_t> s = node.ints_attribute("strides", {1, 1});
+  const std::vector<std::int64_t> d = node.ints_attribute("dilations", {1, 1});
+  std::vector<std::int64_t> p = node.ints_attribute("pads", {0, 0, 0, 0});
+  if (auto_pad == "VALID") p = {0, 0, 0, 0};
+  const std::vector<std::int64_t> op = node.ints_attribute("output_padding", {0, 0});
+  const std::int64_t g = node.int_attribute("group", 1);
+  const circuit::Shape ws = w.shape();  // (C_in, C_out / g, kh, kw)
+  const std::int64_t cin = ws[0], cout_g = ws[1], kh = ws[2], kw = ws[3], cin_g = cin / g;
+  // Zeros between elements, axis by axis.
+  for (int axis = 0; axis < 2; ++axis) {
+    const std::int64_t stride = s[static_cast<std::size_t>(axis)];
+    if (stride == 1) continue;
+    circuit::Shape shape = x.shape();  // (N, C, H, W)
+    const auto a = static_cast<std::size_t>(2 + axis);
+    const std::int64_t n = shape[a];
+    circuit::Shape split = shape;
+    split.insert(split.begin() + static_cast<std::ptrdiff_t>(a) + 1, 1);
+    const Value column = circuit::reshape(x, split);
+    circuit::Shape gap = split;
+    gap[a + 1] = stride - 1;
+    const Value zeros = circuit::broadcast_to(column * 0, gap);
+    const Value parts[] = {column, zeros};
+    circuit::Shape spread = shape;
+    spread[a] = n * stride;
+    const Value interleaved =
+        circuit::reshape(circuit::concatenate(parts, static_cast<std::int64_t>(a) + 1), spread);
+    std::vector<std::int64_t> starts(4, 0), stops(spread.begin(), spread.end());
+    stops[a] = (n - 1) * stride + 1;
+    x = circuit::slice(interleaved, starts, stops);
+  }
+  // Padding by dilation (k - 1) - pad (+ output_padding at the end); negative amounts crop.
+  std::vector<std::int64_t> before(4, 0), after(4, 0), crop_begin(4, 0), crop_end(4, 0);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::int64_t k = i == 0 ? kh : kw;
+    const std::int64_t lo = d[i] * (k - 1) - p[i], hi = d[i] * (k - 1) - p[i + 2] + op[i];
+    before[2 + i] = std::max<std::int64_t>(lo, 0);
+    after[2 + i] = std::max<std::int64_t>(hi, 0);
+    crop_begin[2 + i] = std::max<std::int64_t>(-lo, 0);
+    crop_end[2 + i] = std::max<std::int64_t>(-hi, 0);
+  }
+  x = circuit::pad(x, before, after, 0);
+  if (std::any_of(crop_begin.begin(), crop_begin.end(), [](auto v) { return v != 0; }) ||
+      std::any_of(crop_end.begin(), crop_end.end(), [](auto v) { return v != 0; })) {
+    const circuit::Shape shape = x.shape();
+    std::vector<std::int64_t> stops(shape.begin(), shape.end());
+    for (std::size_t i = 0; i < 4; ++i) stops[i] -= crop_end[i];
+    x = circuit::slice(x, crop_begin, stops);
+  }
+  // The flipped kernel, channels exchanged within each group: (C_out, C_in / g, kh, kw).
+  const auto values = w.values();
+  std::vector<std::int64_t> flipped(static_cast<std::size_t>(g * cout_g * cin_g * kh * kw));
+  for (std::int64_t gi = 0; gi < g; ++gi)
+    for (std::int64_t o = 0; o < cout_g; ++o)
+      for (std::int64_t i = 0; i < cin_g; ++i)
+        for (std::int64_t a = 0; a < kh; ++a)
+          for (std::int64_t b = 0; b < kw; ++b) {
+            const std::int64_t src =
+                (((gi * cin_g + i) * cout_g + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b);
+            const std::int64_t dst = (((gi * cout_g + o) * cin_g + i) * kh + a) * kw + b;
+            flipped[static_cast<std::size_t>(dst)] = values[static_cast<std::size_t>(src)];
+          }
+  circuit::Conv2dAttr attr;
+  attr.strides = {1, 1};
+  attr.dilations = d;
+  attr.pads = {0, 0, 0, 0};
+  attr.groups = g;
+  const Value y = circuit::conv2d(
+      x, circuit::Tensor({g * cout_g, cin_g, kh, kw}, std::move(flipped)), std::nullopt, attr);
+  const circuit::Shape expected = graph_.value_info(node.outputs.at(0)).shape;
+  if (y.shape() != expected)
+    unsupported(node, "this ConvTranspose geometry (lowered to shape " +
+                          circuit::shape_to_string(y.shape()) + ", expected " +
+                          circuit::shape_to_string(expected) + ")");
+  return y;
 }
 
 }  // namespace torusml::ml::detail

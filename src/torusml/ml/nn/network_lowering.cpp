@@ -175,7 +175,8 @@ void NetworkLowering::lower_node(const Node& node) {
     values_[out] = std::move(e);
     return;
   }
-  if (op == "Gemm" || op == "MatMul" || op == "Conv") return lower_linear(node, enc);
+  if (op == "Gemm" || op == "MatMul" || op == "Conv" || op == "ConvTranspose")
+    return lower_linear(node, enc);
   if (op == "AveragePool" || op == "GlobalAveragePool" || op == "ReduceSum" || op == "ReduceMean")
     return lower_sum(node, enc);
   if (op == "MaxPool") return lower_max_pool(node, enc);

@@ -120,6 +120,10 @@ class NetworkLowering {
 
   Value lower_conv(const Node& node, Value x, const circuit::Tensor& w);
 
+  // ConvTranspose (2-D) as a stride-1 convolution of the zero-interleaved, padded input with the
+  // flipped kernel (x centered: float 0 is integer 0).
+  Value lower_conv_transpose(const Node& node, Value x, const circuit::Tensor& w);
+
   // Sums (pooling, reductions): the divisor goes into the scale.
   void lower_sum(const Node& node, const std::vector<std::string>& enc);
 
