@@ -107,6 +107,15 @@ TEST(EvaluateGraph, HandBuiltGraphWithUnknownOperator) {
   EXPECT_THROW(evaluate_graph(g, std::vector{FloatTensor({1})}), UnsupportedOperator);
 }
 
+TEST(EvaluateGraph, ElementwiseOperatorsAreTheElementByElementOnes) {
+  for (const char* op : {"Relu", "Add", "Mul", "Where", "Clip", "Cast", "Max", "Greater", "Not",
+                         "QuantizeLinear", "DequantizeLinear", "Sigmoid", "Erf"})
+    EXPECT_TRUE(is_elementwise_operator(op)) << op;
+  for (const char* op : {"Conv", "Gemm", "MatMul", "Reshape", "Softmax", "MaxPool", "ReduceSum",
+                         "Transpose", "Concat", "NotAnOperator"})
+    EXPECT_FALSE(is_elementwise_operator(op)) << op;
+}
+
 TEST(EvaluateGraph, SupportedOperatorsCoverTheList) {
   const auto ops = supported_operators();
   for (const char* op : {"Gemm",

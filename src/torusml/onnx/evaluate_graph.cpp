@@ -12,6 +12,15 @@ std::vector<std::string> supported_operators() {
   return detail::supported_operators();
 }
 
+bool is_elementwise_operator(const std::string& op_type) {
+  static const detail::OpTable elementwise = [] {
+    detail::OpTable t;
+    detail::register_elementwise_ops(t);
+    return t;
+  }();
+  return elementwise.count(op_type) != 0;
+}
+
 std::vector<FloatTensor> evaluate_graph(const Graph& graph, std::span<const FloatTensor> inputs,
                                         const ValueObserver& observer) {
   if (inputs.size() != graph.inputs.size()) {

@@ -35,4 +35,10 @@ std::vector<FloatTensor> evaluate_graph(const Graph& graph, std::span<const Floa
 /// The names of the operators evaluate_graph implements, sorted.
 std::vector<std::string> supported_operators();
 
+/// Whether `op_type` (default domain) computes each output element from the elements of its
+/// inputs at the same (broadcast) position: the unary and binary arithmetic, activation,
+/// comparison and logic operators, Max, Min, Sum, Mean, Where, Clip, Cast, Dropout (inference),
+/// QuantizeLinear and DequantizeLinear. (A consumer such as a quantizer may fuse runs of them.)
+bool is_elementwise_operator(const std::string& op_type);
+
 }  // namespace torusml::onnx

@@ -16,67 +16,11 @@
 
 namespace torusml::ml::detail {
 
-// Elementwise operators that are univariate when all their operands but one are constants.
-const std::set<std::string>& elementwise_ops() {
-  static const std::set<std::string> ops{"Relu",
-                                         "LeakyRelu",
-                                         "PRelu",
-                                         "Elu",
-                                         "Selu",
-                                         "Celu",
-                                         "Sigmoid",
-                                         "HardSigmoid",
-                                         "Tanh",
-                                         "Softplus",
-                                         "Softsign",
-                                         "Erf",
-                                         "Gelu",
-                                         "Exp",
-                                         "Log",
-                                         "Abs",
-                                         "Sign",
-                                         "Clip",
-                                         "Floor",
-                                         "Round",
-                                         "Ceil",
-                                         "Neg",
-                                         "Add",
-                                         "Sub",
-                                         "Mul",
-                                         "Div",
-                                         "Pow",
-                                         "Max",
-                                         "Min",
-                                         "Where",
-                                         "Greater",
-                                         "GreaterOrEqual",
-                                         "Less",
-                                         "LessOrEqual",
-                                         "Equal",
-                                         "Not",
-                                         "Or",
-                                         "And",
-                                         "Cast",
-                                         "Sin",
-                                         "Cos",
-                                         "Tan",
-                                         "Asin",
-                                         "Acos",
-                                         "Atan",
-                                         "Sinh",
-                                         "Cosh",
-                                         "Asinh",
-                                         "Acosh",
-                                         "Atanh",
-                                         "HardSwish",
-                                         "ThresholdedRelu",
-                                         "Sqrt",
-                                         "Reciprocal",
-                                         "BatchNormalization",
-                                         "Identity",
-                                         "QuantizeLinear",
-                                         "DequantizeLinear"};
-  return ops;
+// Elementwise operators that are univariate when all their operands but one are constants: the
+// onnx layer's elementwise ones, plus BatchNormalization (per channel) and Identity.
+bool is_univariate_candidate(const std::string& op_type) {
+  return onnx::is_elementwise_operator(op_type) || op_type == "BatchNormalization" ||
+         op_type == "Identity";
 }
 
 [[noreturn]] void unsupported(const Node& node, const std::string& what) {
@@ -159,7 +103,7 @@ void NetworkLowering::lower_node(const Node& node) {
   if (enc.empty()) return lower_constant(node);
   const std::string& op = node.op_type;
   const std::string& out = node.outputs.at(0);
-  if (enc.size() == 1 && elementwise_ops().count(op) &&
+  if (enc.size() == 1 && is_univariate_candidate(op) &&
       graph_.value_info(out).shape == graph_.value_info(enc[0]).shape) {
     Encrypted e = encrypted(enc[0]);
     e.chain.push_back(&node);

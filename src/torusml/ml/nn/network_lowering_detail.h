@@ -23,8 +23,9 @@ using circuit::Value;
 using onnx::FloatTensor;
 using onnx::Node;
 
-/// Elementwise operators that are univariate when all their operands but one are constants.
-const std::set<std::string>& elementwise_ops();
+/// Whether the operator is elementwise (then univariate when all its operands but one are
+/// constants): onnx::is_elementwise_operator, BatchNormalization (per channel) and Identity.
+bool is_univariate_candidate(const std::string& op_type);
 
 /// Throws UnsupportedOperator naming the node and what is not supported.
 [[noreturn]] void unsupported(const Node& node, const std::string& what);
