@@ -12,7 +12,7 @@ TORUSML_PACKAGES=(
   libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev libfftw3-dev
   python3 python3-dev python3-numpy python3-sklearn python3-pandas python3-pybind11 pybind11-dev
   python3-pytest python3-xgboost libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx
-  python3-torch python3-tqdm python3-skorch
+  python3-torch python3-tqdm python3-skorch libcpp-httplib-dev libssl-dev
 )
 
 log() { printf '\033[1m[torusml]\033[0m %s\n' "$*"; }
