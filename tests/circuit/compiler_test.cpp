@@ -143,6 +143,30 @@ Program identity_table_program(std::int64_t len, unsigned bits) {
   return b.build();
 }
 
+// Only what is read must fit its encoding: an accumulator far wider than the lookup input it
+// feeds (a per-element offset recentres it) wraps modulo the encoding, and the lookup still reads
+// the exact centred value.
+TEST(Compiler, IntermediateSumsMayWrapWhenWhatIsReadFits) {
+  Builder b;
+  Value x = b.input("x", {4});
+  const Tensor offsets = Tensor::vector({4000, -3000, 2000, 1000});
+  Value wide = x * 3 + offsets;    // 13 bits
+  Value centred = wide - offsets;  // back to [0, 45]: 6 bits
+  b.output(apply_table(
+      centred, [](std::int64_t v) { return v / 3; }, "third"));
+  b.output(centred + 5);
+  const Program p = b.build();
+  std::mt19937_64 rng(5);
+  const auto inputset = one_input_set(rng, {4}, 0, 15, 30);
+  const CompiledCircuit c = compile(p, inputset);
+  EXPECT_LE(c.statistics().max_bit_width, 7u) << c.describe();
+  const auto x_batch =
+      stack(std::vector<std::vector<Tensor>>(inputset.begin(), inputset.begin() + 6));
+  const auto clear = c.evaluate(x_batch, Mode::Clear);
+  EXPECT_EQ(c.encrypt_run_decrypt(keys_for(c), x_batch), clear);
+  EXPECT_EQ(c.evaluate(x_batch, Mode::Simulate), clear);
+}
+
 TEST(Compiler, ParametersMeetTheFailureTarget) {
   std::mt19937_64 rng(1);
   const Program p = identity_table_program(8, 5);

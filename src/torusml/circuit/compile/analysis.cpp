@@ -212,7 +212,23 @@ ProgramAnalysis analyze_program(const Program& program,
     for (NodeId in : n.inputs)
       if (program.node(in).encrypted) uf.unite(static_cast<std::int32_t>(i), in);
   }
+  // The members whose value is read, not only combined linearly: program inputs (encrypted by
+  // the client) and outputs (decrypted), and the inputs of bootstraps. Only they must fit the
+  // class width. Linear operations are exact modulo 2^(W+1) (the torus is Z / 2^64, the encoding
+  // scales by 2^(63-W)), so an intermediate sum may wrap as long as what is read fits: e.g. an
+  // accumulator minus a per-element offset is read by its lookup centred, however wide the
+  // accumulator itself.
+  std::vector<bool> read(count, false);
+  for (NodeId id : program.inputs) read[static_cast<std::size_t>(id)] = true;
+  for (NodeId id : program.outputs) read[static_cast<std::size_t>(id)] = true;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Node& n = program.nodes[i];
+    if (!n.encrypted || is_linear_op(n)) continue;  // a fused rounding's input is read too
+    for (NodeId in : n.inputs) read[static_cast<std::size_t>(in)] = true;
+  }
   std::vector<std::int32_t> class_of_root(count, -1);
+  std::vector<unsigned> widest_member;  // per class, over all members (the 62-bit limit)
+  std::vector<bool> any_read;
   for (std::size_t i = 0; i < count; ++i) {
     if (!program.nodes[i].encrypted) continue;
     const std::int32_t root = uf.find(static_cast<std::int32_t>(i));
@@ -220,21 +236,31 @@ ProgramAnalysis analyze_program(const Program& program,
     if (c < 0) {
       c = static_cast<std::int32_t>(a.classes.size());
       a.classes.push_back({});
+      widest_member.push_back(1);
+      any_read.push_back(false);
     }
     a.nodes[i].encoding = c;
     auto& cls = a.classes[static_cast<std::size_t>(c)];
     cls.members.push_back(static_cast<NodeId>(i));
-    cls.width = std::max(cls.width, a.nodes[i].range.width());
+    const auto ci = static_cast<std::size_t>(c);
+    widest_member[ci] = std::max(widest_member[ci], a.nodes[i].range.width());
+    if (read[i]) {
+      cls.width = std::max(cls.width, a.nodes[i].range.width());
+      any_read[ci] = true;
+    }
   }
-  for (const auto& cls : a.classes) {
-    if (cls.width > 62) {
+  for (std::size_t c = 0; c < a.classes.size(); ++c)
+    if (!any_read[c]) a.classes[c].width = widest_member[c];  // nothing reads it: as wide as any
+  for (std::size_t c = 0; c < a.classes.size(); ++c) {
+    const EncodingClass& cls = a.classes[c];
+    if (widest_member[c] > 62) {
       const NodeId widest =
           *std::max_element(cls.members.begin(), cls.members.end(), [&](NodeId x, NodeId y) {
             return a.nodes[static_cast<std::size_t>(x)].range.width() <
                    a.nodes[static_cast<std::size_t>(y)].range.width();
           });
       std::ostringstream os;
-      os << "compile: '" << program.node(widest).label << "' needs " << cls.width
+      os << "compile: '" << program.node(widest).label << "' needs " << widest_member[c]
          << " bits (measured range "
          << describe_range(a.nodes[static_cast<std::size_t>(widest)].range)
          << "); encrypted values are limited to 62 bits: quantize to fewer bits";

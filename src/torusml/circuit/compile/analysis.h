@@ -6,7 +6,9 @@
 // encoding class (a union-find over the program). A class of width W encodes each value v as
 // (v mod 2^(W+1)) * 2^(63 - W), one bit of padding above W message bits; signed members use two's
 // complement and are offset by 2^(W-1) before a table lookup so that the index is in [0, 2^W).
-// A table lookup starts a new class with its output.
+// A table lookup starts a new class with its output. W is the widest of the members that are read
+// (program inputs and outputs, the inputs of bootstraps): linear operations are exact modulo
+// 2^(W+1), so the other members may wrap.
 //
 // Noise weights. The noise variance of an encrypted value is
 //   pbs_weight * Var(PBS output) + fresh_weight * Var(fresh encryption)
