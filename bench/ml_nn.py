@@ -4,12 +4,14 @@ quantized and encrypted models, compile time and key sizes.
 
 Models (issue 10's benchmark; trained here with fixed seeds, in a few seconds each):
   - NeuralNetClassifier on iris: 3 layers, ReLU, quantization-aware (4-bit weights and
-    activations, Concrete ML's defaults); float baseline: the same architecture trained in float;
-  - a CNN on scikit-learn's digits (8x8): Conv(1->2, 3x3) + ReLU + AvgPool 2, Conv(2->4, 3x3) + ReLU
-    + AvgPool 2, then Gemm (16 -> 10), trained in float with torch, quantized after training
-    (compile_torch_model);
+    activations, Concrete ML's defaults), module__n_accum_bits=5 (accumulators rounded to 5 bits:
+    5-bit lookups); float baseline: the same architecture trained in float;
+  - a CNN on scikit-learn's digits (8x8): Conv(1->4, 3x3) + AvgPool 2 + ReLU, Conv(4->8, 3x3) +
+    AvgPool 2 + ReLU, then Gemm (32 -> 10), trained in float with torch, quantized after training
+    (compile_torch_model, n_bits=6, rounding_threshold_bits=6);
   - an MLP on digits, 64-128-128-10: NeuralNetClassifier(module__n_layers=3,
-    module__n_hidden_neurons_multiplier=2), quantization-aware; float baseline as for iris.
+    module__n_hidden_neurons_multiplier=2, module__n_accum_bits=5), quantization-aware; float
+    baseline as for iris.
 For each: lookups per sample and their precisions (what dominates the latency), the encrypted
 latency per sample (median over --runs runs of one call on a batch of --batch test samples, on
 every core), the compiler's estimate, compile time (with key generation), evaluation key size,
@@ -100,7 +102,8 @@ def circuit_row(circuit, lookups):
     }
 
 
-def bench_net_classifier(name, loader, layers, multiplier, epochs, runs, batch, target):
+def bench_net_classifier(name, loader, layers, multiplier, epochs, runs, batch, target,
+                         accum_bits=None):
     x_train, x_test, y_train, y_test = split(loader)
     scaler = StandardScaler().fit(x_train)
     xs_train, xs_test = (scaler.transform(v).astype(numpy.float32) for v in (x_train, x_test))
@@ -108,7 +111,7 @@ def bench_net_classifier(name, loader, layers, multiplier, epochs, runs, batch, 
     n_classes = len(numpy.unique(y_train))
     baseline = train_float(float_mlp(x_train.shape[1], hidden, n_classes, layers), xs_train,
                            y_train, epochs)
-    model = NeuralNetClassifier(module__n_layers=layers,
+    model = NeuralNetClassifier(module__n_layers=layers, module__n_accum_bits=accum_bits,
                                 module__n_hidden_neurons_multiplier=multiplier,
                                 max_epochs=epochs, random_state=0).fit(x_train, y_train)
     start = time.perf_counter()
@@ -136,32 +139,36 @@ def bench_net_classifier(name, loader, layers, multiplier, epochs, runs, batch, 
 
 
 class DigitsCnn(torch.nn.Module):
+    """Conv(1->4, 3x3) + AvgPool 2 + ReLU, Conv(4->8, 3x3) + AvgPool 2 + ReLU, Gemm 32 -> 10.
+    Pooling the convolution's accumulators (linear) before the ReLU leaves one lookup per pooled
+    element: 64 + 32 per sample."""
+
     def __init__(self):
         super().__init__()
-        self.conv1 = torch.nn.Conv2d(1, 2, 3, padding=1)
-        self.conv2 = torch.nn.Conv2d(2, 4, 3, padding=1)
-        self.fc = torch.nn.Linear(16, 10)
+        self.conv1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(4, 8, 3, padding=1)
+        self.fc = torch.nn.Linear(32, 10)
 
     def forward(self, x):
-        x = torch.nn.functional.avg_pool2d(torch.relu(self.conv1(x)), 2)
-        x = torch.nn.functional.avg_pool2d(torch.relu(self.conv2(x)), 2)
+        x = torch.relu(torch.nn.functional.avg_pool2d(self.conv1(x), 2))
+        x = torch.relu(torch.nn.functional.avg_pool2d(self.conv2(x), 2))
         return self.fc(x.flatten(1))
 
 
-def bench_cnn(n_bits, epochs, runs, batch, target):
+def bench_cnn(n_bits, rounding_bits, epochs, runs, batch, target):
     x_train, x_test, y_train, y_test = split(load_digits)
     x_train, x_test = (v.reshape(-1, 1, 8, 8) / 16.0 for v in (x_train, x_test))
     x_train, x_test = x_train.astype(numpy.float32), x_test.astype(numpy.float32)
-    cnn = train_float(DigitsCnn(), x_train, y_train, epochs, lr=0.02)
+    cnn = train_float(DigitsCnn(), x_train, y_train, epochs, lr=0.01)
     start = time.perf_counter()
-    module = compile_torch_model(cnn, x_train, n_bits=n_bits)
+    module = compile_torch_model(cnn, x_train, n_bits=n_bits, rounding_threshold_bits=rounding_bits)
     compile_s = time.perf_counter() - start
     xb, yb = x_test[:batch], y_test[:batch]
     clear = module.forward(xb).argmax(1)
     seconds, fhe = timed(lambda: module.forward(xb, fhe="execute", progress=False), runs)
     fhe = fhe.argmax(1)
     row = {
-        "model": f"CNN digits (n_bits={n_bits})",
+        "model": f"CNN digits (n_bits={n_bits}, rounding {rounding_bits})",
         "float": torch_accuracy(cnn, xb, yb),
         "quant": float((clear == yb).mean()),
         "fhe": float((fhe == yb).mean()),
@@ -191,11 +198,11 @@ def main():
     configs = [
         ("NeuralNetClassifier iris (3 layers)",
          lambda: bench_net_classifier("NeuralNetClassifier iris (3 layers)", load_iris, 3, 4,
-                                      epochs * 2, args.runs, batch, 0.5)),
-        ("CNN digits", lambda: bench_cnn(4, epochs // 2, args.runs, batch, 2.5)),
+                                      epochs * 2, args.runs, batch, 0.5, accum_bits=5)),
+        ("CNN digits", lambda: bench_cnn(6, 6, epochs, args.runs, batch, 2.5)),
         ("MLP digits 64-128-128-10",
          lambda: bench_net_classifier("MLP digits 64-128-128-10", load_digits, 3, 2, epochs // 2,
-                                      args.runs, batch, 3.5)),
+                                      args.runs, batch, 3.5, accum_bits=5)),
     ]
     configs = [c for c in configs
                if args.only is None or any(o.lower() in c[0].lower() for o in args.only)]

@@ -331,6 +331,77 @@ TEST(QuantizedNetwork, AutomaticRoundingKeepsWhatTheOutputQuantizationNeeds) {
   EXPECT_NE(rounded.statistics_text().find("accumulator"), std::string::npos);
 }
 
+// Each lookup reads its element's accumulator minus the middle of that element's own range:
+// biases that spread the neurons far apart cost no lookup bit (the accumulator itself may be
+// wider than the lookup's input: it wraps harmlessly under encryption).
+TEST(QuantizedNetwork, LookupsReadEachElementCentredOnItsOwnRange) {
+  auto graph = [](double spread) {
+    std::mt19937_64 rng(23);
+    Graph g = mlp(rng);
+    FloatTensor& b1 = g.initializers.at("b1");
+    for (std::size_t i = 0; i < b1.size(); ++i)
+      b1.data()[i] = spread * (static_cast<double>(i) - 3.5);
+    return g;
+  };
+  std::mt19937_64 rng(29);
+  const Graph narrow = graph(0.0), spread = graph(4.0);
+  const std::vector<FloatTensor> calibration = samples(rng, narrow, 60);
+  NetworkOptions options;
+  options.bits = {3, 3, 3, 3};
+  options.rounding_threshold_bits = 16;  // no rounding: encrypted runs equal clear ones exactly
+  const QuantizedNetwork a(narrow, calibration, options);
+  QuantizedNetwork b(spread, calibration, options);
+  ASSERT_EQ(a.lowered().lookups.size(), 1u);
+  ASSERT_EQ(b.lowered().lookups.size(), 1u);
+  // Without centring the spread accumulators would need about 3 bits more.
+  EXPECT_LE(b.lowered().lookups[0].accumulator_bits, a.lowered().lookups[0].accumulator_bits + 1);
+  b.compile(calibration, {}, test_seed());
+  EXPECT_EQ(b.lowered().lookups[0].lsbs_removed, 0u);
+  EXPECT_LE(b.compiled_circuit().statistics().max_table_bits,
+            a.lowered().lookups[0].accumulator_bits + 1);
+  const std::vector<FloatTensor> test(calibration.begin(), calibration.begin() + 3);
+  const circuit::Tensor qx = b.quantize_input(flat(test), test.size());
+  const circuit::Tensor clear = b.run_integer(qx, Mode::Clear);
+  EXPECT_EQ(b.run_integer(qx, Mode::Simulate, 5), clear);
+  EXPECT_EQ(b.run_integer(qx, Mode::Execute), clear);
+}
+
+// Conv -> AveragePool -> Relu: the pooling sums the convolution's accumulators (linear), so the
+// Relu is the only lookup, one per pooled element.
+TEST(QuantizedNetwork, PoolingReadsAccumulatorsWithoutALookup) {
+  std::mt19937_64 rng(31);
+  Graph g;
+  g.name = "conv_pool";
+  g.opset = 13;
+  g.inputs.push_back({"x", {onnx::ElementType::Float, {1, 1, 4, 4}}});
+  g.values["x"] = g.inputs[0].info;
+  add_constant(g, "k", random_tensor(rng, {2, 1, 3, 3}, 0.5));
+  add_constant(g, "c", random_tensor(rng, {2}, 0.2));
+  add_node(g, "Conv", {"x", "k", "c"}, "conv", {1, 2, 4, 4},
+           {{"pads", ints({1, 1, 1, 1})}, {"kernel_shape", ints({3, 3})}});
+  add_node(g, "AveragePool", {"conv"}, "pool", {1, 2, 2, 2},
+           {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
+  add_node(g, "Relu", {"pool"}, "relu", {1, 2, 2, 2});
+  add_node(g, "Flatten", {"relu"}, "flat", {1, 8}, {{"axis", integer(1)}});
+  add_constant(g, "w", random_tensor(rng, {8, 2}, 0.8));
+  add_node(g, "MatMul", {"flat", "w"}, "y", {1, 2});
+  g.outputs.push_back({"y", g.values["y"]});
+  const std::vector<FloatTensor> calibration = samples(rng, g, 40);
+  NetworkOptions options;
+  options.bits = {3, 3, 3, 4};
+  options.rounding_threshold_bits = 6;
+  QuantizedNetwork q(g, calibration, options);
+  ASSERT_EQ(q.lowered().lookups.size(), 1u);
+  EXPECT_EQ(q.lowered().lookups[0].lookups, 8u);
+  q.compile(calibration, {}, test_seed());
+  EXPECT_EQ(q.compiled_circuit().statistics().pbs_count, 8u);
+  const std::vector<FloatTensor> test(calibration.begin(), calibration.begin() + 2);
+  const circuit::Tensor qx = q.quantize_input(flat(test), test.size());
+  const circuit::Tensor clear = q.run_integer(qx, Mode::Clear);
+  EXPECT_EQ(q.run_integer(qx, Mode::Simulate, 7), clear);
+  EXPECT_EQ(q.run_integer(qx, Mode::Execute), clear);
+}
+
 // ConvTranspose lowered to a convolution of the zero-interleaved input: with inputs and weights
 // exactly on their grids, the integer result equals the float graph's, for strides, padding,
 // output padding, dilations and groups; and the encrypted run equals the clear one.

@@ -154,7 +154,12 @@ Value NetworkLowering::lower_conv(const Node& node, Value x, const circuit::Tens
 }
 
 void NetworkLowering::lower_sum(const Node& node, const std::vector<std::string>& enc) {
-  const Encrypted x = materialize(enc.at(0));
+  // A sum is linear: it reads an accumulator as it is (Conv -> AveragePool -> Relu is one lookup
+  // per pooled element, after the pooling), and a pending univariate chain through its lookup.
+  Encrypted x = encrypted(enc.at(0));
+  if (!x.chain.empty() || x.client_only != nullptr) x = materialize(enc.at(0));
+  // Only a sum of activations stays narrow enough for a linear layer to read it directly.
+  const bool summed = x.activation || x.summed;
   const std::string& op = node.op_type;
   const onnx::Shape& in_shape = graph_.value_info(enc[0]).shape;
   const onnx::Shape& out_shape = graph_.value_info(node.outputs.at(0)).shape;
@@ -192,7 +197,7 @@ void NetworkLowering::lower_sum(const Node& node, const std::vector<std::string>
     r.q = s;
     r.scale = x.scale / divisor;
     r.zero_point = padded ? 0 : x.zero_point * kernel[0] * kernel[1];
-    r.summed = true;
+    r.summed = summed;
     r.base = node.outputs.at(0);
     values_[r.base] = r;
     return;
@@ -201,7 +206,7 @@ void NetworkLowering::lower_sum(const Node& node, const std::vector<std::string>
   r.q = circuit::reshape(s, out_shape);
   r.scale = x.scale / divisor;
   r.zero_point = static_cast<std::int64_t>(std::llround(count)) * x.zero_point;
-  r.summed = true;
+  r.summed = summed;
   r.base = node.outputs.at(0);
   values_[r.base] = r;
 }

@@ -68,38 +68,93 @@ Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, u
   const UniformQuantizer quantizer =
       qat ? *qat : UniformQuantizer::from_range(out_lo, out_hi, {n_bits, false, false});
   // The integer range of q on the input set, from the base value's float range.
-  const auto [in_lo, in_hi] = range_of(e.base);
+  const std::pair<double, double> in_range = range_of(e.base);
+  const double in_lo = in_range.first, in_hi = in_range.second;
   const auto ilo = static_cast<std::int64_t>(std::floor(in_lo / e.scale)) + e.zero_point;
   const auto ihi = static_cast<std::int64_t>(std::ceil(in_hi / e.scale)) + e.zero_point;
-  const unsigned bits = bit_length(ilo, ihi);
   const onnx::Graph chain = chain_graph(e, name);
-  unsigned lsbs = 0;
-  if (options_.rounding_threshold_bits != 0) {
-    const unsigned keep = options_.rounding_threshold_bits;
-    lsbs = bits > keep ? bits - keep : 0;
-  } else {
+  const onnx::Shape& shape = graph_.value_info(e.base).shape;
+  const auto elements = static_cast<std::size_t>(onnx::element_count(shape));
+  auto lsbs_for = [&](unsigned bits) -> unsigned {
+    if (options_.rounding_threshold_bits != 0) {
+      const unsigned keep = options_.rounding_threshold_bits;
+      return bits > keep ? bits - keep : 0;
+    }
     // The slope of the operations before a quantization-aware model's own output quantization
     // (its QuantizeLinear / DequantizeLinear staircase is the output step itself).
     Encrypted smooth = e;
     if (qat) smooth.chain.resize(smooth.chain.size() - 2);
     const std::string smooth_name =
         smooth.chain.empty() ? smooth.base : smooth.chain.back()->outputs.at(0);
-    lsbs = automatic_lsbs(smooth, qat ? chain_graph(smooth, smooth_name) : chain, quantizer.scale(),
+    return automatic_lsbs(smooth, qat ? chain_graph(smooth, smooth_name) : chain, quantizer.scale(),
                           in_lo, in_hi, bits);
+  };
+  // Per-element centring: each element minus the middle of its own integer range on the input
+  // set (a multiple of the rounding step), so that the lookup reads the widest element's span
+  // rather than the whole tensor's. The accumulator itself may then exceed the lookup's width:
+  // linear operations are exact modulo the encoding, only what the lookup reads must fit.
+  std::int64_t lo = ilo, hi = ihi;
+  unsigned bits = bit_length(ilo, ihi);
+  unsigned lsbs = lsbs_for(bits);
+  std::vector<std::int64_t> offsets;
+  if (const auto it = element_ranges_.find(e.base);
+      it != element_ranges_.end() && it->second.first.size() == elements && elements > 1) {
+    auto centre = [&](unsigned quantum_bits, std::vector<std::int64_t>& o, std::int64_t& clo,
+                      std::int64_t& chi) {
+      const double quantum = std::ldexp(1.0, static_cast<int>(quantum_bits));
+      o.assign(elements, 0);
+      clo = std::numeric_limits<std::int64_t>::max();
+      chi = std::numeric_limits<std::int64_t>::min();
+      for (std::size_t p = 0; p < elements; ++p) {
+        const auto plo =
+            static_cast<std::int64_t>(std::floor(it->second.first[p] / e.scale)) + e.zero_point;
+        const auto phi =
+            static_cast<std::int64_t>(std::ceil(it->second.second[p] / e.scale)) + e.zero_point;
+        o[p] =
+            static_cast<std::int64_t>(std::llround(0.5 * static_cast<double>(plo + phi) / quantum) *
+                                      static_cast<std::int64_t>(quantum));
+        clo = std::min(clo, plo - o[p]);
+        chi = std::max(chi, phi - o[p]);
+      }
+    };
+    std::vector<std::int64_t> o;
+    std::int64_t clo = 0, chi = 0;
+    centre(0, o, clo, chi);
+    const unsigned centred_bits = bit_length(clo, chi);
+    if (centred_bits < bits) {
+      // The rounding step of the narrower input, then offsets on that step's grid (so that
+      // rounding the centred value rounds the accumulator on the same grid).
+      const unsigned centred_lsbs = lsbs_for(centred_bits);
+      centre(centred_lsbs, o, clo, chi);
+      const unsigned rounded_bits = bit_length(clo, chi);
+      if (rounded_bits < bits &&
+          rounded_bits - std::min(rounded_bits, centred_lsbs) < bits - std::min(bits, lsbs)) {
+        offsets = std::move(o);
+        lo = clo;
+        hi = chi;
+        bits = rounded_bits;
+        lsbs = centred_lsbs;
+      }
+    }
   }
   Value input = e.q;
+  if (!offsets.empty()) {
+    TORUSML_CHECK_EQ(static_cast<std::size_t>(circuit::element_count(input.shape())), elements);
+    input = input - circuit::Tensor(input.shape(), offsets);
+  }
   if (lsbs > 0) input = circuit::round_bit_pattern(input, lsbs, options_.rounding_mode);
   // Tabulate over the range with a margin of a quarter on each side (values outside it map to
   // the nearest end): every position's function, grouped into distinct tables.
   const std::int64_t step = std::int64_t{1} << lsbs;
-  const std::int64_t margin = (ihi - ilo) / 4 + 2 * step;
-  const std::int64_t first = floor_div(ilo - margin, step), last = ceil_div(ihi + margin, step);
-  const onnx::Shape& shape = graph_.value_info(e.base).shape;
-  const auto elements = static_cast<std::size_t>(onnx::element_count(shape));
+  const std::int64_t margin = (hi - lo) / 4 + 2 * step;
+  const std::int64_t first = floor_div(lo - margin, step), last = ceil_div(hi + margin, step);
   std::vector<std::vector<std::int64_t>> columns(elements);
+  std::vector<double> xs(elements);
   for (std::int64_t k = first; k <= last; ++k) {
-    const double x = e.scale * static_cast<double>(k * step - e.zero_point);
-    const FloatTensor filled(shape, std::vector<double>(elements, x));
+    for (std::size_t p = 0; p < elements; ++p)
+      xs[p] = e.scale *
+              static_cast<double>(k * step + (offsets.empty() ? 0 : offsets[p]) - e.zero_point);
+    const FloatTensor filled(shape, xs);
     const FloatTensor y =
         e.chain.empty() ? filled : onnx::evaluate_graph(chain, std::span(&filled, 1)).at(0);
     for (std::size_t p = 0; p < elements; ++p)

@@ -170,29 +170,37 @@ void NetworkLowering::emit_output(const onnx::GraphInput& o) {
 
 namespace torusml::ml {
 
-std::map<std::string, std::pair<double, double>> calibrate_graph(
-    const onnx::Graph& graph, std::span<const onnx::FloatTensor> input_set) {
+GraphCalibration calibrate_graph(const onnx::Graph& graph,
+                                 std::span<const onnx::FloatTensor> input_set) {
   if (input_set.empty())
     throw InvalidArgument(
         "the input set is empty: pass representative samples (e.g. the training data) to "
         "calibrate the quantization");
-  std::map<std::string, std::pair<double, double>> ranges;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  GraphCalibration c;
   for (const onnx::FloatTensor& sample : input_set) {
     onnx::evaluate_graph(
         graph, std::span(&sample, 1), [&](const std::string& name, const onnx::FloatTensor& value) {
-          auto [it, added] = ranges.try_emplace(name, std::numeric_limits<double>::infinity(),
-                                                -std::numeric_limits<double>::infinity());
-          for (double v : value.values()) {
+          auto [it, added] = c.ranges.try_emplace(name, kInf, -kInf);
+          auto& [lo, hi] = c.element_ranges[name];
+          if (lo.size() != value.size()) {  // first sample (shapes are fixed)
+            lo.assign(value.size(), kInf);
+            hi.assign(value.size(), -kInf);
+          }
+          for (std::size_t i = 0; i < value.size(); ++i) {
+            const double v = value[i];
             if (!std::isfinite(v))
               throw InvalidArgument("value '" + name +
                                     "' is NaN or infinite on the input set: check the model and "
                                     "the data (no NaN in the inputs)");
             it->second.first = std::min(it->second.first, v);
             it->second.second = std::max(it->second.second, v);
+            lo[i] = std::min(lo[i], v);
+            hi[i] = std::max(hi[i], v);
           }
         });
   }
-  return ranges;
+  return c;
 }
 
 LoweredNetwork lower_network(const onnx::Graph& graph, std::span<const onnx::FloatTensor> input_set,

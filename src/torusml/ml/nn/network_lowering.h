@@ -77,13 +77,14 @@ inline constexpr unsigned kAutomaticRoundingBits = 8;
 /// One lookup node of the lowered program: which graph operations it computes, for how many
 /// elements, and the rounding of its input.
 struct NetworkLookup {
-  std::string name;               // the graph value it produces
-  std::vector<std::string> ops;   // op types fused into it ("Identity" for a re-quantization)
-  std::size_t lookups = 0;        // elements (lookups per sample)
-  std::size_t tables = 0;         // distinct functions
-  unsigned accumulator_bits = 0;  // width of its input on the input set (before rounding)
-  unsigned lsbs_removed = 0;      // rounding
-  circuit::NodeId node = -1;      // the program's table-lookup node
+  std::string name;              // the graph value it produces
+  std::vector<std::string> ops;  // op types fused into it ("Identity" for a re-quantization)
+  std::size_t lookups = 0;       // elements (lookups per sample)
+  std::size_t tables = 0;        // distinct functions
+  unsigned accumulator_bits =
+      0;                      // width of what it reads on the input set (centred, before rounding)
+  unsigned lsbs_removed = 0;  // rounding
+  circuit::NodeId node = -1;  // the program's table-lookup node
 };
 
 /// How the client reads one program output: x = scale (q - zero_point), then the pending
@@ -106,11 +107,20 @@ struct LoweredNetwork {
   std::vector<NetworkLookup> lookups;
 };
 
+/// The ranges of a graph's values over an input set: overall, and per element position (the
+/// lowering centres each lookup's input on its element's own range, so that the lookup reads
+/// fewer bits than the whole tensor spans).
+struct GraphCalibration {
+  std::map<std::string, std::pair<double, double>> ranges;  // min, max over samples and elements
+  /// Per value: min and max over the samples of each element (row-major, one per element).
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> element_ranges;
+};
+
 /// Min and max of every value of `graph` over the input set (one tensor per sample, each of the
-/// graph input's shape). Throws InvalidArgument for an empty input set, a wrong shape, or NaN or
-/// infinite values produced by the graph.
-std::map<std::string, std::pair<double, double>> calibrate_graph(
-    const onnx::Graph& graph, std::span<const onnx::FloatTensor> input_set);
+/// graph input's shape), overall and per element. Throws InvalidArgument for an empty input set, a
+/// wrong shape, or NaN or infinite values produced by the graph.
+GraphCalibration calibrate_graph(const onnx::Graph& graph,
+                                 std::span<const onnx::FloatTensor> input_set);
 
 /// Quantizes and lowers `graph` (one input, one or more outputs, batch size fixed) calibrated on
 /// `input_set` (see the header comment). Throws InvalidArgument (graph with several inputs, bad

@@ -51,9 +51,12 @@ struct Encrypted {
 
 class NetworkLowering {
  public:
-  NetworkLowering(const onnx::Graph& graph, std::map<std::string, std::pair<double, double>> ranges,
+  NetworkLowering(const onnx::Graph& graph, GraphCalibration calibration,
                   const NetworkOptions& options)
-      : graph_(graph), ranges_(std::move(ranges)), options_(options) {}
+      : graph_(graph),
+        ranges_(std::move(calibration.ranges)),
+        element_ranges_(std::move(calibration.element_ranges)),
+        options_(options) {}
 
   LoweredNetwork run();
 
@@ -156,6 +159,7 @@ class NetworkLowering {
 
   const onnx::Graph& graph_;
   std::map<std::string, std::pair<double, double>> ranges_;
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> element_ranges_;
   NetworkOptions options_;
   circuit::Builder b_;
   std::map<std::string, Encrypted> values_;
