@@ -15,6 +15,7 @@
 #include "fuzz_common.h"
 #include "torusml/circuit/serialization/serialization.h"
 #include "torusml/common/byte_io.h"
+#include "torusml/deploy/server/key_store.h"
 #include "torusml/tfhe/bootstrap_key.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/presets.h"
@@ -189,6 +190,38 @@ void circuit_seeds() {
   }
 }
 
+// fuzz_server_request: real requests ("METHOD target\n" headers "\n" body) on the small PBS
+// fixture, whose evaluation keys the target stores at start.
+void server_seeds() {
+  const std::string t = "fuzz_server_request";
+  const CircuitFixture& f = small_pbs_fixture();
+  const c::KeySet& keys = *keys_for(f.program.parameters);
+  const std::string id = deploy::server::key_id_of(c::serialize_evaluation_keys(keys.evaluation));
+  auto request = [](const std::string& head, const Bytes& body) {
+    Bytes out(head.begin(), head.end());
+    out.insert(out.end(), body.begin(), body.end());
+    return out;
+  };
+  const std::uint8_t plain = control_byte(0, false, false, false);
+  for (const char* path : {"/health", "/model", "/model/client", "/metrics"}) {
+    std::string name = std::string("get") + path;
+    for (char& ch : name) ch = ch == '/' ? '_' : ch;
+    write(t, name, plain, request(std::string("GET ") + path + "\n\n", {}));
+  }
+  write(t, "get_key", plain, request("GET /keys/" + id + "\n\n", {}));
+  const Bytes args = c::serialize_run_arguments(c::encrypt_inputs(keys.client, f.spec, f.batch),
+                                                f.program.parameters);
+  write(t, "run", plain, request("POST /run\nX-Key-Id: " + id + "\n\n", args));
+  write(t, "run_query", plain, request("POST /run?key_id=" + id + "\n\n", args));
+  const c::KeySet& leveled = *keys_for(leveled_fixture().program.parameters);
+  write(t, "keys_of_another_model", plain,
+        request("POST /keys\n\n", c::serialize_evaluation_keys(leveled.evaluation)));
+  write(t, "secret_key_upload", plain,
+        request("POST /keys\n\n", c::serialize_client_keys(leveled.client)));
+  const Bytes ek = c::serialize_evaluation_keys(keys.evaluation);
+  write(t, "keys_prefix", plain, request("POST /keys\n\n", Bytes(ek.begin(), ek.begin() + 4096)));
+}
+
 }  // namespace
 
 // A float initializer or graph input/output of that shape.
@@ -313,6 +346,7 @@ int main(int argc, char** argv) {
   try {
     tfhe_seeds();
     circuit_seeds();
+    server_seeds();
     onnx_seeds();
   } catch (const std::exception& e) {
     std::cerr << "torusml_fuzz_seeds: " << e.what() << "\n";

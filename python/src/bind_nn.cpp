@@ -335,3 +335,11 @@ dimension of 1; dequantize_output and forward -> float64 (N, *output_sample_shap
 }
 
 }  // namespace torusml::python
+
+namespace torusml::python {
+
+std::shared_ptr<const ml::QuantizedNetwork> network_of(const py::handle& obj) {
+  return py::cast<const PyNetwork&>(obj).net;
+}
+
+}  // namespace torusml::python

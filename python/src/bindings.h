@@ -9,6 +9,7 @@
 #include <string>
 
 #include "torusml/circuit/compiler.h"
+#include "torusml/ml/nn/quantized_network.h"
 #include "torusml/tfhe/random.h"
 
 namespace torusml::python {
@@ -42,5 +43,9 @@ void bind_linear(py::module_& m);
 void bind_trees(py::module_& m);
 void bind_onnx(py::module_& m);
 void bind_nn(py::module_& m);
+void bind_deploy(py::module_& m);
+
+/// The C++ network of a torusml._core.QuantizedNetwork (pybind11's cast error otherwise).
+std::shared_ptr<const ml::QuantizedNetwork> network_of(const py::handle& obj);
 
 }  // namespace torusml::python

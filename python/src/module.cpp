@@ -35,4 +35,5 @@ PYBIND11_MODULE(_core, m) {
   torusml::python::bind_trees(m);
   torusml::python::bind_onnx(m);
   torusml::python::bind_nn(m);
+  torusml::python::bind_deploy(m);
 }

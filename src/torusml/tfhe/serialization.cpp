@@ -33,7 +33,10 @@ constexpr std::uint16_t kMaxKindValue =
     static_cast<std::uint16_t>(SerializedKind::CompressedServerKey);
 constexpr std::uint16_t kFirstCircuitKind =
     static_cast<std::uint16_t>(SerializedKind::ServerProgram);
-constexpr std::uint16_t kLastCircuitKind = static_cast<std::uint16_t>(SerializedKind::RunArguments);
+constexpr std::uint16_t kLastCircuitKind =
+    static_cast<std::uint16_t>(SerializedKind::SeededRunArguments);
+constexpr std::uint16_t kClientArtifactKind =
+    static_cast<std::uint16_t>(SerializedKind::ClientArtifact);
 
 using Checksum = std::array<std::uint8_t, kSerializedChecksumBytes>;
 
@@ -82,7 +85,7 @@ RawHeader read_raw_header(std::span<const std::uint8_t> bytes) {
 
 bool known_kind(std::uint16_t kind) {
   return (kind >= 1 && kind <= kMaxKindValue) ||
-         (kind >= kFirstCircuitKind && kind <= kLastCircuitKind);
+         (kind >= kFirstCircuitKind && kind <= kLastCircuitKind) || kind == kClientArtifactKind;
 }
 
 // Kinds whose payload holds a keyswitching key (its layout changed in format version 2).
@@ -143,7 +146,10 @@ const char* loader_name(SerializedKind kind) {
     case SerializedKind::EncryptedTensorList:
       return "circuit::deserialize_encrypted_tensors()";
     case SerializedKind::RunArguments:
+    case SerializedKind::SeededRunArguments:
       return "circuit::deserialize_run_arguments()";
+    case SerializedKind::ClientArtifact:
+      return "deploy::deserialize_client_artifact()";
   }
   return "?";
 }
@@ -275,6 +281,10 @@ std::string_view serialized_kind_name(SerializedKind kind) {
       return "EncryptedTensorList";
     case SerializedKind::RunArguments:
       return "RunArguments";
+    case SerializedKind::SeededRunArguments:
+      return "SeededRunArguments";
+    case SerializedKind::ClientArtifact:
+      return "ClientArtifact";
   }
   return "unknown";
 }

@@ -78,6 +78,9 @@ enum class SerializedKind : std::uint16_t {
   EncryptedTensor = 104,
   EncryptedTensorList = 105,
   RunArguments = 106,
+  SeededRunArguments = 107,  // run arguments with seeded input ciphertexts (clients' uploads)
+  // The deploy layer's objects (torusml/deploy/client_artifact_serialization.h).
+  ClientArtifact = 110,
 };
 
 /// The name of a kind ("ClientKey", ...), or "unknown" for a value outside the enum.

@@ -63,6 +63,22 @@ void EvaluationKeySet::expand() {
   }
 }
 
+void require_encodable(const ClientSpecification::Argument& input, const Tensor& values) {
+  const Encoding e = input.encoding;
+  for (std::int64_t v : values.values()) {
+    const bool ok = e.is_signed ? (v >= -(std::int64_t{1} << (e.width - 1)) &&
+                                   v < (std::int64_t{1} << (e.width - 1)))
+                                : (v >= 0 && v < (std::int64_t{1} << e.width));
+    if (!ok) {
+      std::ostringstream os;
+      os << "input '" << input.name << "' holds " << v << ", outside the " << e.width
+         << "-bit range measured at compile time; clip it, or compile with an input set that "
+            "covers it";
+      throw InvalidArgument(os.str());
+    }
+  }
+}
+
 ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfhe::Seed& seed) {
   parameters.validate();
   ClientKeySet keys;
@@ -102,18 +118,7 @@ RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification&
       continue;
     }
     const Encoding e = in.encoding;
-    for (std::int64_t v : t.values()) {
-      const bool ok = e.is_signed ? (v >= -(std::int64_t{1} << (e.width - 1)) &&
-                                     v < (std::int64_t{1} << (e.width - 1)))
-                                  : (v >= 0 && v < (std::int64_t{1} << e.width));
-      if (!ok) {
-        std::ostringstream os;
-        os << "input '" << in.name << "' holds " << v << ", outside the " << e.width
-           << "-bit range measured at compile time; clip it, or compile with an input set that "
-              "covers it";
-        throw InvalidArgument(os.str());
-      }
-    }
+    require_encodable(in, t);
     EncryptedTensor et;
     et.shape = t.shape();
     et.ciphertexts = LweCiphertextList(key.dimension(), t.size());

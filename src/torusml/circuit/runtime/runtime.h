@@ -68,6 +68,10 @@ struct RunArguments {
 RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification& spec,
                             std::span<const Tensor> batched_inputs);
 
+/// Throws InvalidArgument (naming the input and saying what to do) unless every value of
+/// `values` fits the input's encoding: [0, 2^width) unsigned, [-2^(width-1), 2^(width-1)) signed.
+void require_encodable(const ClientSpecification::Argument& input, const Tensor& values);
+
 /// Runs the server program on encrypted arguments: one EncryptedTensor per program output
 /// (clear outputs are trivially encrypted). Table lookups of all samples and elements run in
 /// parallel on every core.

@@ -253,33 +253,119 @@ std::vector<EncryptedTensor> deserialize_encrypted_tensors(std::span<const std::
                             [&](ByteReader& r) { return read_tensor_list(r, expected); });
 }
 
-std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
-                                                  const CircuitParameters& parameters) {
-  sdc::validate_parameters(parameters);
-  for (const Tensor& t : arguments.clear) {
+namespace {
+
+void check_writable_clear(std::span<const Tensor> clear) {
+  for (const Tensor& t : clear) {
     if (t.rank() > sdc::kMaxRank || element_count(t.shape()) > kMaxSerializedElements)
       throw InvalidArgument("cannot serialize a clear argument of shape " +
                             shape_to_string(t.shape()) + " (rank <= 64, at most 2^48 elements)");
   }
+}
+
+void write_clear_list(ByteWriter& w, std::span<const Tensor> clear) {
+  w.u64(clear.size());
+  for (const Tensor& t : clear) sdc::write_tensor(w, t);
+}
+
+std::vector<Tensor> read_clear_list(ByteReader& r) {
+  const std::uint64_t count = tsd::read_count(r, "clear argument count", 16);  // rank + count
+  std::vector<Tensor> clear;
+  for (std::uint64_t k = 0; k < count; ++k) clear.push_back(sdc::read_tensor(r, "clear argument"));
+  return clear;
+}
+
+// The kind field of a header, if the bytes are long enough to hold one (open() checks the rest).
+SerializedKind peek_kind(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < tfhe::kSerializedHeaderBytes) return SerializedKind::RunArguments;
+  return static_cast<SerializedKind>(static_cast<std::uint16_t>(bytes[6]) |
+                                     static_cast<std::uint16_t>(bytes[7]) << 8);
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
+                                                  const CircuitParameters& parameters) {
+  sdc::validate_parameters(parameters);
+  check_writable_clear(arguments.clear);
   ByteWriter w;
   write_tensor_list(w, arguments.encrypted, parameters);
-  w.u64(arguments.clear.size());
-  for (const Tensor& t : arguments.clear) sdc::write_tensor(w, t);
+  write_clear_list(w, arguments.clear);
   return sdc::seal(SerializedKind::RunArguments, parameters, w.take());
+}
+
+std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArguments& arguments,
+                                                         const CircuitParameters& parameters) {
+  sdc::validate_parameters(parameters);
+  check_writable_clear(arguments.clear);
+  const std::uint64_t dimension = parameters.encryption_dimension().value();
+  for (const SeededEncryptedTensor& t : arguments.encrypted) {
+    if (t.ciphertexts.dimension.value() != dimension)
+      throw ParameterMismatch("cannot serialize: a seeded encrypted tensor has dimension " +
+                              std::to_string(t.ciphertexts.dimension.value()) + " but " +
+                              sdc::describe_parameters(parameters) + " encrypts with dimension " +
+                              std::to_string(dimension) + "; " + kCiphertextAdvice);
+    if (t.shape.size() > sdc::kMaxRank || element_count(t.shape) > kMaxSerializedElements ||
+        static_cast<std::uint64_t>(element_count(t.shape)) != t.ciphertexts.size())
+      throw InvalidArgument("cannot serialize: a seeded encrypted tensor of shape " +
+                            shape_to_string(t.shape) + " holds " +
+                            std::to_string(t.ciphertexts.size()) +
+                            " ciphertexts instead of one per element");
+  }
+  ByteWriter w;
+  w.u64(arguments.encrypted.size());
+  for (const SeededEncryptedTensor& t : arguments.encrypted) {
+    sdc::write_shape(w, t.shape);
+    w.u64(dimension);
+    tsd::write_seed(w, t.ciphertexts.mask_seed);
+    w.u64(t.ciphertexts.size());
+    tsd::write_torus_values(w, t.ciphertexts.bodies);
+  }
+  write_clear_list(w, arguments.clear);
+  return sdc::seal(SerializedKind::SeededRunArguments, parameters, w.take());
 }
 
 RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
                                        const CircuitParameters& expected) {
-  constexpr auto kind = SerializedKind::RunArguments;
+  // The kind decides the layout; open() checks the whole framing against it.
+  const bool seeded = peek_kind(bytes) == SerializedKind::SeededRunArguments;
+  const SerializedKind kind =
+      seeded ? SerializedKind::SeededRunArguments : SerializedKind::RunArguments;
   const auto payload = sdc::open(bytes, kind, &expected, kCiphertextAdvice).second;
-  return sdc::parse_payload(kind, payload, [&](ByteReader& r) {
-    RunArguments args;
-    args.encrypted = read_tensor_list(r, expected);
-    const std::uint64_t count = tsd::read_count(r, "clear argument count", 16);  // rank + count
-    for (std::uint64_t k = 0; k < count; ++k)
-      args.clear.push_back(sdc::read_tensor(r, "clear argument"));
+  if (!seeded) {
+    return sdc::parse_payload(kind, payload, [&](ByteReader& r) {
+      RunArguments args;
+      args.encrypted = read_tensor_list(r, expected);
+      args.clear = read_clear_list(r);
+      return args;
+    });
+  }
+  const SeededRunArguments loaded = sdc::parse_payload(kind, payload, [&](ByteReader& r) {
+    SeededRunArguments args;
+    // rank, dimension, seed and count: 56 bytes at least per tensor
+    const std::uint64_t count = tsd::read_count(r, "seeded encrypted tensor count", 56);
+    const std::uint64_t dimension = expected.encryption_dimension().value();
+    for (std::uint64_t k = 0; k < count; ++k) {
+      SeededEncryptedTensor t;
+      t.shape = sdc::read_shape(r, "seeded encrypted tensor shape");
+      const std::uint64_t n = r.u64("ciphertext dimension");
+      if (n != dimension)
+        sdc::fail("a seeded encrypted tensor's ciphertext dimension is " + std::to_string(n) +
+                  " but " + sdc::describe_parameters(expected) + " encrypts with dimension " +
+                  std::to_string(dimension) + " (corrupted, or written by a faulty tool)");
+      t.ciphertexts.dimension = tfhe::LweDimension(n);
+      t.ciphertexts.mask_seed = tsd::read_seed(r, "mask seed");
+      const std::uint64_t bodies = tsd::read_count(r, "body count", 8);
+      if (bodies != sdc::elements_of(t.shape))
+        sdc::fail("a seeded encrypted tensor of shape " + shape_to_string(t.shape) + " holds " +
+                  std::to_string(bodies) + " ciphertexts instead of one per element");
+      t.ciphertexts.bodies = tsd::read_torus_values(r, bodies, "ciphertext bodies");
+      args.encrypted.push_back(std::move(t));
+    }
+    args.clear = read_clear_list(r);
     return args;
   });
+  return decompress_run_arguments(loaded);
 }
 
 }  // namespace torusml::circuit

@@ -67,6 +67,7 @@
 #include "torusml/circuit/compile/compiled_circuit.h"
 #include "torusml/circuit/compiler.h"
 #include "torusml/circuit/runtime/runtime.h"
+#include "torusml/circuit/runtime/seeded_arguments.h"
 #include "torusml/circuit/serialization/validity.h"
 
 namespace torusml::circuit {
@@ -155,6 +156,18 @@ std::vector<EncryptedTensor> deserialize_encrypted_tensors(std::span<const std::
 /// The encrypted tensors (as in a list) and the clear tensors (u64 count, Tensors).
 std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
                                                   const CircuitParameters& parameters);
+/// Seeded run arguments (kind SeededRunArguments): u64 count, then per encrypted tensor its
+/// shape, u64 dimension, the 32-byte mask seed, u64 count and one u64 body per ciphertext; then
+/// the clear tensors as in RunArguments. About 8 bytes per input ciphertext instead of
+/// (n + 1) * 8. Throws ParameterMismatch for ciphertexts of another dimension than the
+/// parameters' and InvalidArgument for a body count other than the shape's element count.
+std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArguments& arguments,
+                                                         const CircuitParameters& parameters);
+/// Reads either kind, RunArguments or SeededRunArguments (the masks of the seeded one are
+/// regenerated here: the result is ready for run()). The same untrusted-input checks for both:
+/// framing, dimensions against `expected`, counts against the shapes and the remaining bytes
+/// before allocating. ParameterMismatch for the arguments of another circuit, SerializationError
+/// on invalid bytes or another kind.
 RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
                                        const CircuitParameters& expected);
 

@@ -37,6 +37,8 @@
 //   EncryptedTensor    shape, u64 dimension, u64 count, count * (dimension + 1) u64 torus values
 //   EncryptedTensorList  u64 count, encrypted tensors
 //   RunArguments       u64 count, encrypted tensors, u64 count, Tensors
+//   SeededRunArguments u64 count, seeded tensors, u64 count, Tensors; seeded tensor: shape,
+//                      u64 dimension, 32-byte mask seed, u64 count, count u64 bodies
 //
 //   bool u8 0/1; string u32 length + bytes (<= kMaxStringBytes); shape u64 rank (<= kMaxRank)
 //   + i64 extents; Tensor shape + i64 values; blob u64 length + bytes.

@@ -1,0 +1,54 @@
+#include "torusml/circuit/runtime/seeded_arguments.h"
+
+#include <utility>
+
+#include "torusml/circuit/runtime/interpreter.h"
+#include "torusml/common/error.h"
+#include "torusml/tfhe/random.h"
+
+namespace torusml::circuit {
+
+SeededRunArguments encrypt_inputs_seeded(const ClientKeySet& keys, const ClientSpecification& spec,
+                                         std::span<const Tensor> batched_inputs) {
+  if (keys.parameters.fingerprint() != spec.parameters.fingerprint())
+    throw ParameterMismatch(
+        "encrypt_inputs_seeded: the keys were generated for other parameters than this "
+        "circuit's; generate keys for this compiled circuit (its parameters change when it is "
+        "recompiled)");
+  (void)batch_size_of(batched_inputs, spec);  // count and batch checks
+  SeededRunArguments args;
+  const tfhe::LweSecretKey& key = keys.encryption_key();
+  const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise();
+  tfhe::Csprng noise_rng(tfhe::random_seed());
+  for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
+    const auto& in = spec.inputs[i];
+    const Tensor& t = batched_inputs[i];
+    split_batch(t, in.shape, in.name);  // shape check
+    if (!in.encrypted) {
+      args.clear.push_back(t);
+      continue;
+    }
+    require_encodable(in, t);
+    std::vector<tfhe::Torus> plaintexts(t.size());
+    for (std::size_t k = 0; k < t.size(); ++k)
+      plaintexts[k] = encode_value(t[k], in.encoding.width);
+    SeededEncryptedTensor et;
+    et.shape = t.shape();
+    // A fresh mask seed per tensor: two lists must never share one.
+    et.ciphertexts =
+        tfhe::encrypt_lwe_list_seeded(key, plaintexts, noise, tfhe::random_seed(), noise_rng);
+    args.encrypted.push_back(std::move(et));
+  }
+  return args;
+}
+
+RunArguments decompress_run_arguments(const SeededRunArguments& arguments) {
+  RunArguments out;
+  out.clear = arguments.clear;
+  out.encrypted.reserve(arguments.encrypted.size());
+  for (const SeededEncryptedTensor& t : arguments.encrypted)
+    out.encrypted.push_back({t.shape, tfhe::decompress_lwe_list(t.ciphertexts)});
+  return out;
+}
+
+}  // namespace torusml::circuit
