@@ -52,12 +52,12 @@ ml::QuantizedLinear make_linear(const py::object& weights, const py::object& bia
 }
 
 void compile_linear(ml::QuantizedLinear& model, const py::object& x, std::optional<double> p_error,
-                    std::optional<double> global_p_error, const std::optional<py::bytes>& seed) {
+                    std::optional<double> global_p_error, const std::optional<py::bytes>& seed,
+                    const py::object& progress) {
   const circuit::CompileOptions options = compile_options(p_error, global_p_error);
   const ml::Matrix matrix = to_matrix(x, "X");
   const tfhe::Seed key_seed = seed_from(seed);
-  py::gil_scoped_release release;
-  model.compile(matrix, options, key_seed);
+  run_with_progress([&] { model.compile(matrix, options, key_seed); }, progress);
 }
 
 }  // namespace
@@ -162,7 +162,9 @@ quantized bias and the output scale are applied in the clear after decryption.)d
           "The integer program, one line per node.")
       .def("compile", &compile_linear, py::arg("X"), py::kw_only(), py::arg("p_error") = py::none(),
            py::arg("global_p_error") = py::none(), py::arg("key_seed") = py::none(),
-           "Compiles the circuit on X (plus the extreme inputs) and generates the keys.")
+           py::arg("progress") = py::none(),
+           "Compiles the circuit on X (plus the extreme inputs) and generates the keys; "
+           "progress(done, total), if given, is called about every 100 ms during key generation.")
       .def_property_readonly(
           "circuit",
           [](const ml::QuantizedLinear& q) -> std::optional<FheCircuit> {

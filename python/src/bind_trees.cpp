@@ -129,12 +129,11 @@ py::dict statistics_dict(const ml::TreeLookupStatistics& s) {
 
 void compile_trees(ml::QuantizedTreeEnsemble& model, const py::object& x,
                    std::optional<double> p_error, std::optional<double> global_p_error,
-                   const std::optional<py::bytes>& seed) {
+                   const std::optional<py::bytes>& seed, const py::object& progress) {
   const circuit::CompileOptions options = compile_options(p_error, global_p_error);
   const ml::Matrix matrix = to_matrix(x, "X");
   const tfhe::Seed key_seed = seed_from(seed);
-  py::gil_scoped_release release;
-  model.compile(matrix, options, key_seed);
+  run_with_progress([&] { model.compile(matrix, options, key_seed); }, progress);
 }
 
 }  // namespace
@@ -223,7 +222,9 @@ or "auto" to let compile() choose the cheapest.)doc")
           "Quantize, run, sum over the trees and dequantize: float64 (samples, n_outputs).")
       .def("compile", &compile_trees, py::arg("X"), py::kw_only(), py::arg("p_error") = py::none(),
            py::arg("global_p_error") = py::none(), py::arg("key_seed") = py::none(),
-           "Compiles the circuit on X (plus synthetic grid inputs) and generates the keys.")
+           py::arg("progress") = py::none(),
+           "Compiles the circuit on X (plus synthetic grid inputs) and generates the keys; "
+           "progress(done, total), if given, is called about every 100 ms during key generation.")
       .def_property_readonly(
           "fhe_circuit",
           [](const ml::QuantizedTreeEnsemble& q) -> std::optional<FheCircuit> {

@@ -4,6 +4,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,12 @@ auto without_gil(Fn&& fn) {
   py::gil_scoped_release release;
   return fn();
 }
+
+/// fn() run without the GIL on a worker thread whose key generation reports its progress
+/// (torusml/common/progress.h); unless `callback` is None, callback(done, total) is called with
+/// the GIL about every 100 ms while it runs and once at the end. fn's exception propagates; one
+/// raised by the callback propagates once fn has finished (it cannot be interrupted).
+void run_with_progress(const std::function<void()>& fn, const py::object& callback);
 
 /// The 32-byte key seed, or a random one for None; InvalidArgument for another length.
 tfhe::Seed seed_from(const std::optional<py::bytes>& bytes);

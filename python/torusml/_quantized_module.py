@@ -178,6 +178,51 @@ def _progress_bar(total, progress):
     return tqdm(total=total, desc="FHE execution", unit="sample", delay=delay, file=sys.stderr)
 
 
+class KeygenProgress:
+    """The progress callback of a compile(): a tqdm bar over the key-generation work (units of
+    the bootstrapping key), shown once key generation has run for PROGRESS_DELAY_SECONDS (at once
+    with progress=True), when stderr is a terminal (progress=None) or always (True); nothing with
+    progress=False. Use as a context manager and pass ``callback`` (or None) to compile."""
+
+    def __init__(self, progress):
+        self._progress = progress
+        self._bar = None
+
+    @property
+    def callback(self):
+        if self._progress is False:
+            return None
+        if self._progress is None:
+            isatty = getattr(sys.stderr, "isatty", None)
+            if not (isatty and isatty()):
+                return None
+        return self._update
+
+    def _update(self, done, total):
+        if total == 0:
+            return
+        if self._bar is None:
+            try:
+                from tqdm import tqdm  # Debian's python3-tqdm
+            except ImportError:
+                self._progress = False
+                return
+            delay = 0.0 if self._progress else PROGRESS_DELAY_SECONDS
+            self._bar = tqdm(total=total, desc="Key generation", unit="key", delay=delay,
+                             file=sys.stderr)
+        if self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.close()
+        return False
+
+
 class QuantizedModule:
     """A neural network quantized and compiled to FHE (what compile_torch_model returns).
 
@@ -236,15 +281,19 @@ class QuantizedModule:
         """Per lookup node: operations fused, lookups per sample, accumulator bits, rounding."""
         return self._network.statistics_text()
 
-    def compile(self, inputset, p_error=None, global_p_error=None, verbose=False):
+    def compile(self, inputset, p_error=None, global_p_error=None, verbose=False, progress=None):
         """Compiles the circuit on `inputset` and generates the keys; returns the circuit.
 
         p_error: failure probability of each bootstrap; global_p_error: of a whole evaluation
-        (set at most one). verbose=True prints the circuit's statistics.
+        (set at most one). verbose=True prints the circuit's statistics. Key generation that
+        takes more than a few seconds shows a progress bar when stderr is a terminal
+        (progress=False silences it, True forces it).
         """
-        self._network.compile(
-            check_inputset(inputset), p_error=p_error, global_p_error=global_p_error
-        )
+        inputset = check_inputset(inputset)
+        with KeygenProgress(progress) as bar:
+            self._network.compile(
+                inputset, p_error=p_error, global_p_error=global_p_error, progress=bar.callback
+            )
         circuit = self._network.fhe_circuit
         if verbose:
             print(circuit)

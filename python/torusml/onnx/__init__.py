@@ -69,6 +69,7 @@ def compile_onnx_model(
     p_error=None,
     global_p_error=None,
     verbose=False,
+    progress=None,
 ):
     """Quantizes an ONNX model and compiles it to FHE; returns a compiled QuantizedModule.
 
@@ -87,11 +88,13 @@ def compile_onnx_model(
     much slower lookup). Approximate rounding may put a lookup's input one step off near a
     rounding boundary under encryption, so fhe="execute" may differ from fhe="disable" there.
     p_error / global_p_error: failure probability of one bootstrap / one whole evaluation (set at
-    most one). verbose: print the circuit's statistics.
+    most one). verbose: print the circuit's statistics. progress: key generation's progress bar
+    (None: when stderr is a terminal and it takes more than a few seconds; False: never).
 
     Raises ValueError for a model that cannot be read or compiled (e.g. an unsupported operator,
     named with its node), bad arguments or an empty input set.
     """
     module = build_quantized_module(onnx_model, inputset, n_bits, rounding_threshold_bits)
-    module.compile(inputset, p_error=p_error, global_p_error=global_p_error, verbose=verbose)
+    module.compile(inputset, p_error=p_error, global_p_error=global_p_error, verbose=verbose,
+                   progress=progress)
     return module

@@ -505,16 +505,22 @@ class BaseQuantizedModel(BaseEstimator):
                 f"before predicting with fhe={mode!r} (fhe='disable' needs no compilation)"
             )
 
-    def compile(self, X, p_error=None, global_p_error=None, verbose=False):
+    def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None):
         """Compiles the model to an FHE circuit and generates its keys.
 
         X: representative inputs (e.g. the training set). p_error: failure probability of each
         bootstrap; global_p_error: of a whole evaluation (set at most one). Returns the circuit.
         Predictions running meanwhile on other threads finish with the previous circuit and keys.
+        Key generation that takes more than a few seconds shows a progress bar when stderr is a
+        terminal (progress=False silences it, True forces it).
         """
+        from torusml._quantized_module import KeygenProgress  # noqa: PLC0415
+
         state = self._fitted_state("compile()")
         X = self._check_input(state, X)
-        state.quantized.compile(X, p_error=p_error, global_p_error=global_p_error)
+        with KeygenProgress(progress) as bar:
+            state.quantized.compile(X, p_error=p_error, global_p_error=global_p_error,
+                                    progress=bar.callback)
         circuit = state.circuit
         if verbose:
             print(circuit)

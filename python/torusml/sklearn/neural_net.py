@@ -478,7 +478,7 @@ class _BaseNeuralNet(BaseQuantizedModel):
 
     # ---- compilation and inference -----------------------------------------------------------
 
-    def compile(self, X, p_error=None, global_p_error=None, verbose=False):
+    def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None):
         """Exports the network to ONNX (QDQ form) and compiles it to an FHE circuit, keys
         included (torusml.onnx.compile_onnx_model on the standardized X, with
         rounding_threshold_bits=module__n_accum_bits). Returns the circuit.
@@ -504,6 +504,7 @@ class _BaseNeuralNet(BaseQuantizedModel):
             rounding_threshold_bits=options.n_accum_bits,
             p_error=p_error,
             global_p_error=global_p_error,
+            progress=progress,
         )
         state.compiled = module
         circuit = module.fhe_circuit

@@ -67,6 +67,7 @@ def compile_torch_model(
     p_error=None,
     global_p_error=None,
     verbose=False,
+    progress=None,
 ):
     """Exports a torch model to ONNX and compiles it to FHE; returns a compiled QuantizedModule.
 
@@ -85,4 +86,5 @@ def compile_torch_model(
         p_error=p_error,
         global_p_error=global_p_error,
         verbose=verbose,
+        progress=progress,
     )

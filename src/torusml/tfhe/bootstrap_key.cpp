@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "torusml/common/check.h"
+#include "torusml/common/progress.h"
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/fft.h"
 
@@ -29,11 +30,13 @@ SeededLweBootstrapKey generate_seeded_bootstrap_key(const LweSecretKey& small_ke
   const GgswShape& g = out.shape.ggsw;
   const std::size_t per_ggsw_bodies = g.rows() * g.polynomial_size.value();
   out.bodies.resize(small_key.dimension().value() * per_ggsw_bodies);
+  const ProgressTask progress(small_key.dimension().value());
   parallel_for(small_key.dimension().value(), [&](std::size_t i) {
     std::vector<Torus> full(g.torus_elements());
     EncryptionGenerator gen(mask_seed, noise_seed, i + 1);
     encrypt_ggsw(big_key, static_cast<std::int64_t>(small_key.bits[i]), g, noise, gen, full);
     split_bodies(g, full, std::span(out.bodies).subspan(i * per_ggsw_bodies, per_ggsw_bodies));
+    progress.advance();
   });
   return out;
 }
@@ -67,9 +70,11 @@ FourierBootstrapKey convert_bootstrap_key_to_fourier(const LweBootstrapKey& key)
   TORUSML_CHECK_EQ(key.data.size(), count * g.torus_elements());
   out.data.resize(count * g.fourier_doubles());
   const FftPlan& plan = fft_plan(g.polynomial_size);
+  const ProgressTask progress(count);
   parallel_for(count, [&](std::size_t i) {
     convert_ggsw_to_fourier(std::span(key.data).subspan(i * g.torus_elements(), g.torus_elements()),
                             g, plan, out.data.data() + i * g.fourier_doubles());
+    progress.advance();
   });
   return out;
 }
