@@ -175,7 +175,7 @@ INSTANTIATE_TEST_SUITE_P(Graphs, NetworkModesAgree, ::testing::Values(0, 1));
 // of a small network):
 // encrypted runs equal the clear ones, which follow the float graph.
 TEST(QuantizedNetwork, BinaryOperationsOfEncryptedTensors) {
-  for (const char* op : {"Mul", "Max", "Min", "Div", "Greater"}) {
+  for (const char* op : {"Mul", "Max", "Min", "Div", "Greater", "And", "Or", "Xor"}) {
     std::mt19937_64 rng(23);
     Graph g;
     g.name = "binary";
@@ -190,7 +190,14 @@ TEST(QuantizedNetwork, BinaryOperationsOfEncryptedTensors) {
     add_node(g, "Sigmoid", {"hb"}, "s", {1, 2});
     add_constant(g, "one", FloatTensor({}, {1.0}));
     add_node(g, "Add", {"s", "one"}, "sb", {1, 2});  // in (1, 2): a well-conditioned divisor
-    add_node(g, op, {"ra", "sb"}, "y", {1, 2});
+    const bool logical =
+        std::string(op) == "And" || std::string(op) == "Or" || std::string(op) == "Xor";
+    if (logical) {  // a comparison (already 0 / 1) and a value (0 where the Relu clips)
+      add_node(g, "Greater", {"sb", "ra"}, "gt", {1, 2});
+      add_node(g, op, {"gt", "ra"}, "y", {1, 2});
+    } else {
+      add_node(g, op, {"ra", "sb"}, "y", {1, 2});
+    }
     g.outputs.push_back({"y", g.values["y"]});
     const std::vector<FloatTensor> calibration = samples(rng, g, 40);
     NetworkOptions options;

@@ -89,6 +89,32 @@ void NetworkLowering::lower_binary(const Node& node, const std::vector<std::stri
     values_[r.base] = r;
     return;
   }
+  if (op == "And" || op == "Or" || op == "Xor") {
+    // Each operand to 0 / 1 (a lookup unless it already is a boolean, e.g. a comparison's
+    // result), their sum (0, 1 or 2), and one lookup of the sum.
+    std::size_t conversions = 0;
+    auto boolean = [&](const Encrypted& e, const std::string& name) {
+      const auto [lo, hi] = range_of(name);
+      const Value v = e.q - e.zero_point;
+      if (e.scale == 1.0 && e.zero_point == 0 && lo >= 0 && hi <= 1) return v;
+      ++conversions;
+      return circuit::apply_table(
+          v, [](std::int64_t t) -> std::int64_t { return t != 0 ? 1 : 0; }, name + " != 0");
+    };
+    const Value sum = boolean(a, enc[0]) + boolean(c, enc[1]);
+    r.q = circuit::apply_table(
+        sum,
+        [op](std::int64_t t) -> std::int64_t {
+          return op == "And" ? t == 2 : op == "Or" ? t >= 1 : t == 1;
+        },
+        op);
+    r.scale = 1.0;
+    r.activation = true;
+    out_.lookups.push_back(
+        {r.base, {op}, (1 + conversions) * elements, 1 + conversions, 0, 0, r.q.id()});
+    values_[r.base] = r;
+    return;
+  }
   if (a.scale != c.scale) {
     const auto [alo, ahi] = range_of(enc[0]);
     const auto [clo, chi] = range_of(enc[1]);

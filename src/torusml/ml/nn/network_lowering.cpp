@@ -125,9 +125,9 @@ void NetworkLowering::lower_node(const Node& node) {
     return lower_sum(node, enc);
   if (op == "MaxPool") return lower_max_pool(node, enc);
   if (op == "Add" || op == "Sub") return lower_add(node, enc);
-  if (enc.size() == 2 &&
-      (op == "Mul" || op == "Max" || op == "Min" || op == "Greater" || op == "GreaterOrEqual" ||
-       op == "Less" || op == "LessOrEqual" || op == "Equal"))
+  if (enc.size() == 2 && (op == "Mul" || op == "Max" || op == "Min" || op == "Greater" ||
+                          op == "GreaterOrEqual" || op == "Less" || op == "LessOrEqual" ||
+                          op == "Equal" || op == "And" || op == "Or" || op == "Xor"))
     return lower_binary(node, enc);
   if (op == "Div" && enc.size() == 2) return lower_division(node, enc);
   if (op == "Expand") return lower_expand(node, enc);
