@@ -4,7 +4,9 @@
 # -Wall -Wextra is a project rule) and, with TORUSML_SANITIZE, ASan + UBSan.
 
 function(torusml_configure_target target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+  # (-Wnon-virtual-dtor is C++ only; C targets, e.g. the C ABI's test, get the others.)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+                                           $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>
                                            -Wconversion -Wno-sign-conversion)
   if(TORUSML_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer

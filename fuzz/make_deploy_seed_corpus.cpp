@@ -1,14 +1,19 @@
 // Seed corpus of fuzz_deploy_artifacts (scripts/fuzz runs it after torusml_fuzz_seeds): the
 // client artifacts of a compiled linear model (with and without a post-processing graph) and of
-// a compiled tree ensemble, and seeded run arguments of the leveled and small PBS fixtures.
+// a compiled tree ensemble, and seeded run arguments of the leveled and small PBS fixtures; and
+// those of fuzz_c_api_loaders: its fixture model's client artifact (c_api_fixture.h) and results
+// of that model's server on inputs encrypted with the target's keys.
 #include <filesystem>
 #include <iostream>
 #include <random>
 
+#include "c_api_fixture.h"
 #include "fuzz_common.h"
 #include "torusml/circuit/serialization/serialization.h"
 #include "torusml/common/byte_io.h"
+#include "torusml/deploy/client.h"
 #include "torusml/deploy/client_artifact_io.h"
+#include "torusml/deploy/model_server.h"
 
 using namespace torusml;
 using namespace torusml::fuzz;
@@ -18,11 +23,12 @@ namespace {
 
 constexpr const char* kTarget = "fuzz_deploy_artifacts";
 
-void write(const fs::path& root, const std::string& name, std::uint8_t control, const Bytes& b) {
+void write(const fs::path& root, const std::string& name, std::uint8_t control, const Bytes& b,
+           const char* target = kTarget) {
   Bytes out{control};
   out.insert(out.end(), b.begin(), b.end());
-  fs::create_directories(root / kTarget);
-  write_file_bytes((root / kTarget / name).string(), out);
+  fs::create_directories(root / target);
+  write_file_bytes((root / target / name).string(), out);
 }
 
 ml::Matrix data(std::size_t rows, std::size_t cols) {
@@ -37,6 +43,26 @@ tfhe::Seed seed_of(std::uint8_t v) {
   tfhe::Seed s{};
   s.fill(v);
   return s;
+}
+
+// The seeds of fuzz_c_api_loaders.
+void write_c_api_seeds(const fs::path& root) {
+  constexpr const char* target = "fuzz_c_api_loaders";
+  const Bytes& artifact = c_api_artifact();
+  write(root, "artifact", control_byte(0, false, false, false), artifact, target);
+  write(root, "artifact_deep", control_byte(0, false, true, false), artifact, target);
+  deploy::Client client(deploy::deserialize_client_artifact(artifact));
+  client.generate_keys(c_api_key_seed());
+  const deploy::ModelServer server(c_api_model().compiled_circuit().server_program());
+  for (std::size_t rows : {1, 3}) {
+    ml::Matrix x = data(rows, 3);
+    const Bytes result =
+        server.run(client.quantize_encrypt_serialize(x), client.serialized_evaluation_keys());
+    write(root, "result_" + std::to_string(rows), control_byte(1, false, false, false), result,
+          target);
+    write(root, "result_alt_" + std::to_string(rows), control_byte(1, false, false, true), result,
+          target);
+  }
 }
 
 }  // namespace
@@ -98,6 +124,7 @@ int main(int argc, char** argv) {
           control_byte(1, false, false, pbs),
           circuit::serialize_seeded_run_arguments(args, f->program.parameters));
   }
-  std::cout << "wrote the seeds of " << kTarget << " into " << root << "\n";
+  write_c_api_seeds(root);
+  std::cout << "wrote the seeds of " << kTarget << " and fuzz_c_api_loaders into " << root << "\n";
   return 0;
 }

@@ -202,8 +202,7 @@ int torusml_client_has_keys(const torusml_client* client) {
 torusml_status torusml_client_evaluation_keys(const torusml_client* client, uint8_t** out,
                                               size_t* size) {
   torusml_status s = TORUSML_OK;
-  if (missing(client, "client", s) || missing(out, "out", s) || missing(size, "size", s))
-    return s;
+  if (missing(client, "client", s) || missing(out, "out", s) || missing(size, "size", s)) return s;
   return guard([&] {
     const auto& ek = client->client.serialized_evaluation_keys();
     *out = copy_out(ek.data(), ek.size());
@@ -212,9 +211,8 @@ torusml_status torusml_client_evaluation_keys(const torusml_client* client, uint
 }
 
 torusml_status torusml_client_quantize_encrypt_serialize(const torusml_client* client,
-                                                         const double* x, size_t rows,
-                                                         size_t cols, uint8_t** out,
-                                                         size_t* size) {
+                                                         const double* x, size_t rows, size_t cols,
+                                                         uint8_t** out, size_t* size) {
   torusml_status s = TORUSML_OK;
   if (missing(client, "client", s) || missing(x, "x", s) || missing(out, "out", s) ||
       missing(size, "size", s))
@@ -232,8 +230,7 @@ torusml_status torusml_client_quantize_encrypt_serialize(const torusml_client* c
 
 torusml_status torusml_client_deserialize_decrypt(const torusml_client* client,
                                                   const uint8_t* result, size_t size,
-                                                  int64_t** values, size_t* rows,
-                                                  size_t* per_row) {
+                                                  int64_t** values, size_t* rows, size_t* per_row) {
   torusml_status s = TORUSML_OK;
   if (missing(client, "client", s) || missing(result, "result", s) ||
       missing(values, "values", s) || missing(rows, "rows", s) || missing(per_row, "per_row", s))

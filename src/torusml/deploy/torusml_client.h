@@ -104,16 +104,14 @@ torusml_status torusml_client_evaluation_keys(const torusml_client* client, uint
 /* x (rows x cols, row-major; cols must be n_features, rows >= 1, every value finite) quantized,
  * encrypted (seeded, fresh randomness per call) and serialized: the body of POST /run. */
 torusml_status torusml_client_quantize_encrypt_serialize(const torusml_client* client,
-                                                         const double* x, size_t rows,
-                                                         size_t cols, uint8_t** out,
-                                                         size_t* size);
+                                                         const double* x, size_t rows, size_t cols,
+                                                         uint8_t** out, size_t* size);
 
 /* The decrypted integers of a server's result: rows x per_row values (the model's output shape
  * flattened per sample). */
 torusml_status torusml_client_deserialize_decrypt(const torusml_client* client,
                                                   const uint8_t* result, size_t size,
-                                                  int64_t** values, size_t* rows,
-                                                  size_t* per_row);
+                                                  int64_t** values, size_t* rows, size_t* per_row);
 
 /* A server's result decrypted, dequantized and post-processed: the predictions of regressors
  * and raw models, the decision values of classifiers (rows x n_columns). */
