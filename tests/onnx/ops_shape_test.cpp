@@ -136,6 +136,13 @@ TEST(OpsShape, ExpandShapeAndConstantOfShape) {
                   "Shape", {{iota({2, 3, 4})}}, [](auto& n) { set_int(n, "start", 1); }, 17,
                   ElementType::Int64),
               T({2}, {3, 4}));
+  expect_near(run_op1("Range", {constant(T({}, {1})), constant(T({}, {6})), constant(T({}, {2}))}),
+              T({3}, {1, 3, 5}));
+  expect_near(
+      run_op1("Range", {constant(T({}, {3})), constant(T({}, {1})), constant(T({}, {-0.5}))}),
+      T({4}, {3, 2.5, 2, 1.5}));
+  expect_near(run_op1("Range", {constant(T({}, {3})), constant(T({}, {1})), constant(T({}, {1}))}),
+              T({0}, {}));
   expect_near(run_op1("ConstantOfShape", {ints({2, 2})},
                       [](auto& n) { set_tensor(n, "value", T({1}, {7})); }),
               T({2, 2}, {7, 7, 7, 7}));

@@ -225,6 +225,31 @@ class Recurrent(torch.nn.Module):
         return self.lstm(x)[0]
 
 
+class UnfoldNet(torch.nn.Module):
+    """nn.Unfold (exported as Range / Gather / Reshape on constants: data movement) + Relu +
+    Linear."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.unfold = torch.nn.Unfold(kernel_size=2, stride=1)
+        self.fc = torch.nn.Linear(4 * 9, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.unfold(x) - 0.5).flatten(1))
+
+
+def test_unfold_runs_as_data_movement():
+    x = np.random.RandomState(0).rand(30, 1, 4, 4).astype(np.float32)
+    net = UnfoldNet().eval()
+    module = compile_torch_model(net, x, n_bits=6, rounding_threshold_bits=8)
+    ref = net(torch.tensor(x)).detach().numpy()
+    y = module.forward(x)
+    assert np.abs(y - ref).max() <= 0.1 * np.abs(ref).max() + 0.02
+    assert sum(entry["lookups"] for entry in module.lookups) == 36  # the Relu of 36 elements
+    np.testing.assert_array_equal(module.forward(x[:2], fhe="execute"), y[:2])
+
+
 def test_unsupported_operator_names_the_node(mlp_data):
     with pytest.raises(ValueError, match=r"node '[^']*MatMul[^']*' \(MatMul\)"):
         compile_torch_model(OuterProduct(), mlp_data, n_bits=LOW_BITS)

@@ -179,7 +179,7 @@ constexpr MovedInput kMovedInputs[] = {
 
 // Operands that must be constant although they stay inputs.
 bool must_be_constant(const Node& n, std::size_t index) {
-  return n.op_type == "ConstantOfShape" && index == 0;
+  return (n.op_type == "ConstantOfShape" && index == 0) || n.op_type == "Range";
 }
 
 [[noreturn]] void throw_dynamic(const Node& n, std::size_t index) {

@@ -1,7 +1,8 @@
 // Shape and data-movement operators (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat,
-// Slice, Gather, Pad, Expand, Shape, ConstantOfShape, Constant, OneHot) and the reductions
+// Slice, Gather, Pad, Expand, Shape, ConstantOfShape, Range, Constant, OneHot) and the reductions
 // ReduceSum and ReduceMean, on the normalized nodes of graph.h.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -347,6 +348,21 @@ std::vector<FloatTensor> eval_constant_of_shape(const OpContext& ctx) {
   return {std::move(y)};
 }
 
+// Range(start, limit, delta): start + i delta for i < max(ceil((limit - start) / delta), 0).
+std::vector<FloatTensor> eval_range(const OpContext& ctx) {
+  for (std::size_t i = 0; i < 3; ++i)
+    if (ctx.input(i).size() != 1) ctx.fail("its start, limit and delta must be scalars");
+  const double start = ctx.input(0)[0], limit = ctx.input(1)[0], delta = ctx.input(2)[0];
+  if (!(delta != 0) || !std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta))
+    ctx.fail("its start, limit and delta must be finite, with delta != 0");
+  const double count = std::max(std::ceil((limit - start) / delta), 0.0);
+  if (count > static_cast<double>(std::numeric_limits<std::int32_t>::max()))
+    ctx.fail("it would produce " + std::to_string(count) + " elements");
+  FloatTensor y = ctx.allocate({static_cast<std::int64_t>(count)});
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = start + static_cast<double>(i) * delta;
+  return {std::move(y)};
+}
+
 std::vector<FloatTensor> eval_constant(const OpContext& ctx) {
   const Node& n = ctx.node;
   if (n.has_attribute("value")) return {n.tensor_attribute("value").tensor};
@@ -448,6 +464,7 @@ void register_shape_ops(OpTable& t) {
   t["Expand"] = {eval_expand, 1, 1};
   t["Shape"] = {eval_shape, 1, 1};
   t["ConstantOfShape"] = {eval_constant_of_shape, 1, 1};
+  t["Range"] = {eval_range, 3, 3};
   t["Constant"] = {eval_constant, 0, 0};
   t["OneHot"] = {eval_one_hot, 2, 2};
   t["ReduceSum"] = {eval_reduce, 1, 1};
