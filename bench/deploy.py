@@ -7,13 +7,26 @@ unseeded (circuit::serialize_run_arguments' full ciphertexts: (n + 1) * 8 bytes 
 result; the in-process FHEModelServer.run latency per batch against model.predict(fhe="execute")
 on the same batch, in the same run (median of 3).
 
-    PYTHONPATH=build/python /usr/bin/python3 bench/deploy.py [--batch 8]
+Then, over HTTP: a real torusml-server on 127.0.0.1 serving the decision tree, and --clients
+concurrent clients (threads, each with its own keys, uploaded once) sending --requests requests of
+one sample in all: requests per second, latency quantiles, every result checked against the clear
+prediction, and the server's peak resident memory.
+
+    PYTHONPATH=build/python /usr/bin/python3 bench/deploy.py [--batch 8] [--clients 8]
+        [--requests 200]
 """
 
 import argparse
+import json
+import os
+import pathlib
+import select
 import statistics
+import subprocess
 import tempfile
+import threading
 import time
+import urllib.request
 
 import numpy
 from sklearn.datasets import load_breast_cancer, make_classification
@@ -45,10 +58,100 @@ def _models():
     yield "breast cancer DecisionTree depth 4 (lookups)", tree, X
 
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _start_server(model_dir, keys_dir, threads):
+    """A torusml-server process on 127.0.0.1 (ephemeral port) and its URL."""
+    binary = os.environ.get("TORUSML_SERVER", str(ROOT / "build" / "apps" / "torusml-server"))
+    process = subprocess.Popen(
+        [binary, "--model", str(model_dir), "--keys", str(keys_dir), "--port", "0",
+         "--threads", str(threads)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    line = b""
+    deadline = time.monotonic() + 60
+    while b"\n" not in line and time.monotonic() < deadline:
+        if select.select([process.stdout], [], [], 0.2)[0]:
+            chunk = os.read(process.stdout.fileno(), 256)
+            if not chunk:
+                break
+            line += chunk
+    text = line.decode()
+    if "listening on" not in text:
+        process.kill()
+        raise RuntimeError(f"torusml-server did not start: {text!r}")
+    return process, text.strip().split("listening on ")[1]
+
+
+def _post(url, body, headers=None):
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/octet-stream",
+                                          **(headers or {})})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return r.read()
+
+
+def _peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_http(model, X, clients, requests):
+    """(requests/s, p50 s, p90 s, all correct, server peak RSS MB) over loopback."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        FHEModelDev(tmp / "model", model).save()
+        process, url = _start_server(tmp / "model", tmp / "server_keys", clients)
+        try:
+            sessions = []
+            for _ in range(clients):
+                client = FHEModelClient(tmp / "model")
+                client.generate_private_and_evaluation_keys()
+                key_id = json.loads(_post(url + "/keys",
+                                          client.get_serialized_evaluation_keys()))["key_id"]
+                sessions.append((client, key_id))
+            expected = model.predict(X)
+            latencies, wrong, lock = [], [], threading.Lock()
+            counter = iter(range(requests))
+
+            def work(client, key_id):
+                for i in counter:  # shared: 'requests' in all
+                    row = i % len(X)
+                    start = time.perf_counter()
+                    out = _post(url + "/run", client.quantize_encrypt_serialize(X[row:row + 1]),
+                                {"X-Key-Id": key_id})
+                    label = client.deserialize_decrypt_labels(out)
+                    elapsed = time.perf_counter() - start
+                    with lock:
+                        latencies.append(elapsed)
+                        if str(label[0][0]) != str(expected[row]):
+                            wrong.append(row)
+
+            threads = [threading.Thread(target=work, args=s) for s in sessions]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - start
+            q = statistics.quantiles(latencies, n=10)
+            rss = _peak_rss_mb(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=120)
+        return len(latencies) / wall, q[4], q[8], not wrong and len(latencies) == requests, rss
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
+    tree = None
     rows = []
     for name, model, X in _models():
         batch = X[: args.batch]
@@ -73,6 +176,7 @@ def main():
             same = bool(numpy.array_equal(out, proba))
         rows.append((name, len(keys), len(seeded_one), unseeded_one, len(result_one),
                      t_server, t_model, same, n_inputs))
+        tree = (model, X)  # the last model: the one with lookups
     header = (f"{'model':46} {'eval keys':>11} {'sample seeded':>13} {'unseeded':>10} "
               f"{'result':>9} {'server.run':>11} {'predict':>9} {'ratio':>6} same")
     print(f"batch of {args.batch} rows, median of 3 (seconds)")
@@ -81,6 +185,12 @@ def main():
     for name, k, s, u, r, ts, tm, same, _ in rows:
         print(f"{name:46} {k:>11} {s:>13} {u:>10} {r:>9} {ts:>11.4f} "
               f"{tm:>9.4f} {ts / tm:>6.2f} {same}")
+    if args.clients > 0 and tree is not None:
+        rps, p50, p90, correct, rss = bench_http(*tree, args.clients, args.requests)
+        print(f"\nHTTP, {rows[-1][0]}: {args.clients} concurrent clients (own keys), "
+              f"{args.requests} requests of one sample: {rps:.1f} requests/s, latency p50 "
+              f"{p50:.3f} s, p90 {p90:.3f} s, all correct: {correct}, server peak RSS "
+              f"{rss:.0f} MB")
 
 
 if __name__ == "__main__":
