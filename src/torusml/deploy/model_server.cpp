@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <utility>
+#include <variant>
 
+#include "torusml/circuit/runtime/chunked_run.h"
 #include "torusml/common/error.h"
 #include "torusml/deploy/artifact_directory.h"
 
@@ -31,9 +33,10 @@ circuit::EvaluationKeySet ModelServer::load_evaluation_keys(
 
 std::vector<std::uint8_t> ModelServer::run(std::span<const std::uint8_t> inputs,
                                            const circuit::EvaluationKeySet& keys) const {
-  const circuit::RunArguments args =
-      circuit::deserialize_run_arguments(inputs, program_->parameters);
-  const auto outputs = circuit::run(*program_, args, keys);
+  // Seeded inputs stay seeded: run_in_chunks regenerates their masks chunk by chunk.
+  const auto args = circuit::deserialize_run_arguments_as_sent(inputs, program_->parameters);
+  const auto outputs =
+      std::visit([&](const auto& a) { return circuit::run_in_chunks(*program_, a, keys); }, args);
   return circuit::serialize_encrypted_tensors(outputs, program_->parameters);
 }
 

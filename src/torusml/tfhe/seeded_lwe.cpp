@@ -1,5 +1,6 @@
 #include "torusml/tfhe/seeded_lwe.h"
 
+#include "torusml/common/check.h"
 #include "torusml/common/thread_pool.h"
 
 namespace torusml::tfhe {
@@ -19,14 +20,21 @@ SeededLweCiphertextList encrypt_lwe_list_seeded(const LweSecretKey& key,
 }
 
 LweCiphertextList decompress_lwe_list(const SeededLweCiphertextList& seeded) {
-  LweCiphertextList out(seeded.dimension, seeded.size());
+  return decompress_lwe_list(seeded, 0, seeded.size());
+}
+
+LweCiphertextList decompress_lwe_list(const SeededLweCiphertextList& seeded, std::size_t first,
+                                      std::size_t count) {
+  TORUSML_CHECK_LE(first, seeded.size());
+  TORUSML_CHECK_LE(count, seeded.size() - first);
+  LweCiphertextList out(seeded.dimension, count);
   parallel_for(
-      seeded.size(),
+      count,
       [&](std::size_t i) {
         LweMutView ct = out[i];
-        Csprng masks(seeded.mask_seed, i + 1);
+        Csprng masks(seeded.mask_seed, first + i + 1);
         masks.fill_uniform(ct.mask());
-        ct.body() = seeded.bodies[i];
+        ct.body() = seeded.bodies[first + i];
       },
       8);
   return out;

@@ -28,5 +28,9 @@ SeededLweCiphertextList encrypt_lwe_list_seeded(const LweSecretKey& key,
 
 /// Regenerates the masks: the full ciphertexts. Parallel.
 LweCiphertextList decompress_lwe_list(const SeededLweCiphertextList& seeded);
+/// Ciphertexts first .. first + count - 1 only (a slice of the list, e.g. some rows of a batch).
+/// Precondition (checked): first + count <= seeded.size().
+LweCiphertextList decompress_lwe_list(const SeededLweCiphertextList& seeded, std::size_t first,
+                                      std::size_t count);
 
 }  // namespace torusml::tfhe

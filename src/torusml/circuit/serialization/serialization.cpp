@@ -325,22 +325,11 @@ std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArgument
   return sdc::seal(SerializedKind::SeededRunArguments, parameters, w.take());
 }
 
-RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
-                                       const CircuitParameters& expected) {
-  // The kind decides the layout; open() checks the whole framing against it.
-  const bool seeded = peek_kind(bytes) == SerializedKind::SeededRunArguments;
-  const SerializedKind kind =
-      seeded ? SerializedKind::SeededRunArguments : SerializedKind::RunArguments;
-  const auto payload = sdc::open(bytes, kind, &expected, kCiphertextAdvice).second;
-  if (!seeded) {
-    return sdc::parse_payload(kind, payload, [&](ByteReader& r) {
-      RunArguments args;
-      args.encrypted = read_tensor_list(r, expected);
-      args.clear = read_clear_list(r);
-      return args;
-    });
-  }
-  const SeededRunArguments loaded = sdc::parse_payload(kind, payload, [&](ByteReader& r) {
+namespace {
+
+SeededRunArguments parse_seeded_run_arguments(std::span<const std::uint8_t> payload,
+                                              const CircuitParameters& expected) {
+  return sdc::parse_payload(SerializedKind::SeededRunArguments, payload, [&](ByteReader& r) {
     SeededRunArguments args;
     // rank, dimension, seed and count: 56 bytes at least per tensor
     const std::uint64_t count = tsd::read_count(r, "seeded encrypted tensor count", 56);
@@ -365,7 +354,32 @@ RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
     args.clear = read_clear_list(r);
     return args;
   });
-  return decompress_run_arguments(loaded);
+}
+
+}  // namespace
+
+std::variant<RunArguments, SeededRunArguments> deserialize_run_arguments_as_sent(
+    std::span<const std::uint8_t> bytes, const CircuitParameters& expected) {
+  // The kind decides the layout; open() checks the whole framing against it.
+  const bool seeded = peek_kind(bytes) == SerializedKind::SeededRunArguments;
+  const SerializedKind kind =
+      seeded ? SerializedKind::SeededRunArguments : SerializedKind::RunArguments;
+  const auto payload = sdc::open(bytes, kind, &expected, kCiphertextAdvice).second;
+  if (seeded) return parse_seeded_run_arguments(payload, expected);
+  return sdc::parse_payload(kind, payload, [&](ByteReader& r) {
+    RunArguments args;
+    args.encrypted = read_tensor_list(r, expected);
+    args.clear = read_clear_list(r);
+    return args;
+  });
+}
+
+RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
+                                       const CircuitParameters& expected) {
+  auto any = deserialize_run_arguments_as_sent(bytes, expected);
+  if (auto* seeded = std::get_if<SeededRunArguments>(&any))
+    return decompress_run_arguments(*seeded);
+  return std::move(std::get<RunArguments>(any));
 }
 
 }  // namespace torusml::circuit

@@ -62,6 +62,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "torusml/circuit/compile/compiled_circuit.h"
@@ -170,5 +171,9 @@ std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArgument
 /// on invalid bytes or another kind.
 RunArguments deserialize_run_arguments(std::span<const std::uint8_t> bytes,
                                        const CircuitParameters& expected);
+/// As deserialize_run_arguments(), with seeded arguments kept seeded (a server regenerates their
+/// masks chunk by chunk with run_in_chunks(), so its memory follows the chunk, not the batch).
+std::variant<RunArguments, SeededRunArguments> deserialize_run_arguments_as_sent(
+    std::span<const std::uint8_t> bytes, const CircuitParameters& expected);
 
 }  // namespace torusml::circuit

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <new>
 #include <span>
+#include <variant>
 
+#include "torusml/circuit/runtime/chunked_run.h"
 #include "torusml/circuit/serialization/serialization.h"
 #include "torusml/common/error.h"
 #include "torusml/deploy/server/json.h"
@@ -108,9 +110,11 @@ Response handle_run(const Service& service, const Request& request) {
   } catch (const UnknownKeyId& e) {
     return error_response(404, e.what());
   }
-  circuit::RunArguments arguments;
+  std::variant<circuit::RunArguments, circuit::SeededRunArguments> arguments;
   try {
-    arguments = circuit::deserialize_run_arguments(body, program.parameters);
+    // Seeded inputs stay seeded: run_in_chunks regenerates their masks chunk by chunk, so the
+    // memory of a request follows the chunk size, not the batch.
+    arguments = circuit::deserialize_run_arguments_as_sent(body, program.parameters);
   } catch (const ParameterMismatch& e) {
     return error_response(
         422, std::string("the ciphertexts were encrypted for another model: ") + e.what() +
@@ -120,10 +124,14 @@ Response handle_run(const Service& service, const Request& request) {
                                    "; send the serialized run arguments unmodified");
   }
   std::int64_t batch = -1;
-  for (const auto& t : arguments.encrypted)
-    if (!t.shape.empty()) batch = std::max(batch, t.shape[0]);
-  for (const auto& t : arguments.clear)
-    if (!t.shape().empty()) batch = std::max(batch, t.shape()[0]);
+  std::visit(
+      [&](const auto& a) {
+        for (const auto& t : a.encrypted)
+          if (!t.shape.empty()) batch = std::max(batch, t.shape[0]);
+        for (const auto& t : a.clear)
+          if (!t.shape().empty()) batch = std::max(batch, t.shape()[0]);
+      },
+      arguments);
   if (batch == 0) return error_response(422, "empty batch: send at least one sample");
   if (batch > service.limits.max_batch) {
     return error_response(
@@ -131,7 +139,8 @@ Response handle_run(const Service& service, const Request& request) {
                  std::to_string(service.limits.max_batch) + ": split it into smaller requests");
   }
   try {
-    const auto outputs = circuit::run(program, arguments, *keys);
+    const auto outputs = std::visit(
+        [&](const auto& a) { return circuit::run_in_chunks(program, a, *keys); }, arguments);
     const auto bytes = circuit::serialize_encrypted_tensors(outputs, program.parameters);
     return Response{200, kBinaryType, std::string(bytes.begin(), bytes.end())};
   } catch (const ParameterMismatch& e) {

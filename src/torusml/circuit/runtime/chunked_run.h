@@ -1,0 +1,34 @@
+// Running a large batch in chunks of rows: what a server does with a batch a client uploaded.
+//
+// run() processes the whole batch at once, spreading each instruction's lookups over every core:
+// the best schedule for a few samples, but its memory is the whole batch's ciphertexts (a seeded
+// upload of 15 KB per sample can expand to 14 MB per sample). run_in_chunks() splits the batch
+// into chunks of rows (about kRunChunkBytes of input ciphertexts each, at least one row), runs the
+// chunks on the thread pool (one chunk per core at a time, run()'s own loops serial inside it)
+// and concatenates the outputs: at most one chunk per core is expanded at a time, and each core
+// works on its own rows. With fewer chunks than cores it is run() on the whole batch. Seeded
+// arguments have their masks regenerated chunk by chunk. The results equal run()'s.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "torusml/circuit/runtime/runtime.h"
+#include "torusml/circuit/runtime/seeded_arguments.h"
+
+namespace torusml::circuit {
+
+/// Input ciphertext bytes of one chunk (as the ml layer's execute_in_chunks).
+inline constexpr std::size_t kRunChunkBytes = std::size_t{512} << 10;
+
+/// run() on chunks of rows. Throws what run() throws (ParameterMismatch, InvalidArgument for
+/// arguments that do not fit the program: wrong shapes, counts or batch sizes).
+std::vector<EncryptedTensor> run_in_chunks(const ServerProgram& program,
+                                           const RunArguments& arguments,
+                                           const EvaluationKeySet& keys);
+/// The same on seeded arguments, their masks regenerated per chunk (decompress_lwe_list).
+std::vector<EncryptedTensor> run_in_chunks(const ServerProgram& program,
+                                           const SeededRunArguments& arguments,
+                                           const EvaluationKeySet& keys);
+
+}  // namespace torusml::circuit
