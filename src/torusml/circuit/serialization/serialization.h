@@ -35,7 +35,9 @@
 // Untrusted bytes. Every deserialize_* function checks the framing (magic, version, kind, size,
 // checksum), bounds every count and dimension by fixed limits and by the remaining bytes before
 // allocating (memory stays within a bounded multiple of the input: a few tens of times its size
-// at worst, for programs of tiny nodes; expanding an evaluation key is bounded separately),
+// at worst, for programs of tiny nodes; expanding an evaluation key is bounded separately, and so
+// is expanding seeded run arguments, (n + 1) times their size: a server keeps them seeded with
+// deserialize_run_arguments_as_sent() and expands them chunk by chunk with run_in_chunks()),
 // validates variant tags and enumerations, and checks the loaded object as a whole
 // (validate_server_program(), validate_client_specification(), key and ciphertext shapes against
 // the parameters). It throws SerializationError naming what is wrong for bytes that are not a valid
