@@ -1,5 +1,8 @@
 // Benchmarks of the TFHE engine, per preset:
 //   pbs/<preset>        one PBS (modulus switch + blind rotation + sample extraction), one thread
+//   pbs_multibit/<preset>/g<g>  the same with the multi-bit blind rotation of grouping factor g
+//                       (4- and 6-bit presets; same n, N, k, l), one thread, and
+//   pbs_multibit_mt/<preset>/g<g>  the same pipelined over two threads (multi_bit_bootstrap.h)
 //   ks_pbs/<preset>     keyswitch + PBS, one thread
 //   keyswitch/<preset>  keyswitch alone, one thread
 //   pbs_batch/<preset>  keyswitch + PBS of a batch on every core (throughput)
@@ -20,6 +23,7 @@
 #include "torusml/tfhe/keys.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/lookup_table.h"
+#include "torusml/tfhe/multi_bit_bootstrap.h"
 #include "torusml/tfhe/presets.h"
 
 using namespace torusml::tfhe;
@@ -90,6 +94,43 @@ void bm_pbs(benchmark::State& state, const PbsParameters* p) {
   if (decrypt(k.client, out) != 1) state.SkipWithError("wrong PBS result");
   set_counters(state, *p, k);
   state.counters["threads"] = 1;
+}
+
+// One multi-bit key at a time, for the client key of keys_for(p).
+const FourierMultiBitBootstrapKey& multi_bit_key_for(const PbsParameters& p, std::size_t g) {
+  static std::uint64_t fingerprint = 0;
+  static std::size_t grouping = 0;
+  static std::unique_ptr<FourierMultiBitBootstrapKey> key;
+  if (!key || fingerprint != p.fingerprint() || grouping != g) {
+    key.reset();
+    const BenchKeys& k = keys_for(p);
+    key = std::make_unique<FourierMultiBitBootstrapKey>(convert_multi_bit_bootstrap_key_to_fourier(
+        decompress_multi_bit_bootstrap_key(generate_seeded_multi_bit_bootstrap_key(
+            k.client.small_key, k.client.big_key, GroupingFactor(g), p.pbs, p.glwe_noise,
+            seed_of(7), seed_of(8)))));
+    fingerprint = p.fingerprint();
+    grouping = g;
+  }
+  return *key;
+}
+
+void bm_pbs_multi_bit(benchmark::State& state, const PbsParameters* p, std::size_t g,
+                      std::size_t threads) {
+  const BenchKeys& k = keys_for(*p);
+  const FourierMultiBitBootstrapKey& bsk = multi_bit_key_for(*p, g);
+  const LookupTable table = make_identity_table(*p);
+  LweCiphertext small(p->lwe_dimension), out(p->big_lwe_dimension());
+  keyswitch(k.server.keyswitch_key, fresh_input(k, 1), small);
+  for (auto _ : state) {
+    multi_bit_bootstrap(bsk, p->modulus_switch, small, table, out, threads);
+    benchmark::DoNotOptimize(out.data().data());
+  }
+  if (decrypt(k.client, out) != 1) state.SkipWithError("wrong PBS result");
+  set_counters(state, *p, k);
+  state.counters["g"] = static_cast<double>(g);
+  state.counters["bsk_bytes"] = static_cast<double>(bsk.shape.key_bytes());
+  state.counters["bsk_seeded_bytes"] = static_cast<double>(bsk.shape.seeded_key_bytes());
+  state.counters["threads"] = static_cast<double>(threads);
 }
 
 void bm_ks_pbs(benchmark::State& state, const PbsParameters* p) {
@@ -170,6 +211,18 @@ int main(int argc, char** argv) {
     const bool large = p.polynomial_size.value() > 8192;
     benchmark::RegisterBenchmark(("pbs/" + p.name).c_str(), bm_pbs, &p)
         ->Unit(benchmark::kMillisecond);
+    if (p.message_bits == 4 || p.message_bits == 6) {
+      for (std::size_t g = 2; g <= 4; ++g) {
+        const std::string suffix = p.name + "/g" + std::to_string(g);
+        benchmark::RegisterBenchmark(("pbs_multibit/" + suffix).c_str(), bm_pbs_multi_bit, &p, g,
+                                     std::size_t{1})
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(("pbs_multibit_mt/" + suffix).c_str(), bm_pbs_multi_bit, &p, g,
+                                     std::size_t{2})
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
     benchmark::RegisterBenchmark(("ks_pbs/" + p.name).c_str(), bm_ks_pbs, &p)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("keyswitch/" + p.name).c_str(), bm_keyswitch, &p)

@@ -112,4 +112,44 @@ double log2_pbs_failure_probability(const PbsParameters& p) {
   return pbs_noise(p, out, p.max_two_norm).log2_p_fail;
 }
 
+double variance_multi_bit_external_product(GlweDimension k, PolynomialSize N,
+                                           DecompositionParameters pbs,
+                                           const NoiseDistribution& bsk_noise,
+                                           std::size_t group_size,
+                                           std::optional<FftBackendKind> backend) {
+  const double kk = static_cast<double>(k.value()), big_n = static_cast<double>(N.value());
+  const double b = base(pbs), l = levels(pbs);
+  const double subsets = pow2(static_cast<double>(group_size)) - 1.0;
+  const double key_noise =
+      2.0 * subsets * (kk + 1.0) * l * big_n * (b * b + 2.0) / 12.0 * bsk_noise.variance();
+  const double rounding = 2.0 * (1.0 - pow2(-static_cast<double>(group_size))) *
+                          (1.0 + kk * big_n / 2.0) * std::pow(b, -2.0 * l) / 12.0;
+  return key_noise + rounding + 2.0 * subsets * variance_fft_external_product(k, N, pbs, backend);
+}
+
+double variance_multi_bit_blind_rotation(LweDimension n, GroupingFactor g, GlweDimension k,
+                                         PolynomialSize N, DecompositionParameters pbs,
+                                         const NoiseDistribution& bsk_noise,
+                                         std::optional<FftBackendKind> backend) {
+  const std::size_t full = n.value() / g.value(), rest = n.value() % g.value();
+  double v = static_cast<double>(full) *
+             variance_multi_bit_external_product(k, N, pbs, bsk_noise, g.value(), backend);
+  if (rest != 0) v += variance_multi_bit_external_product(k, N, pbs, bsk_noise, rest, backend);
+  return v;
+}
+
+PbsNoise multi_bit_pbs_noise(const PbsParameters& p, GroupingFactor g, double input_variance,
+                             double two_norm) {
+  PbsNoise r = pbs_noise(p, input_variance, two_norm);
+  r.output = variance_multi_bit_blind_rotation(p.lwe_dimension, g, p.glwe_dimension,
+                                               p.polynomial_size, p.pbs, p.glwe_noise);
+  return r;
+}
+
+double log2_multi_bit_pbs_failure_probability(const PbsParameters& p, GroupingFactor g) {
+  const double out = variance_multi_bit_blind_rotation(p.lwe_dimension, g, p.glwe_dimension,
+                                                       p.polynomial_size, p.pbs, p.glwe_noise);
+  return pbs_noise(p, out, p.max_two_norm).log2_p_fail;
+}
+
 }  // namespace torusml::tfhe

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "torusml/tfhe/fft.h"
+#include "torusml/tfhe/multi_bit_bootstrap_key.h"
 #include "torusml/tfhe/parameters.h"
 
 namespace torusml::tfhe {
@@ -84,6 +85,47 @@ PbsNoise pbs_noise(const PbsParameters& p, double input_variance, double two_nor
 /// log2 of the failure probability of one PBS of `p` on a combination of PBS outputs with
 /// 2-norm p.max_two_norm: the figure each preset is published with.
 double log2_pbs_failure_probability(const PbsParameters& p);
+
+/// Additive variance of the multi-bit blind rotation's step for one group of h bits
+/// (multi_bit_bootstrap.h): ACC <- ACC + C [x] ACC with C = sum_{S != {}} (X^(a_S) - 1)
+/// GGSW(ind_S). Derivation, a_S uniform in [0, 2N) (a coefficient of (X^a - 1) e has variance 2
+/// Var(e) for a != 0, 0 for a = 0; the O(1/N) cases a_S = 0 and a_S = N are neglected):
+///  * key noise: C's noise is sum_S (X^(a_S) - 1) E_S, of variance 2 (2^h - 1) Var(bsk) per
+///    coefficient, times the digits of ACC as in the classic product:
+///      2 (2^h - 1) (k+1) l N (B^2+2)/12 Var(bsk);
+///  * decomposition rounding: the rounding error of ACC (phase variance (1 + kN/2) B^(-2l)/12)
+///    is multiplied by C's message X^phi - 1, phi = sum_{i in G} a_i s_i, which is 0 with
+///    probability 2^-h (all bits of the group 0):
+///      2 (1 - 2^-h) (1 + kN/2) B^(-2l)/12;
+///  * FFT: C's coefficients have 2 (2^h - 1) times the variance of one GGSW's, and the FFT error
+///    scales with the key's squared magnitude (variance_fft_external_product's derivation):
+///      2 (2^h - 1) variance_fft_external_product(...).
+/// Against g CMuxes (g (key + rounding/2 + fft)), the key and FFT terms grow by 2 (2^g - 1) / g
+/// (3, 4.7, 7.5 for g = 2, 3, 4). TFHE-rs stores the empty subset's GGSW too (2^g GGSWs per
+/// group, ACC <- C' [x] ACC): factor 2^g instead of 2 (2^g - 1), for a key 2^g / (2^g - 1) larger.
+double variance_multi_bit_external_product(GlweDimension k, PolynomialSize N,
+                                           DecompositionParameters pbs,
+                                           const NoiseDistribution& bsk_noise,
+                                           std::size_t group_size,
+                                           std::optional<FftBackendKind> backend = std::nullopt);
+
+/// Variance of a multi-bit PBS output: the sum of variance_multi_bit_external_product over the
+/// ceil(n/g) groups (the last one of n mod g bits when g does not divide n). The modulus switch
+/// (variance_modulus_switch) is the classic one.
+double variance_multi_bit_blind_rotation(LweDimension n, GroupingFactor g, GlweDimension k,
+                                         PolynomialSize N, DecompositionParameters pbs,
+                                         const NoiseDistribution& bsk_noise,
+                                         std::optional<FftBackendKind> backend = std::nullopt);
+
+/// pbs_noise for a multi-bit PBS of grouping factor g: the same input, keyswitch and modulus
+/// switch terms (hence the same failure probability at a given input variance), and the output
+/// variance of variance_multi_bit_blind_rotation.
+PbsNoise multi_bit_pbs_noise(const PbsParameters& p, GroupingFactor g, double input_variance,
+                             double two_norm);
+
+/// log2 of the failure probability of one multi-bit PBS of `p` on a combination of multi-bit
+/// PBS outputs with 2-norm p.max_two_norm.
+double log2_multi_bit_pbs_failure_probability(const PbsParameters& p, GroupingFactor g);
 
 /// log2 P(|X| >= bound) for X ~ N(0, variance); accurate far in the tail (down to 2^-10000).
 double log2_gaussian_tail(double bound, double variance);
