@@ -2,10 +2,16 @@
 //   pbs/<preset>        one PBS (modulus switch + blind rotation + sample extraction), one thread
 //   pbs_multibit/<preset>/g<g>  the same with the multi-bit blind rotation of grouping factor g
 //                       (4- and 6-bit presets; same n, N, k, l), one thread, and
-//   pbs_multibit_mt/<preset>/g<g>  the same pipelined over two threads (multi_bit_bootstrap.h)
+//   pbs_multibit_mt/<preset>/g<g>  the same split over two threads (multi_bit_bootstrap.h)
 //   ks_pbs/<preset>     keyswitch + PBS, one thread
 //   keyswitch/<preset>  keyswitch alone, one thread
-//   pbs_batch/<preset>  keyswitch + PBS of a batch on every core (throughput)
+//   pbs_batch/<preset>  keyswitch + PBS of a batch on every core (throughput), and
+//   pbs_batch_1t/<preset>  the same batch on one thread
+//   pbs_multibit_batch/<preset>/g<g>, pbs_multibit_batch_1t/<preset>/g<g>  the same batches with
+//                       keyswitch_multi_bit_bootstrap_batch (4- and 6-bit presets)
+//   pbs_multibit_tune/<preset>/g<g>/tile_kb:T/lockstep:L  one-thread batch at other tile sizes and
+//                       lockstep widths (MultiBitBatchOptions), to choose the defaults (a batch
+//                       of max(L, 4) per pool thread)
 //   keygen/<preset>     client key + seeded server key + expansion to the Fourier domain
 //   encrypt/<preset>    a client's encryption of one input (an LWE ciphertext under the big key),
 //                       one thread (the constant of circuit::estimate_encryption_seconds)
@@ -13,8 +19,10 @@
 // seeded). Benchmarks of one preset are registered together so that its keys are generated once.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "torusml/common/thread_pool.h"
@@ -172,27 +180,60 @@ void bm_encrypt(benchmark::State& state, const PbsParameters* p) {
   state.counters["threads"] = 1;
 }
 
-void bm_pbs_batch(benchmark::State& state, const PbsParameters* p) {
+// The batch of 4 ciphertexts per pool thread, on all cores or (serial) on one; multi-bit with
+// grouping factor g when g > 0.
+void bm_batch(benchmark::State& state, const PbsParameters* p, std::size_t g, bool serial,
+              MultiBitBatchOptions options, std::size_t per_thread = 4) {
   const BenchKeys& k = keys_for(*p);
+  const FourierMultiBitBootstrapKey* mbsk = g > 0 ? &multi_bit_key_for(*p, g) : nullptr;
   const LookupTable table = make_identity_table(*p);
-  const std::size_t threads = torusml::default_thread_pool().size();
-  const std::size_t batch = 4 * threads;
+  const std::size_t threads = serial ? 1 : torusml::default_thread_pool().size();
+  const std::size_t batch = per_thread * torusml::default_thread_pool().size();
   LweCiphertextList in(p->big_lwe_dimension(), batch), out;
   const LweCiphertext one = fresh_input(k, 1);
   for (std::size_t i = 0; i < batch; ++i)
     std::copy(one.data().begin(), one.data().end(), in[i].data().begin());
   const LookupTable* tables[] = {&table};
+  std::optional<torusml::SerialScope> scope;
+  if (serial) scope.emplace();
   for (auto _ : state) {
-    keyswitch_bootstrap_batch(k.server, in, tables, out);
+    if (mbsk)
+      keyswitch_multi_bit_bootstrap_batch(k.server.keyswitch_key, *mbsk, p->modulus_switch, in,
+                                          tables, out, options);
+    else
+      keyswitch_bootstrap_batch(k.server, in, tables, out);
     benchmark::DoNotOptimize(out.data().data());
   }
+  scope.reset();
+  if (decrypt(k.client, out[batch - 1]) != 1) state.SkipWithError("wrong PBS result");
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
   set_counters(state, *p, k);
+  if (mbsk) {
+    state.counters["g"] = static_cast<double>(g);
+    state.counters["bsk_bytes"] = static_cast<double>(mbsk->shape.key_bytes());
+    state.counters["bsk_seeded_bytes"] = static_cast<double>(mbsk->shape.seeded_key_bytes());
+  }
   state.counters["threads"] = static_cast<double>(threads);
   state.counters["batch"] = static_cast<double>(batch);
   state.counters["ms_per_pbs"] =
       benchmark::Counter(static_cast<double>(state.iterations() * batch),
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void bm_pbs_batch(benchmark::State& state, const PbsParameters* p, bool serial) {
+  bm_batch(state, p, 0, serial, {});
+}
+
+void bm_multi_bit_batch(benchmark::State& state, const PbsParameters* p, std::size_t g,
+                        bool serial) {
+  bm_batch(state, p, g, serial, {});
+}
+
+void bm_multi_bit_tune(benchmark::State& state, const PbsParameters* p, std::size_t g) {
+  MultiBitBatchOptions options;
+  options.tile_bytes = static_cast<std::size_t>(state.range(0)) << 10;
+  options.lockstep = static_cast<std::size_t>(state.range(1));
+  bm_batch(state, p, g, true, options, std::max<std::size_t>(options.lockstep, 4));
 }
 
 void bm_keygen(benchmark::State& state, const PbsParameters* p) {
@@ -229,9 +270,30 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("encrypt/" + p.name).c_str(), bm_encrypt, &p)
         ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("pbs_batch/" + p.name).c_str(), bm_pbs_batch, &p)
+    benchmark::RegisterBenchmark(("pbs_batch/" + p.name).c_str(), bm_pbs_batch, &p, false)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
+    if (p.message_bits == 4 || p.message_bits == 6) {
+      benchmark::RegisterBenchmark(("pbs_batch_1t/" + p.name).c_str(), bm_pbs_batch, &p, true)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      for (std::size_t g = 2; g <= 4; ++g) {
+        const std::string suffix = p.name + "/g" + std::to_string(g);
+        for (const bool serial : {false, true})
+          benchmark::RegisterBenchmark(
+              ((serial ? "pbs_multibit_batch_1t/" : "pbs_multibit_batch/") + suffix).c_str(),
+              bm_multi_bit_batch, &p, g, serial)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        auto* tune = benchmark::RegisterBenchmark(("pbs_multibit_tune/" + suffix).c_str(),
+                                                  bm_multi_bit_tune, &p, g)
+                         ->ArgNames({"tile_kb", "lockstep"})
+                         ->Unit(benchmark::kMillisecond)
+                         ->UseRealTime();
+        for (const std::int64_t tile_kb : {8, 32, 64, 256, 1024, 1 << 20}) tune->Args({tile_kb, 4});
+        for (const std::int64_t lockstep : {1, 2, 8}) tune->Args({64, lockstep});
+      }
+    }
     auto* kg = benchmark::RegisterBenchmark(("keygen/" + p.name).c_str(), bm_keygen, &p)
                    ->Unit(benchmark::kMillisecond)
                    ->UseRealTime();

@@ -1,8 +1,9 @@
 // Multi-bit bootstrapping (multi_bit_bootstrap.h): key shape and generation (seeded = direct,
 // each GGSW encrypting its subset indicator), exact lookups for grouping factors 2, 3 and 4 on the
-// 4-bit preset (n = 918: g = 4 has a partial last group), the threaded pipeline equal to the
-// serial rotation, the output variance against variance_multi_bit_blind_rotation, and a failure
-// rate at a deliberately high p_fail against the model.
+// 4-bit preset (n = 918: g = 4 has a partial last group), the rotation split over threads and the
+// batches (keyswitch_multi_bit_bootstrap_batch, multi_bit_bootstrap_batch) bit-identical to the
+// serial single bootstrap, the output variance against variance_multi_bit_blind_rotation, and a
+// failure rate at a deliberately high p_fail against the model.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -140,23 +141,77 @@ TEST(MultiBitBootstrap, EveryLookupExact) {
   }
 }
 
-// The threaded pipeline computes exactly the serial rotation.
-TEST(MultiBitBootstrap, PipelineEqualsSerial) {
+// The rotation split over threads computes exactly the serial one.
+TEST(MultiBitBootstrap, ThreadsEqualSerial) {
   const PbsParameters& p = preset_for_bits(4);
   const TestKeys& keys = keys_for(p);
   const LookupTable table = make_identity_table(p);
   EncryptionGenerator gen(fixed_seed(62), fixed_seed(63));
   for (std::size_t g : {2u, 4u}) {
     const LweCiphertext ct = encrypt(keys.client, 5, gen);
-    LweCiphertext serial(p.big_lwe_dimension()), piped(p.big_lwe_dimension());
+    LweCiphertext serial(p.big_lwe_dimension()), split(p.big_lwe_dimension());
     keyswitch_multi_bit_bootstrap(keys.server.keyswitch_key, multi_bit_key(g), p.modulus_switch, ct,
                                   table, serial);
     keyswitch_multi_bit_bootstrap(keys.server.keyswitch_key, multi_bit_key(g), p.modulus_switch, ct,
-                                  table, piped, 3);
+                                  table, split, 3);
     EXPECT_EQ(decrypt(keys.client, serial), 5u);
-    EXPECT_TRUE(std::equal(serial.data().begin(), serial.data().end(), piped.data().begin()))
+    EXPECT_TRUE(std::equal(serial.data().begin(), serial.data().end(), split.data().begin()))
         << "g = " << g;
   }
+}
+
+// The batches equal the single bootstraps bit for bit, for g = 2, 3, 4, a batch of 7 (not a
+// multiple of the lockstep width 3 nor of the thread count) with one table per input, under the
+// default options and with small tiles (several per group and thread).
+TEST(MultiBitBootstrap, BatchEqualsSingle) {
+  const PbsParameters& p = preset_for_bits(4);
+  const TestKeys& keys = keys_for(p);
+  const LookupTable square = make_lookup_table(p, [](std::uint64_t m) { return (m * m) % 16; });
+  const LookupTable negate = make_lookup_table(p, [](std::uint64_t m) { return (16 - m) % 16; });
+  constexpr std::size_t kBatch = 7;
+  EncryptionGenerator gen(fixed_seed(64), fixed_seed(65));
+  LweCiphertextList in(p.big_lwe_dimension(), kBatch);
+  std::vector<const LookupTable*> tables;
+  for (std::size_t i = 0; i < kBatch; ++i) {
+    const LweCiphertext ct = encrypt(keys.client, static_cast<std::int64_t>(3 * i % 16), gen);
+    std::copy(ct.data().begin(), ct.data().end(), in[i].data().begin());
+    tables.push_back(i % 2 == 0 ? &square : &negate);
+  }
+  // The small-key inputs of multi_bit_bootstrap_batch.
+  LweCiphertextList small(p.lwe_dimension, kBatch);
+  for (std::size_t i = 0; i < kBatch; ++i) keyswitch(keys.server.keyswitch_key, in[i], small[i]);
+  MultiBitBatchOptions tiny;
+  tiny.tile_bytes = 4096;
+  tiny.lockstep = 3;
+  for (std::size_t g = 2; g <= 4; ++g) {
+    const FourierMultiBitBootstrapKey& bsk = multi_bit_key(g);
+    LweCiphertextList batched, tiled, from_small;
+    keyswitch_multi_bit_bootstrap_batch(keys.server.keyswitch_key, bsk, p.modulus_switch, in,
+                                        tables, batched);
+    keyswitch_multi_bit_bootstrap_batch(keys.server.keyswitch_key, bsk, p.modulus_switch, in,
+                                        tables, tiled, tiny);
+    multi_bit_bootstrap_batch(bsk, p.modulus_switch, small, tables, from_small, tiny);
+    ASSERT_EQ(batched.size(), kBatch);
+    LweCiphertext single(p.big_lwe_dimension());
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      keyswitch_multi_bit_bootstrap(keys.server.keyswitch_key, bsk, p.modulus_switch, in[i],
+                                    *tables[i], single);
+      const std::uint64_t m = 3 * i % 16;
+      EXPECT_EQ(decrypt(keys.client, single), i % 2 == 0 ? (m * m) % 16 : (16 - m) % 16)
+          << "g " << g << " input " << i;
+      for (const LweCiphertextList* list : {&batched, &tiled, &from_small}) {
+        const auto got = (*list)[i].data();
+        EXPECT_TRUE(std::equal(got.begin(), got.end(), single.data().begin()))
+            << "g " << g << " input " << i;
+      }
+    }
+  }
+  // A table count that is neither 1 nor the batch size.
+  LweCiphertextList out;
+  const LookupTable* two[] = {&square, &negate};
+  EXPECT_THROW(keyswitch_multi_bit_bootstrap_batch(keys.server.keyswitch_key, multi_bit_key(2),
+                                                   p.modulus_switch, in, two, out),
+               InvalidArgument);
 }
 
 // Output noise: every coefficient of the rotated accumulator against the exactly rotated table.

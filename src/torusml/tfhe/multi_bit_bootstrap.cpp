@@ -14,8 +14,10 @@
 #include "torusml/common/check.h"
 #include "torusml/common/error.h"
 #include "torusml/common/multiversion.h"
+#include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/fft.h"
+#include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/modulus_switch.h"
 #include "torusml/tfhe/polynomial.h"
 
@@ -72,48 +74,89 @@ const MonomialTable& monomial_table(PolynomialSize size) {
   return *slot;
 }
 
-// Combined GGSW of one group, in the packed GGSW layout that ggsw_mac reads:
-//   out[q][p] = sum_s (w^(powers[s]) - 1) * key[q][s][p]   (chunk q, polynomial p, subset s),
-// the monomial factors taken from the table for the chunk's kPackedChunk slots.
-TORUSML_MULTIVERSION void combine_group(const double* __restrict key,
+// kPackedChunk doubles as one GCC vector (one zmm, two ymm or four xmm registers by target),
+// read and written in place: the Fourier buffers and the key are 64-byte aligned, chunks start at
+// multiples of 8 doubles, and GCC's vector types alias their element type.
+using Lanes = double __attribute__((vector_size(kPackedChunk * sizeof(double))));
+static_assert(kPackedChunk == 8);
+#define TORUSML_LANES(p) (*reinterpret_cast<const Lanes*>(p))
+
+// The fused combination and multiply-accumulate of one group for one ciphertext, on the chunks
+// [q_begin, q_end) of kPackedChunk frequencies:
+//   acc_c = sum_r f_r * C_(r,c),   C_(r,c) = sum_S (w^(a_S) - 1) * key_S(r,c),
+// with C computed per chunk in registers, never stored. The twiddles w^(a_t) of the h single bits
+// come from the table; those of larger subsets are products (w^(a_S) = w^(a_(S - t)) w^(a_t)).
+// f: rows Fourier polynomials, acc: cols (split layout, n doubles each); key: the group's
+// per-group layout (multi_bit_bootstrap_key.h). prefetch_ahead (0: none): with chunk q, the key
+// chunk q + prefetch_ahead is asked into the cache.
+TORUSML_MULTIVERSION void multi_bit_mac(double* __restrict acc, const double* __restrict f,
+                                        const double* __restrict key,
                                         const std::uint32_t* __restrict exponents,
                                         const double* __restrict roots,
-                                        const std::uint32_t* __restrict powers, std::size_t subsets,
-                                        std::size_t polys, std::size_t chunks,
-                                        std::uint32_t mask_2n, double* __restrict out) {
+                                        const std::uint32_t* __restrict singles, std::size_t h,
+                                        std::size_t rows, std::size_t cols, std::size_t n,
+                                        std::size_t q_begin, std::size_t q_end,
+                                        std::uint32_t mask_2n, std::size_t prefetch_ahead) {
   constexpr std::size_t c8 = kPackedChunk;
-  for (std::size_t q = 0; q < chunks; ++q) {
-    double* o = out + q * polys * 2 * c8;
-    const double* kq = key + q * subsets * polys * 2 * c8;
-    for (std::size_t s = 0; s < subsets; ++s) {
-      double mr[c8], mi[c8];
+  constexpr std::size_t kMaxSubsets = std::size_t{1} << kMaxGroupingFactor;
+  const std::size_t m = n / 2, subsets = (std::size_t{1} << h) - 1, polys = rows * cols;
+  const Lanes one = {1, 1, 1, 1, 1, 1, 1, 1};
+  Lanes twr[kMaxSubsets], twi[kMaxSubsets];
+  for (std::size_t q = q_begin; q < q_end; ++q) {
+    for (std::size_t t = 0; t < h; ++t) {
+      alignas(64) double re[c8], im[c8];
       for (std::size_t lane = 0; lane < c8; ++lane) {
         // Multiplication mod 2^32 keeps the product mod 2N (a power of two below 2^32).
-        const std::uint32_t idx = (exponents[q * c8 + lane] * powers[s]) & mask_2n;
-        mr[lane] = roots[2 * idx] - 1.0;
-        mi[lane] = roots[2 * idx + 1];
+        const std::uint32_t idx = (exponents[q * c8 + lane] * singles[t]) & mask_2n;
+        re[lane] = roots[2 * idx];
+        im[lane] = roots[2 * idx + 1];
       }
-      const double* ks = kq + s * polys * 2 * c8;
-      for (std::size_t p = 0; p < polys; ++p) {
-        const double* kr = ks + p * 2 * c8;
-        const double* ki = kr + c8;
-        double* orr = o + p * 2 * c8;
-        double* oi = orr + c8;
-        if (s == 0) {
-          for (std::size_t lane = 0; lane < c8; ++lane) {
-            orr[lane] = mr[lane] * kr[lane] - mi[lane] * ki[lane];
-            oi[lane] = mr[lane] * ki[lane] + mi[lane] * kr[lane];
-          }
-        } else {
-          for (std::size_t lane = 0; lane < c8; ++lane) {
-            orr[lane] += mr[lane] * kr[lane] - mi[lane] * ki[lane];
-            oi[lane] += mr[lane] * ki[lane] + mi[lane] * kr[lane];
-          }
+      twr[std::size_t{1} << t] = TORUSML_LANES(re);
+      twi[std::size_t{1} << t] = TORUSML_LANES(im);
+    }
+    for (std::size_t s = 3; s <= subsets; ++s) {
+      const std::size_t low = s & (~s + 1), rest = s ^ low;
+      if (rest == 0) continue;
+      twr[s] = twr[rest] * twr[low] - twi[rest] * twi[low];
+      twi[s] = twr[rest] * twi[low] + twi[rest] * twr[low];
+    }
+    // The factors X^(a_S) - 1 (after all products are formed from the powers themselves).
+    Lanes fr_[kMaxSubsets];
+    for (std::size_t s = 1; s <= subsets; ++s) fr_[s] = twr[s] - one;
+    const double* kq = key + q * subsets * polys * 2 * c8;
+    if (prefetch_ahead != 0) {
+      const char* p = reinterpret_cast<const char*>(kq + prefetch_ahead * subsets * polys * 2 * c8);
+      for (std::size_t b = 0; b < subsets * polys * 2 * c8 * sizeof(double); b += 64)
+        __builtin_prefetch(p + b, 0, 2);
+    }
+    for (std::size_t c = 0; c < cols; ++c) {
+      Lanes re = {}, im = {};
+      for (std::size_t r = 0; r < rows; ++r) {
+        Lanes cr = {}, ci = {}, cr2 = {}, ci2 = {};  // two chains per part: FMA latency
+        for (std::size_t s = 1; s <= subsets; ++s) {
+          const double* kp = kq + ((s - 1) * polys + r * cols + c) * 2 * c8;
+          const Lanes kr = TORUSML_LANES(kp), ki = TORUSML_LANES(kp + c8);
+          cr += fr_[s] * kr;  // one fused multiply-add per line
+          cr2 -= twi[s] * ki;
+          ci += fr_[s] * ki;
+          ci2 += twi[s] * kr;
         }
+        cr += cr2;
+        ci += ci2;
+        const Lanes xr = TORUSML_LANES(f + r * n + q * c8);
+        const Lanes xi = TORUSML_LANES(f + r * n + m + q * c8);
+        re += xr * cr;
+        re -= xi * ci;
+        im += xr * ci;
+        im += xi * cr;
       }
+      *reinterpret_cast<Lanes*>(acc + c * n + q * c8) = re;
+      *reinterpret_cast<Lanes*>(acc + c * n + m + q * c8) = im;
     }
   }
 }
+
+#undef TORUSML_LANES
 
 // Balanced digits of the n coefficients of src into `levels` planes (digits[j * n + x], j = 0
 // the most significant): decomposition.h's arithmetic, branch-free for vectorization.
@@ -141,108 +184,214 @@ TORUSML_MULTIVERSION void decompose_polynomial(const Torus* __restrict src, std:
   }
 }
 
-// Buffers of one multi-bit bootstrap on the calling thread.
+// A barrier for the threads of one rotation (a few microseconds of work between two waits).
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(std::size_t threads) : threads_(threads) {}
+  void arrive_and_wait() {
+    const std::size_t phase = phase_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_) {
+      arrived_.store(0, std::memory_order_relaxed);
+      phase_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    while (phase_.load(std::memory_order_acquire) == phase) std::this_thread::yield();
+  }
+
+ private:
+  std::size_t threads_;
+  std::atomic<std::size_t> arrived_{0};
+  std::atomic<std::size_t> phase_{0};
+};
+
+// One accumulator of a lockstep rotation and its modulus-switched input.
+struct Rotation {
+  std::span<const std::uint32_t> switched;
+  std::span<Torus> acc;
+};
+
+// Fourier buffers of the rotations of one lockstep walk, shared by its threads.
+struct LockstepBuffers {
+  FourierBuffer digits;  // per rotation: (k+1) l Fourier polynomials
+  FourierBuffer acc;     // per rotation: k+1 Fourier polynomials
+  void resize(const GgswShape& g, std::size_t count) {
+    digits.resize(count * g.rows() * g.polynomial_size.value());
+    acc.resize(count * g.glwe_size());
+  }
+};
+
+struct LockstepWalk {
+  const FourierMultiBitBootstrapKey& bsk;
+  std::span<const Rotation> rotations;
+  const MonomialTable& table;
+  const FftPlan& plan;
+  std::size_t tile_bytes;
+  LockstepBuffers& buffers;
+  SpinBarrier* barrier;  // null when threads == 1
+  std::size_t threads;
+};
+
+// Thread `thread` of walk.threads: every rotation of the walk goes through the key group by group,
+// so that a group's GGSWs are read from memory once for all of them. Per group, the (k+1) l
+// forward FFTs of each accumulator's digits are split over the threads by polynomial, the fused
+// multiply-accumulate by chunk (in tiles of about tile_bytes of key, each applied to every
+// rotation while it is in cache), the k+1 inverse FFTs by polynomial, as the forward ones (so the
+// thread that writes an accumulator polynomial is the one that reads it next). The arithmetic of
+// each frequency does not depend on the split: every split gives the same bits.
+void walk_lockstep(const LockstepWalk& w, std::size_t thread) {
+  const MultiBitBootstrapKeyShape& shape = w.bsk.shape;
+  const GgswShape& g = shape.ggsw;
+  const std::size_t k = g.glwe_dimension.value(), n = g.polynomial_size.value();
+  const std::size_t levels = g.decomposition.level_count.value(), rows = g.rows();
+  const auto beta = static_cast<unsigned>(g.decomposition.base_log.value());
+  const auto mask_2n = static_cast<std::uint32_t>(2 * n - 1);
+  const std::size_t count = w.rotations.size(), gf = shape.grouping_factor.value();
+  const std::size_t chunks = n / 2 / kPackedChunk;
+  const std::size_t q_begin = thread * chunks / w.threads,
+                    q_end = (thread + 1) * chunks / w.threads;
+  thread_local std::vector<std::int64_t> digits;
+  digits.resize(levels * n);
+  std::vector<std::uint32_t> singles(count * kMaxGroupingFactor);
+  std::vector<unsigned char> active(count);
+  for (std::size_t group = 0; group < shape.groups(); ++group) {
+    const std::size_t h = shape.group_size(group), subsets = (std::size_t{1} << h) - 1;
+    bool any_active = false;
+    for (std::size_t t = 0; t < count; ++t) {
+      bool any = false;
+      for (std::size_t b = 0; b < h; ++b) {
+        singles[t * kMaxGroupingFactor + b] = w.rotations[t].switched[group * gf + b];
+        any = any || singles[t * kMaxGroupingFactor + b] != 0;
+      }
+      active[t] = any ? 1 : 0;  // all a_i = 0: X^0 - 1 = 0, the accumulator is unchanged
+      any_active = any_active || any;
+    }
+    if (!any_active) continue;
+    for (std::size_t u = thread; u < count * (k + 1); u += w.threads) {
+      const std::size_t t = u / (k + 1), i = u % (k + 1);
+      if (!active[t]) continue;
+      decompose_polynomial(w.rotations[t].acc.data() + i * n, n, beta,
+                           static_cast<unsigned>(levels), digits.data());
+      for (std::size_t j = 0; j < levels; ++j)
+        w.plan.forward_i64(digits.data() + j * n,
+                           w.buffers.digits.data() + (t * rows + i * levels + j) * n);
+    }
+    if (w.barrier) w.barrier->arrive_and_wait();
+    const std::size_t chunk_bytes = subsets * rows * (k + 1) * 2 * kPackedChunk * sizeof(double);
+    const std::size_t tile = std::max<std::size_t>(1, w.tile_bytes / chunk_bytes);
+    const double* key = w.bsk.group(group);
+    for (std::size_t q = q_begin; q < q_end; q += tile) {
+      bool first = true;  // the first rotation of a tile fetches the next one (possibly of the
+                          // next group: groups are contiguous, with the same chunk layout)
+      for (std::size_t t = 0; t < count; ++t) {
+        if (!active[t]) continue;
+        multi_bit_mac(w.buffers.acc.data() + t * g.glwe_size(),
+                      w.buffers.digits.data() + t * rows * n, key, w.table.exponents.data(),
+                      w.table.roots.data(), singles.data() + t * kMaxGroupingFactor, h, rows, k + 1,
+                      n, q, std::min(q_end, q + tile), mask_2n, first ? tile : 0);
+        first = false;
+      }
+    }
+    if (w.barrier) w.barrier->arrive_and_wait();
+    for (std::size_t u = thread; u < count * (k + 1); u += w.threads) {
+      const std::size_t t = u / (k + 1), i = u % (k + 1);
+      if (active[t])
+        w.plan.backward_add_torus(w.buffers.acc.data() + t * g.glwe_size() + i * n,
+                                  w.rotations[t].acc.data() + i * n);
+    }
+  }
+}
+
+// acc = (0, ..., 0, X^(-body) v).
+void init_accumulator(const LookupTable& lut, std::uint32_t body, const GgswShape& g,
+                      std::span<Torus> acc) {
+  const std::size_t k = g.glwe_dimension.value(), n = g.polynomial_size.value();
+  if (lut.polynomial_size() != g.polynomial_size) {
+    std::ostringstream os;
+    os << "multi-bit bootstrap: the lookup table was built for " << lut.polynomial_size()
+       << " but the bootstrapping key has " << g.polynomial_size
+       << "; build the table with the key's parameters";
+    throw ParameterMismatch(os.str());
+  }
+  std::fill(acc.begin(), acc.begin() + static_cast<std::ptrdiff_t>(k * n), 0);
+  polynomial_mul_monomial(acc.subspan(k * n, n), lut.accumulator, (2 * n - body) % (2 * n));
+}
+
+// Runs the walk of `rotations` on `threads` threads (the caller and threads - 1 helpers).
+void run_walk(const FourierMultiBitBootstrapKey& bsk, std::span<const Rotation> rotations,
+              std::size_t tile_bytes, std::size_t threads) {
+  const GgswShape& g = bsk.shape.ggsw;
+  threads = std::clamp<std::size_t>(threads, 1, g.polynomial_size.value() / 2 / kPackedChunk);
+  thread_local LockstepBuffers buffers;
+  buffers.resize(g, rotations.size());
+  SpinBarrier barrier(threads);
+  const LockstepWalk walk{
+      bsk,        rotations, monomial_table(g.polynomial_size), fft_plan(g.polynomial_size),
+      tile_bytes, buffers,   threads > 1 ? &barrier : nullptr,  threads};
+  std::vector<std::jthread> helpers;
+  for (std::size_t h = 1; h < threads; ++h)
+    helpers.emplace_back([&walk, h] { walk_lockstep(walk, h); });
+  walk_lockstep(walk, 0);
+}
+
+// Per-thread buffers of the single-ciphertext entry points.
 struct MultiBitScratch {
   std::vector<std::uint32_t> switched;
   std::vector<Torus> accumulator;
   LweCiphertext small;
-  std::vector<std::int64_t> digits;  // l * N
-  FourierBuffer fourier_digits;      // (k+1) l N
-  FourierBuffer fourier_acc;         // (k+1) N
-  FourierBuffer combined;            // one GGSW
 };
 MultiBitScratch& multi_bit_scratch() {
   thread_local MultiBitScratch scratch;
   return scratch;
 }
 
-// acc <- acc + combined [x] acc (combined: a packed Fourier GGSW).
-void add_external_product_assign(std::span<Torus> acc, const double* combined, const GgswShape& g,
-                                 const FftPlan& plan, MultiBitScratch& s) {
-  const std::size_t k = g.glwe_dimension.value(), n = g.polynomial_size.value();
-  const auto beta = static_cast<unsigned>(g.decomposition.base_log.value());
-  const auto levels = static_cast<unsigned>(g.decomposition.level_count.value());
-  for (std::size_t i = 0; i <= k; ++i) {
-    decompose_polynomial(acc.data() + i * n, n, beta, levels, s.digits.data());
-    for (std::size_t j = 0; j < levels; ++j)
-      plan.forward_i64(s.digits.data() + j * n, s.fourier_digits.data() + (i * levels + j) * n);
+void check_tables(std::span<const LookupTable* const> tables, std::size_t count, const char* what) {
+  if (tables.size() != 1 && tables.size() != count) {
+    std::ostringstream os;
+    os << what << ": " << tables.size() << " tables for " << count
+       << " ciphertexts; pass one table, or one per ciphertext";
+    throw InvalidArgument(os.str());
   }
-  // Every polynomial of acc is decomposed before any is updated.
-  plan.ggsw_mac(s.fourier_acc.data(), s.fourier_digits.data(), combined, g.rows(), k + 1, nullptr);
-  for (std::size_t c = 0; c <= k; ++c)
-    plan.backward_add_torus(s.fourier_acc.data() + c * n, acc.data() + c * n);
 }
 
-// The rotation amounts a_S (mod 2N) of every non-empty subset of a group; returns whether any is
-// non-zero (a group whose a_i are all 0 leaves the accumulator unchanged).
-bool subset_powers(std::span<const std::uint32_t> a, std::uint32_t mask_2n, std::uint32_t* powers) {
-  std::uint32_t all[std::size_t{1} << kMaxGroupingFactor];
-  all[0] = 0;
-  bool any = false;
-  for (std::size_t s = 1; s < (std::size_t{1} << a.size()); ++s) {
-    const auto t = static_cast<std::size_t>(std::countr_zero(s));
-    all[s] = (all[s & (s - 1)] + a[t]) & mask_2n;
-    powers[s - 1] = all[s];
-    any = any || a[t] != 0;
+// The batch on the default thread pool: lockstep groups of about options.lockstep ciphertexts,
+// sized so that the threads get equal shares (as keyswitch_bootstrap_batch). `small_input(i,
+// out)` writes input i under the small key.
+template <class SmallInput>
+void run_batch(const FourierMultiBitBootstrapKey& bsk, ModulusSwitchKind kind, std::size_t count,
+               std::span<const LookupTable* const> tables, LweCiphertextList& out,
+               const MultiBitBatchOptions& options, const SmallInput& small_input) {
+  const GgswShape& g = bsk.shape.ggsw;
+  const LweDimension big(g.glwe_dimension.value() * g.polynomial_size.value());
+  if (out.size() != count || out.dimension() != big) out = LweCiphertextList(big, count);
+  for (const LookupTable* t : tables) TORUSML_CHECK(t != nullptr, "null lookup table");
+  const std::size_t lockstep = std::max<std::size_t>(options.lockstep, 1);
+  const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
+  const std::size_t per_thread = (count + threads - 1) / threads;
+  std::size_t group = per_thread;
+  if (per_thread > 2 * lockstep) {
+    const std::size_t rounds = (per_thread + lockstep - 1) / lockstep;
+    group = (per_thread + rounds - 1) / rounds;
   }
-  return any;
-}
-
-struct GroupInput {
-  const FourierMultiBitBootstrapKey& bsk;
-  std::span<const std::uint32_t> switched;
-  const MonomialTable& table;
-};
-
-// Computes the combined GGSW of `group` into out; returns false (out untouched) for an identity.
-bool combine(const GroupInput& in, std::size_t group, double* out) {
-  const MultiBitBootstrapKeyShape& shape = in.bsk.shape;
-  const GgswShape& g = shape.ggsw;
-  const std::size_t n = g.polynomial_size.value();
-  const auto mask_2n = static_cast<std::uint32_t>(2 * n - 1);
-  const std::size_t size = shape.group_size(group);
-  std::uint32_t powers[(std::size_t{1} << kMaxGroupingFactor) - 1];
-  if (!subset_powers(in.switched.subspan(group * shape.grouping_factor.value(), size), mask_2n,
-                     powers))
-    return false;
-  combine_group(in.bsk.group(group), in.table.exponents.data(), in.table.roots.data(), powers,
-                (std::size_t{1} << size) - 1, g.rows() * (g.glwe_dimension.value() + 1),
-                n / 2 / kPackedChunk, mask_2n, out);
-  return true;
-}
-
-// The threaded pipeline: helper h combines groups h, h + helpers, ... into a ring of slots, the
-// calling thread runs the external products in group order.
-void rotate_pipelined(const GroupInput& in, std::span<Torus> acc, std::size_t threads,
-                      const FftPlan& plan, MultiBitScratch& s) {
-  const std::size_t groups = in.bsk.shape.groups();
-  const std::size_t helpers = std::min(threads - 1, groups);
-  const std::size_t ring = 2 * helpers;
-  const std::size_t doubles = in.bsk.shape.ggsw.fourier_doubles();
-  AlignedVector<double> slots(ring * doubles);
-  // ready[r] = 2 * group + 1 (+1 more if the group is not an identity) once slot r holds it.
-  std::vector<std::atomic<std::size_t>> ready(ring);
-  for (auto& r : ready) r.store(0, std::memory_order_relaxed);
-  std::atomic<std::size_t> consumed{0};
-  std::vector<std::jthread> workers;
-  for (std::size_t h = 0; h < helpers; ++h) {
-    workers.emplace_back([&, h] {
-      for (std::size_t group = h; group < groups; group += helpers) {
-        while (consumed.load(std::memory_order_acquire) + ring <= group) std::this_thread::yield();
-        const bool any = combine(in, group, slots.data() + (group % ring) * doubles);
-        ready[group % ring].store(2 * group + 1 + (any ? 1 : 0), std::memory_order_release);
-      }
-    });
-  }
-  for (std::size_t group = 0; group < groups; ++group) {
-    std::size_t state;
-    while ((state = ready[group % ring].load(std::memory_order_acquire)) < 2 * group + 1)
-      std::this_thread::yield();
-    if (state == 2 * group + 2)
-      add_external_product_assign(acc, slots.data() + (group % ring) * doubles, in.bsk.shape.ggsw,
-                                  plan, s);
-    consumed.store(group + 1, std::memory_order_release);
-  }
+  group = std::max<std::size_t>(group, 1);
+  const std::size_t n_small = bsk.shape.input_lwe_dimension.value();
+  parallel_for((count + group - 1) / group, [&](std::size_t gi) {
+    const std::size_t begin = gi * group, size = std::min(count, begin + group) - begin;
+    LweCiphertextList small(bsk.shape.input_lwe_dimension, size);
+    small_input(begin, size, small);
+    std::vector<std::uint32_t> switched(size * (n_small + 1));
+    std::vector<Torus> accs(size * g.glwe_size());
+    std::vector<Rotation> rotations;
+    for (std::size_t t = 0; t < size; ++t) {
+      const std::span<std::uint32_t> sw(switched.data() + t * (n_small + 1), n_small + 1);
+      modulus_switch(small[t], g.polynomial_size, kind, sw);
+      const std::span<Torus> acc(accs.data() + t * g.glwe_size(), g.glwe_size());
+      init_accumulator(*tables[tables.size() == 1 ? 0 : begin + t], sw[n_small], g, acc);
+      rotations.push_back({sw, acc});
+    }
+    run_walk(bsk, rotations, options.tile_bytes, 1);
+    for (std::size_t t = 0; t < size; ++t)
+      sample_extract(rotations[t].acc, g.glwe_dimension, g.polynomial_size, out[begin + t]);
+  });
 }
 
 }  // namespace
@@ -251,36 +400,13 @@ void multi_bit_blind_rotate(const FourierMultiBitBootstrapKey& bsk,
                             std::span<const std::uint32_t> switched, const LookupTable& lut,
                             std::span<Torus> acc, std::size_t threads) {
   const GgswShape& g = bsk.shape.ggsw;
-  const std::size_t k = g.glwe_dimension.value(), n = g.polynomial_size.value();
   const std::size_t count = bsk.shape.input_lwe_dimension.value();
   TORUSML_CHECK_EQ(switched.size(), count + 1);
   TORUSML_CHECK_EQ(acc.size(), g.glwe_size());
   TORUSML_CHECK_EQ(bsk.data.size(), bsk.shape.ggsw_count() * g.fourier_doubles());
-  if (lut.polynomial_size() != g.polynomial_size) {
-    std::ostringstream os;
-    os << "multi-bit bootstrap: the lookup table was built for " << lut.polynomial_size()
-       << " but the bootstrapping key has " << g.polynomial_size
-       << "; build the table with the key's parameters";
-    throw ParameterMismatch(os.str());
-  }
-  // acc = (0, ..., 0, X^(-b) v).
-  std::fill(acc.begin(), acc.begin() + static_cast<std::ptrdiff_t>(k * n), 0);
-  polynomial_mul_monomial(acc.subspan(k * n, n), lut.accumulator,
-                          (2 * n - switched[count]) % (2 * n));
-  const FftPlan& plan = fft_plan(g.polynomial_size);
-  MultiBitScratch& s = multi_bit_scratch();
-  s.digits.resize(g.decomposition.level_count.value() * n);
-  s.fourier_digits.resize(g.rows() * n);
-  s.fourier_acc.resize(g.glwe_size());
-  const GroupInput in{bsk, switched, monomial_table(g.polynomial_size)};
-  if (threads > 1 && bsk.shape.groups() > 1) {
-    rotate_pipelined(in, acc, threads, plan, s);
-    return;
-  }
-  s.combined.resize(g.fourier_doubles());
-  for (std::size_t group = 0; group < bsk.shape.groups(); ++group)
-    if (combine(in, group, s.combined.data()))
-      add_external_product_assign(acc, s.combined.data(), g, plan, s);
+  init_accumulator(lut, switched[count], g, acc);
+  const Rotation rotation{switched, acc};
+  run_walk(bsk, std::span(&rotation, 1), MultiBitBatchOptions{}.tile_bytes, threads);
 }
 
 void multi_bit_bootstrap(const FourierMultiBitBootstrapKey& bsk, ModulusSwitchKind kind, LweView in,
@@ -305,6 +431,41 @@ void keyswitch_multi_bit_bootstrap(const LweKeyswitchKey& ksk,
   if (s.small.dimension() != small || s.small.data().empty()) s.small = LweCiphertext(small);
   keyswitch(ksk, in, s.small);
   multi_bit_bootstrap(bsk, kind, s.small, lut, out, threads);
+}
+
+void multi_bit_bootstrap_batch(const FourierMultiBitBootstrapKey& bsk, ModulusSwitchKind kind,
+                               const LweCiphertextList& in,
+                               std::span<const LookupTable* const> tables, LweCiphertextList& out,
+                               const MultiBitBatchOptions& options) {
+  check_tables(tables, in.size(), "multi_bit_bootstrap_batch");
+  require_same_dimension(in.dimension(), bsk.shape.input_lwe_dimension, "multi-bit batch input");
+  run_batch(bsk, kind, in.size(), tables, out, options,
+            [&](std::size_t begin, std::size_t size, LweCiphertextList& small) {
+              for (std::size_t t = 0; t < size; ++t) {
+                const auto src = in[begin + t].data();
+                std::copy(src.begin(), src.end(), small[t].data().begin());
+              }
+            });
+}
+
+void keyswitch_multi_bit_bootstrap_batch(const LweKeyswitchKey& ksk,
+                                         const FourierMultiBitBootstrapKey& bsk,
+                                         ModulusSwitchKind kind, const LweCiphertextList& in,
+                                         std::span<const LookupTable* const> tables,
+                                         LweCiphertextList& out,
+                                         const MultiBitBatchOptions& options) {
+  check_tables(tables, in.size(), "keyswitch_multi_bit_bootstrap_batch");
+  require_same_dimension(in.dimension(), ksk.shape.input_lwe_dimension, "multi-bit batch input");
+  run_batch(bsk, kind, in.size(), tables, out, options,
+            [&](std::size_t begin, std::size_t size, LweCiphertextList& small) {
+              std::vector<LweView> ins;
+              std::vector<LweMutView> outs;
+              for (std::size_t t = 0; t < size; ++t) {
+                ins.push_back(in[begin + t]);
+                outs.push_back(small[t]);
+              }
+              keyswitch_group(ksk, ins, outs);
+            });
 }
 
 }  // namespace torusml::tfhe
