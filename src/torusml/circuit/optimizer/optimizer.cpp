@@ -63,14 +63,15 @@ namespace {
 // Keyswitch: k N l_ks rows of the keyswitching key, each an (n+1)-wide multiply-accumulate,
 // streamed from memory: kKeyswitchSeconds k N l_ks (n + 1).
 //
-// Calibration (least squares, one core of this Zen 4 machine, AVX-512 FFT): blind rotations and
-// keyswitches timed for 11 parameter sets from k = 6, N = 256 to k = 1, N = 16384 (the optimizer's
-// choices for 1 to 7 bits and the presets for 3 to 6 bits). The model is within 13% of every
-// CMux measurement. Keyswitch: refit with the 32-bit key (bench_tfhe keyswitch/<preset>, median
-// of 3): 0.27e-9 to 0.30e-9 for the presets of 4 to 8 bits, whose keys exceed the caches.
-constexpr double kFftSeconds = 0.171e-9;
-constexpr double kKeySeconds = 0.484e-9;
-constexpr double kKeyswitchSeconds = 0.28e-9;
+// Calibration: bench/cost_model_fit (one core of this Zen 4 machine, idle, AVX-512 FFT) times one
+// KS + PBS for the 32 sets the optimizer weighs for 1 to 6 bits (its optimum at each N from 2^8
+// to 2^14) and fits the three constants by least squares on relative errors: Spearman rank
+// correlation 0.997 between model and measurement (0.996 with the previous constants, which
+// overestimated every set by 1.5-1.8x and ranked N = 4096, l = 2 ahead of the 30% faster
+// N = 8192, l = 1 for 6 bits).
+constexpr double kFftSeconds = 0.0698e-9;
+constexpr double kKeySeconds = 0.399e-9;
+constexpr double kKeyswitchSeconds = 0.260e-9;
 
 double cmux_seconds(std::size_t k, std::size_t big_n, std::size_t l) {
   const double kp1 = static_cast<double>(k + 1), half = static_cast<double>(big_n) / 2.0;
