@@ -658,7 +658,9 @@ LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement>
   return result;
 }
 
-CostModelConstants cost_model_constants() { return {kFftSeconds, kKeySeconds, kKeyswitchSeconds}; }
+CostModelConstants cost_model_constants() {
+  return {kFftSeconds, kKeySeconds, kKeyswitchSeconds};
+}
 
 double estimate_pbs_seconds(const tfhe::PbsParameters& p) {
   return affine_cost(p.glwe_dimension.value(), p.polynomial_size.value(), p.pbs.level_count.value(),
