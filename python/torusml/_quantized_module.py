@@ -161,15 +161,20 @@ def _cpu_count():
         return max(1, os.cpu_count() or 1)
 
 
+def _progress_wanted(progress):
+    """Whether to show a progress bar: progress=True always, False never, None when stderr is a
+    terminal."""
+    if progress is None:
+        isatty = getattr(sys.stderr, "isatty", None)
+        return bool(isatty and isatty())
+    return bool(progress)
+
+
 def _progress_bar(total, progress):
     """A tqdm bar over `total` samples, or None when silenced (progress=False, stderr not a
     terminal with progress=None, or tqdm missing)."""
-    if progress is False:
+    if not _progress_wanted(progress):
         return None
-    if progress is None:
-        isatty = getattr(sys.stderr, "isatty", None)
-        if not (isatty and isatty()):
-            return None
     try:
         from tqdm import tqdm  # Debian's python3-tqdm
     except ImportError:
@@ -190,13 +195,7 @@ class KeygenProgress:
 
     @property
     def callback(self):
-        if self._progress is False:
-            return None
-        if self._progress is None:
-            isatty = getattr(sys.stderr, "isatty", None)
-            if not (isatty and isatty()):
-                return None
-        return self._update
+        return self._update if _progress_wanted(self._progress) else None
 
     def _update(self, done, total):
         if total == 0:
