@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -239,6 +240,63 @@ TEST(Optimizer, SearchIsFast) {
     EXPECT_LT(ms, 200.0) << r.summary;
     expect_sound(r, pbs, outputs, global ? -40.0 - std::log2(static_cast<double>(total)) : -40.0);
   }
+}
+
+// Property test: over random requirements (precisions, weights, counts, outputs, per-PBS or
+// global failure targets, search bounds), the optimizer either throws CompileError or returns a
+// valid, 128-bit-secure set that meets every requirement when recomputed with the noise model.
+TEST(Optimizer, RandomRequirementsNeverGiveParametersUnder128BitSecurity) {
+  std::mt19937_64 rng(20261129);
+  const auto uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
+  const auto pick = [&](unsigned lo, unsigned hi) {
+    return std::uniform_int_distribution<unsigned>(lo, hi)(rng);
+  };
+  unsigned solved = 0, impossible = 0;
+  for (int trial = 0; trial < 120; ++trial) {
+    std::vector<PbsRequirement> pbs(pick(1, 4));
+    std::uint64_t total = 0;
+    for (PbsRequirement& r : pbs) {
+      r.precision_bits = pick(1, 9);
+      r.pbs_weight = pick(0, 3) == 0 ? 0.0 : std::exp2(uniform(0.0, 14.0));
+      r.fresh_weight = pick(0, 2) == 0 ? 0.0 : std::exp2(uniform(0.0, 12.0));
+      if (r.pbs_weight == 0.0 && r.fresh_weight == 0.0) r.fresh_weight = 1.0;
+      r.count = 1 + pick(0, 100'000);
+      total += r.count;
+    }
+    std::vector<OutputRequirement> outputs(pick(0, 2));
+    for (OutputRequirement& o : outputs) {
+      o.width_bits = pick(1, 24);
+      o.pbs_weight = std::exp2(uniform(0.0, 10.0));
+      o.fresh_weight = std::exp2(uniform(0.0, 10.0));
+      o.count = 1 + pick(0, 1000);
+      total += o.count;
+    }
+    OptimizerOptions options;
+    double log2_target = -uniform(20.0, 80.0);
+    if (pick(0, 1) == 0) {
+      options.global_p_error = std::exp2(log2_target);
+      log2_target -= std::log2(static_cast<double>(total));
+    } else {
+      options.p_error = std::exp2(log2_target);
+    }
+    options.max_glwe_dimension = pick(1, 6);
+    options.min_log2_polynomial_size = pick(8, 10);
+    options.max_log2_polynomial_size = pick(options.min_log2_polynomial_size + 2, 17);
+    try {
+      const OptimizerResult r = optimize_pbs_parameters(pbs, outputs, options);
+      SCOPED_TRACE("trial " + std::to_string(trial) + ": " + r.summary);
+      expect_sound(r, pbs, outputs, log2_target + 1e-6);
+      EXPECT_LE(r.parameters.glwe_dimension.value(), options.max_glwe_dimension);
+      ++solved;
+    } catch (const CompileError&) {
+      ++impossible;
+    }
+  }
+  // The generator reaches both outcomes (a test that cannot fail is not a test).
+  EXPECT_GT(solved, 60u);
+  EXPECT_GT(impossible, 0u);
 }
 
 TEST(Optimizer, LeveledDimensionGrowsWithWidthAndStaysSecureAndCorrect) {
