@@ -15,22 +15,46 @@
 //   keygen/<preset>     client key + seeded server key + expansion to the Fourier domain
 //   encrypt/<preset>    a client's encryption of one input (an LWE ciphertext under the big key),
 //                       one thread (the constant of circuit::estimate_encryption_seconds)
+//   ms_noise_reduction/<preset>/<kind>/Z:Z/R:R  the modulus switch noise reduction
+//                       (improve_modulus_switch_noise) of one keyswitched ciphertext with Z
+//                       encryptions of zero and at most R rounds, one thread, averaged over 64
+//                       inputs (counters: scans and applied zeros per ciphertext, ns per window
+//                       pair of a scan, and the cost model's estimate: the constants of
+//                       estimate_noise_reduction_seconds)
+//   ks_pbs_drift/tfhe_4bit/<kind>/Z:Z/R:R  keyswitch + noise reduction + PBS with such keys, one
+//                       thread, over 16 inputs
+//   many_lut/<preset>/m:M  M lookups of one ciphertext by one many-LUT keyswitch + PBS
+//                       (many_lut.h, inputs of bits - log2 M bits) against M separate keyswitch +
+//                       PBS of it, interleaved in each iteration, one thread (3- and 4-bit
+//                       presets); counters many_lut_ms, separate_ms and their ratio
+//   ks_pbs_opt/<b>bit/<ms>, pbs_batch_1t_opt/<b>bit/<ms>  keyswitch + PBS (one, and a batch on one
+//                       thread) with the parameters the circuit optimizer chooses for a b-bit
+//                       lookup of one PBS output (2-norm 1) at p_error 2^-40, b = 4..8: <ms> cm
+//                       with the CenteredMean modulus switch only (before the noise reduction),
+//                       best with every candidate (what circuits get, e.g. DriftCenteredMean)
 // Counters: bits, n, N, k, l (pbs levels), ks_l, threads, and key sizes in bytes (plain and
 // seeded). Benchmarks of one preset are registered together so that its keys are generated once.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
+#include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/encoding.h"
 #include "torusml/tfhe/keys.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/lookup_table.h"
+#include "torusml/tfhe/many_lut.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
 #include "torusml/tfhe/multi_bit_bootstrap.h"
 #include "torusml/tfhe/presets.h"
 
@@ -245,9 +269,152 @@ void bm_keygen(benchmark::State& state, const PbsParameters* p) {
   state.counters["threads"] = static_cast<double>(torusml::default_thread_pool().size());
 }
 
+// The preset with a Drift kind: Z zeros, at most R rounds, zeros at the small key's noise.
+PbsParameters with_drift(const PbsParameters& p, ModulusSwitchKind kind, std::size_t zeros,
+                         std::size_t rounds) {
+  PbsParameters q = p;
+  q.modulus_switch = kind;
+  q.ms_noise_reduction = {zeros, rounds, p.lwe_noise};
+  q.name = p.name + "_" + to_string(kind);
+  return q;
+}
+
+void bm_noise_reduction(benchmark::State& state, const PbsParameters* p, ModulusSwitchKind kind) {
+  const auto zeros = static_cast<std::size_t>(state.range(0));
+  const auto rounds = static_cast<std::size_t>(state.range(1));
+  const std::size_t n = p->lwe_dimension.value();
+  // The cost does not depend on the key or the noise: uniform masks and bodies.
+  Csprng rng(seed_of(9));
+  SeededLweCiphertextList list{p->lwe_dimension, seed_of(10), std::vector<Torus>(zeros)};
+  rng.fill_uniform(list.bodies);
+  const ModulusSwitchNoiseReductionKey key =
+      expand_noise_reduction_key(list, p->polynomial_size, rounds);
+  LweCiphertextList inputs(p->lwe_dimension, 64);
+  rng.fill_uniform(inputs.data());
+  LweCiphertext ct(p->lwe_dimension);
+  std::size_t i = 0, scans = 0, applied = 0;
+  for (auto _ : state) {
+    const LweView in = inputs[i++ % inputs.size()];
+    std::copy(in.data().begin(), in.data().end(), ct.data().begin());
+    const NoiseReductionOutcome o = improve_modulus_switch_noise(ct, key, kind);
+    scans += o.scans;
+    applied += o.applied;
+    benchmark::DoNotOptimize(ct.data().data());
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["scans"] = static_cast<double>(scans) / iterations;
+  state.counters["applied"] = static_cast<double>(applied) / iterations;
+  state.counters["n"] = static_cast<double>(n);
+  // Seconds per window pair (one zero, one mask element, both signs) if scans dominate.
+  state.counters["s_per_window"] =
+      benchmark::Counter(static_cast<double>(scans) * static_cast<double>(zeros * n),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["model_s"] = estimate_noise_reduction_seconds(with_drift(*p, kind, zeros, rounds));
+}
+
+void bm_ks_pbs_drift(benchmark::State& state, const PbsParameters* base, ModulusSwitchKind kind) {
+  static std::map<std::string, std::unique_ptr<PbsParameters>> sets;
+  const auto zeros = static_cast<std::size_t>(state.range(0));
+  const auto rounds = static_cast<std::size_t>(state.range(1));
+  const PbsParameters q = with_drift(*base, kind, zeros, rounds);
+  auto& slot = sets[q.name + std::to_string(zeros) + "/" + std::to_string(rounds)];
+  if (!slot) slot = std::make_unique<PbsParameters>(q);
+  const PbsParameters* p = slot.get();
+  const BenchKeys& k = keys_for(*p);
+  const LookupTable table = make_identity_table(*p);
+  std::vector<LweCiphertext> inputs;
+  for (std::int64_t m = 0; m < 16; ++m) {
+    EncryptionGenerator gen(seed_of(3), seed_of(4), static_cast<std::uint64_t>(m) + 1);
+    inputs.push_back(encrypt(k.client, m % (std::int64_t{1} << p->message_bits), gen));
+  }
+  LweCiphertext out(p->big_lwe_dimension());
+  std::size_t i = 0;
+  bool ok = true;
+  for (auto _ : state) {
+    const std::size_t t = i++ % inputs.size();
+    keyswitch_bootstrap(k.server, inputs[t], table, out);
+    benchmark::DoNotOptimize(out.data().data());
+    ok = ok && decrypt(k.client, out) == t % (std::size_t{1} << p->message_bits);
+  }
+  if (!ok) state.SkipWithError("wrong PBS result");
+  set_counters(state, *p, k);
+  state.counters["threads"] = 1;
+  state.counters["zeros_seeded_bytes"] = static_cast<double>(zeros * 8 + 32);
+  state.counters["zeros_expanded_bytes"] =
+      static_cast<double>(k.server.ms_noise_reduction_key.windows.size() * 2 + zeros * 8 + 32);
+}
+
+// M lookups of one ciphertext: one many-LUT KS-PBS against M KS-PBS, both timed in every
+// iteration (steady clock), so that their ratio comes from the same run.
+void bm_many_lut(benchmark::State& state, const PbsParameters* p) {
+  const BenchKeys& k = keys_for(*p);
+  const auto m = static_cast<std::size_t>(state.range(0));
+  std::size_t theta = 0;
+  while ((std::size_t{1} << theta) < m) ++theta;
+  const unsigned bits = p->message_bits - static_cast<unsigned>(theta);
+  std::vector<std::function<std::int64_t(std::uint64_t)>> fs;
+  std::vector<LookupTable> separate;
+  for (std::size_t j = 0; j < m; ++j) {
+    fs.push_back([j](std::uint64_t v) { return static_cast<std::int64_t>(v + j); });
+    separate.push_back(make_lookup_table(*p, fs.back()));
+  }
+  const ManyLookupTable packed = make_many_lookup_table(*p, fs);
+  // The bits-bit message 1, i.e. the p-bit message 2^theta.
+  const LweCiphertext in = fresh_input(k, std::int64_t{1} << theta);
+  std::vector<LweCiphertext> outs(m, LweCiphertext(p->big_lwe_dimension()));
+  std::vector<LweMutView> views(outs.begin(), outs.end());
+  LweCiphertext single(p->big_lwe_dimension());
+  double fused_seconds = 0, separate_seconds = 0;
+  using Clock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    keyswitch_many_lut_bootstrap(k.server, in, packed, views);
+    const auto t1 = Clock::now();
+    for (const LookupTable& t : separate) {
+      keyswitch_bootstrap(k.server, in, t, single);
+      benchmark::DoNotOptimize(single.data().data());
+    }
+    const auto t2 = Clock::now();
+    fused_seconds += std::chrono::duration<double>(t1 - t0).count();
+    separate_seconds += std::chrono::duration<double>(t2 - t1).count();
+  }
+  for (std::size_t j = 0; j < m; ++j)
+    if (decrypt(k.client, outs[j]) != 1 + j) state.SkipWithError("wrong many-LUT result");
+  if (decrypt(k.client, single) != (std::uint64_t{1} << theta) + m - 1)
+    state.SkipWithError("wrong PBS result");
+  set_counters(state, *p, k);
+  const auto iterations = static_cast<double>(state.iterations());
+  state.counters["threads"] = 1;
+  state.counters["m"] = static_cast<double>(m);
+  state.counters["input_bits"] = bits;
+  state.counters["many_lut_ms"] = fused_seconds / iterations * 1e3;
+  state.counters["separate_ms"] = separate_seconds / iterations * 1e3;
+  state.counters["ratio"] = fused_seconds / separate_seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The optimizer's choices per precision, before (CenteredMean only) and after (every modulus
+  // switch candidate); addresses stable for the registered benchmarks.
+  static std::vector<PbsParameters> optimized;
+  optimized.reserve(10);
+  for (unsigned bits = 4; bits <= 8; ++bits) {
+    for (const bool best : {false, true}) {
+      torusml::circuit::OptimizerOptions o;
+      if (!best) o.modulus_switch_candidates = {{ModulusSwitchKind::CenteredMean, 0, 0}};
+      const torusml::circuit::PbsRequirement req{bits, 1.0, 0.0, 1};
+      optimized.push_back(
+          torusml::circuit::optimize_pbs_parameters(std::span(&req, 1), {}, o).parameters);
+      const std::string name = std::to_string(bits) + "bit/" + (best ? "best" : "cm");
+      benchmark::RegisterBenchmark(("ks_pbs_opt/" + name).c_str(), bm_ks_pbs, &optimized.back())
+          ->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(("pbs_batch_1t_opt/" + name).c_str(), bm_pbs_batch,
+                                   &optimized.back(), true)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
   for (const PbsParameters& p : all_presets()) {
     const bool large = p.polynomial_size.value() > 8192;
     benchmark::RegisterBenchmark(("pbs/" + p.name).c_str(), bm_pbs, &p)
@@ -294,6 +461,32 @@ int main(int argc, char** argv) {
         for (const std::int64_t lockstep : {1, 2, 8}) tune->Args({64, lockstep});
       }
     }
+    if (p.message_bits >= 4 && p.message_bits <= 6) {
+      for (const auto kind : {ModulusSwitchKind::Drift, ModulusSwitchKind::DriftCenteredMean}) {
+        auto* b = benchmark::RegisterBenchmark(
+                      ("ms_noise_reduction/" + p.name + "/" + to_string(kind)).c_str(),
+                      bm_noise_reduction, &p, kind)
+                      ->ArgNames({"Z", "R"})
+                      ->Unit(benchmark::kMicrosecond);
+        for (const std::int64_t zeros : {64, 256, 1024, 4096})
+          for (const std::int64_t rounds : {1, 2}) b->Args({zeros, rounds});
+      }
+    }
+    if (p.message_bits == 4) {
+      for (const auto kind : {ModulusSwitchKind::Drift, ModulusSwitchKind::DriftCenteredMean})
+        benchmark::RegisterBenchmark(("ks_pbs_drift/" + p.name + "/" + to_string(kind)).c_str(),
+                                     bm_ks_pbs_drift, &p, kind)
+            ->ArgNames({"Z", "R"})
+            ->Args({256, 2})
+            ->Args({1024, 2})
+            ->Unit(benchmark::kMillisecond);
+    }
+    if (p.message_bits == 3 || p.message_bits == 4)
+      benchmark::RegisterBenchmark(("many_lut/" + p.name).c_str(), bm_many_lut, &p)
+          ->ArgNames({"m"})
+          ->Arg(2)
+          ->Arg(4)
+          ->Unit(benchmark::kMillisecond);
     auto* kg = benchmark::RegisterBenchmark(("keygen/" + p.name).c_str(), bm_keygen, &p)
                    ->Unit(benchmark::kMillisecond)
                    ->UseRealTime();

@@ -410,6 +410,29 @@ std::vector<std::vector<Tensor>> table_inputset() {
   return set;
 }
 
+// Two lookups of one value fused into one many-LUT bootstrap per element (a 3-bit read of 2
+// tables: 4 bits, within w's 4-bit lookup): a Bootstrap leader and a FusedLookup.
+Program many_lut_program() {
+  Builder b;
+  Value x = b.input("x", {3});
+  Value w = b.input("w", {2});
+  Value v = x - 4;
+  b.output(relu(v));
+  b.output(apply_table(
+      v, [](std::int64_t t) { return t * t; }, "square"));
+  b.output(apply_table(
+      w, [](std::int64_t t) { return t / 2; }, "halve"));
+  return b.build();
+}
+
+std::vector<std::vector<Tensor>> many_lut_inputset() {
+  std::vector<std::vector<Tensor>> set;
+  for (std::int64_t i = 0; i < 16; ++i)
+    set.push_back(
+        {Tensor::vector({i % 8, (3 * i) % 8, (5 * i + 1) % 8}), Tensor::vector({i, 15 - i})});
+  return set;
+}
+
 std::vector<Tensor> first_sample(const std::vector<std::vector<Tensor>>& set) {
   std::vector<Tensor> out;
   for (const Tensor& t : set[0]) {
@@ -460,6 +483,8 @@ const std::vector<CircuitFixture>& circuit_fixtures() {
     f.push_back(compiled("table", table_program(), table_inputset()));
     f.push_back(retargeted("table_small_pbs", f[2]));
     f.push_back(retargeted("rich_small_pbs", f[0]));
+    f.push_back(compiled("many_lut", many_lut_program(), many_lut_inputset()));
+    f.push_back(retargeted("many_lut_small_pbs", f[5]));
     return f;
   }();
   return fixtures;
@@ -552,10 +577,12 @@ std::int64_t total_elements(const Program& program) {
 std::int64_t bootstrapped_elements(const ServerProgram& sp) {
   std::int64_t total = 0;
   for (const Instruction& ins : sp.instructions) {
-    if (ins.kind != InstructionKind::Bootstrap) continue;
+    const auto per_element = static_cast<std::int64_t>(bootstraps_per_element(ins));
+    if (per_element == 0) continue;
     const std::int64_t e = element_count(sp.program.node(ins.node).shape);
-    if (e < 0 || e > kMaxRunElements || total > kMaxRunElements) return kMaxRunElements + 1;
-    total += e;
+    if (e < 0 || e > kMaxRunElements || total > kMaxRunElements || per_element > kMaxRunElements)
+      return kMaxRunElements + 1;
+    total += e * per_element;
   }
   return total;
 }

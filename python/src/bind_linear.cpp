@@ -22,6 +22,10 @@ py::dict statistics_dict(const circuit::CompiledCircuit& c) {
   d["pbs_count"] = s.pbs_count;
   d["keyswitch_count"] = s.keyswitch_count;
   d["table_lookup_nodes"] = s.table_lookup_nodes;
+  d["exact_rounding_pbs_count"] = s.exact_rounding_pbs_count;
+  d["exact_rounding_max_bits"] = s.exact_rounding_max_bits;
+  d["many_lut_lookups"] = s.many_lut_lookups;
+  d["many_lut_pbs_count"] = s.many_lut_pbs_count;
   d["linear_terms"] = s.linear_terms;
   d["max_bit_width"] = s.max_bit_width;
   d["max_table_bits"] = s.max_table_bits;

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numeric>
 
 #include "circuit_test_util.h"
 #include "torusml/circuit/frontend/builder.h"
+#include "torusml/circuit/runtime/interpreter.h"
 #include "torusml/common/error.h"
 
 namespace torusml::circuit::testing {
@@ -165,6 +167,147 @@ TEST(Compiler, IntermediateSumsMayWrapWhenWhatIsReadFits) {
   const auto clear = c.evaluate(x_batch, Mode::Clear);
   EXPECT_EQ(c.encrypt_run_decrypt(keys_for(c), x_batch), clear);
   EXPECT_EQ(c.evaluate(x_batch, Mode::Simulate), clear);
+}
+
+// Exact rounding by digits (exact_rounding.h), without noise: the steps the compiler plans give
+// round_bit_pattern's clear semantics (ties away from zero) on every value of the input's range,
+// signed and unsigned, in one chunk or several, for every number of bits removed that leaves at
+// most 10 (what a lookup may read).
+TEST(Compiler, ExactRoundingByDigitsIsExactOnEveryValueWithoutNoise) {
+  int planned = 0;
+  for (unsigned width : {3u, 7u, 12u, 13u}) {
+    for (unsigned lsbs = std::max(1u, width - std::min(width, 10u)); lsbs < width; ++lsbs) {
+      for (bool is_signed : {false, true}) {
+        // The widest range whose rounded values still fit `width` bits.
+        const std::int64_t h = std::int64_t{1} << (lsbs - 1);
+        const std::int64_t lo = is_signed ? -(std::int64_t{1} << (width - 1)) + h : 0;
+        const std::int64_t hi = (std::int64_t{1} << (is_signed ? width - 1 : width)) - h - 1;
+        std::vector<std::int64_t> all(static_cast<std::size_t>(hi - lo + 1));
+        std::iota(all.begin(), all.end(), lo);
+        const auto n = static_cast<std::int64_t>(all.size());
+        Builder b;
+        b.output(round_bit_pattern(b.input("x", {n}), lsbs, RoundingMode::Exact));
+        const Tensor x({n}, all);
+        const std::vector<std::vector<Tensor>> inputset = {{x}};
+        const CompiledCircuit c = compile(b.build(), inputset);
+        ServerProgram sp = c.server_program();
+        const Instruction& ins = sp.instructions.back();
+        if (ins.kind != InstructionKind::ExactRound) {
+          // Only an input no wider than what the circuit reads anyway keeps the table.
+          EXPECT_EQ(ins.kind, InstructionKind::Bootstrap);
+          continue;
+        }
+        ++planned;
+        EXPECT_EQ(ins.rounding.input_width, width) << lsbs;
+        for (RoundingStep& step : sp.instructions.back().rounding.steps) step.noise_std_box = 0;
+        ClientSpecification spec = c.client_specification();
+        spec.output_noise_std_lsb.assign(spec.outputs.size(), 0.0);
+        const Tensor batch({1, n}, all);
+        const auto noiseless = interpret(sp, spec, std::span(&batch, 1), true, 3);
+        const auto clear = c.evaluate(std::span(&batch, 1), Mode::Clear);
+        ASSERT_EQ(noiseless, clear)
+            << "width " << width << ", lsbs " << lsbs << ", signed " << is_signed;
+      }
+    }
+  }
+  EXPECT_GE(planned, 40);
+}
+
+// What an exact rounding by digits costs: the sign read (signed inputs) and two bootstraps per
+// chunk (one for a 1-bit chunk), counted in the statistics with their precision and in the
+// failure probability; its result joins its input's encoding, and a lookup reads only the kept
+// bits of it.
+TEST(Compiler, ExactRoundingByDigitsStatistics) {
+  struct Case {
+    unsigned width, kept;
+    bool is_signed;
+    std::vector<unsigned> chunks;
+    std::uint64_t bootstraps;  // per element, the lookup excluded
+  };
+  for (const Case& k : {Case{12, 6, true, {6}, 3}, Case{12, 6, false, {6}, 2},
+                        Case{14, 6, true, {7, 1}, 4}, Case{14, 4, true, {5, 5}, 5}}) {
+    const unsigned lsbs = k.width - k.kept;
+    const std::int64_t h = std::int64_t{1} << (lsbs - 1);
+    const std::int64_t lo = k.is_signed ? -(std::int64_t{1} << (k.width - 1)) + h : 0;
+    const std::int64_t hi = (std::int64_t{1} << (k.is_signed ? k.width - 1 : k.width)) - h - 1;
+    Builder b;
+    Value r = round_bit_pattern(b.input("x", {3}), lsbs, RoundingMode::Exact);
+    b.output(apply_table(
+        r, [](std::int64_t v) { return v / 1024; }, "scale"));
+    const Program p = b.build();
+    const std::vector<std::vector<Tensor>> inputset = {{Tensor::vector({lo, hi, 0})}};
+    const CompiledCircuit c = compile(p, inputset);
+    const NodeId round_node = p.nodes[p.nodes.size() - 2].op == OpKind::Round
+                                  ? static_cast<NodeId>(p.nodes.size() - 2)
+                                  : -1;
+    ASSERT_GE(round_node, 0);
+    const NodeAnalysis& na = c.analysis().nodes[static_cast<std::size_t>(round_node)];
+    EXPECT_TRUE(na.rounding_by_digits);
+    EXPECT_EQ(na.rounding_chunks, k.chunks);
+    const ServerProgram& sp = c.server_program();
+    EXPECT_EQ(sp.instructions[static_cast<std::size_t>(round_node)].kind,
+              InstructionKind::ExactRound);
+    EXPECT_EQ(sp.encodings[static_cast<std::size_t>(round_node)].width, k.width);
+    const CircuitStatistics& s = c.statistics();
+    EXPECT_EQ(s.exact_rounding_pbs_count, 3 * k.bootstraps) << c.describe();
+    EXPECT_EQ(s.pbs_count, 3 * (k.bootstraps + 1));
+    EXPECT_EQ(s.table_lookup_nodes, 2u);
+    // The lookup reads the kept bits; the sign read resolves as many, the digits fewer.
+    const Instruction& lookup = sp.instructions.back();
+    EXPECT_EQ(lookup.bootstrap.lsbs_removed, lsbs);
+    EXPECT_EQ(c.analysis().nodes.back().pbs_precision, k.kept);
+    EXPECT_EQ(s.exact_rounding_max_bits, k.is_signed ? k.kept : k.chunks[0] - 1);
+    EXPECT_EQ(s.max_table_bits, k.kept);
+    EXPECT_NE(c.describe().find("exact roundings by digits"), std::string::npos);
+    // Every bootstrap is a requirement, and meets the default failure probability.
+    std::size_t requirements = 0;
+    for (NodeId id : c.analysis().pbs_nodes) requirements += id == round_node;
+    EXPECT_EQ(requirements, k.bootstraps);
+    for (const RoundingStep& step :
+         sp.instructions[static_cast<std::size_t>(round_node)].rounding.steps)
+      EXPECT_LE(step.log2_p_error, -40.0 + 1e-9);
+    EXPECT_LE(s.log2_global_p_error,
+              -40.0 + std::log2(3.0 * static_cast<double>(k.bootstraps + 1)) + 1e-9);
+  }
+}
+
+// The rule between the two lowerings of an exact rounding: a narrow input in a circuit that reads
+// as many bits anyway keeps the one full-width table (one bootstrap); the same rounding next to
+// narrower lookups only goes by digits. Both equal the clear result under encryption.
+TEST(Compiler, ExactRoundingLoweringRule) {
+  for (bool wide_elsewhere : {true, false}) {
+    Builder b;
+    Value x = b.input("x", {4});
+    Value r = round_bit_pattern(x, 2, RoundingMode::Exact);  // x: 6 bits, signed
+    b.output(apply_table(
+        r, [](std::int64_t v) { return v / 4 + 3; }, "quarter"));
+    if (wide_elsewhere) {
+      Value y = b.input("y", {2});  // 7 bits: a 7-bit lookup
+      b.output(apply_table(
+          y, [](std::int64_t v) { return v % 5; }, "mod5"));
+    }
+    const Program p = b.build();
+    std::mt19937_64 rng(8);
+    std::vector<std::vector<Tensor>> inputset;
+    for (int k = 0; k < 30; ++k) {
+      std::vector<Tensor> sample = {random_tensors(rng, {4}, -30, 29, 1)[0]};
+      if (wide_elsewhere) sample.push_back(random_tensors(rng, {2}, 0, 127, 1)[0]);
+      inputset.push_back(std::move(sample));
+    }
+    inputset[0][0] = Tensor::vector({-30, 29, -2, 2});  // ties and the extremes
+    const CompiledCircuit c = compile(p, inputset);
+    const std::size_t round_node = 1;
+    ASSERT_EQ(p.nodes[round_node].op, OpKind::Round);
+    EXPECT_EQ(c.server_program().instructions[round_node].kind,
+              wide_elsewhere ? InstructionKind::Bootstrap : InstructionKind::ExactRound)
+        << c.describe();
+    EXPECT_EQ(c.statistics().pbs_count, wide_elsewhere ? 4u + 4u + 2u : 4u * (1 + 2) + 4u);
+    const auto batch =
+        stack(std::vector<std::vector<Tensor>>(inputset.begin(), inputset.begin() + 3));
+    const auto clear = c.evaluate(batch, Mode::Clear);
+    EXPECT_EQ(c.encrypt_run_decrypt(keys_for(c), batch), clear);
+    EXPECT_EQ(c.evaluate(batch, Mode::Simulate, 4), clear);
+  }
 }
 
 TEST(Compiler, ParametersMeetTheFailureTarget) {

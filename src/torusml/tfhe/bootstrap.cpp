@@ -1,4 +1,5 @@
 #include "torusml/tfhe/bootstrap.h"
+#include "torusml/tfhe/bootstrap_detail.h"
 
 #include <algorithm>
 #include <sstream>
@@ -41,15 +42,57 @@ namespace {
 constexpr std::size_t kLockstepGroup = 4;
 // How many CMuxes ahead the bootstrapping key is prefetched.
 constexpr std::size_t kPrefetchDistance = 1;
+}  // namespace
 
-// acc = (0, ..., 0, X^(-body) v).
-void init_accumulator(const LookupTable& lut, std::uint32_t body, const GgswShape& g,
-                      std::span<Torus> acc) {
+void detail::init_accumulator(const LookupTable& lut, std::uint32_t body, const GgswShape& g,
+                              std::span<Torus> acc) {
   const std::size_t k = g.glwe_dimension.value(), n = g.polynomial_size.value();
   std::fill(acc.begin(), acc.begin() + static_cast<std::ptrdiff_t>(k * n), 0);
   polynomial_mul_monomial(acc.subspan(k * n, n), lut.accumulator, (2 * n - body) % (2 * n));
 }
-}  // namespace
+
+void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiphertextList& in,
+                                             const PrepareBlindRotation& prepare,
+                                             const FinishBlindRotation& finish) {
+  if (in.size() == 0) return;
+  const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
+  const std::size_t per_thread = (in.size() + threads - 1) / threads;
+  std::size_t group = per_thread;
+  if (per_thread > 2 * kLockstepGroup) {
+    const std::size_t rounds = (per_thread + kLockstepGroup - 1) / kLockstepGroup;
+    group = (per_thread + rounds - 1) / rounds;
+  }
+  group = std::max<std::size_t>(group, 1);
+  const std::size_t groups = (in.size() + group - 1) / group;
+  const FourierBootstrapKey& bsk = key.bootstrap_key;
+  const GgswShape& g = bsk.shape.ggsw;
+  const std::size_t n_small = key.parameters.lwe_dimension.value();
+  parallel_for(groups, [&](std::size_t gi) {
+    const std::size_t begin = gi * group, end = std::min(in.size(), begin + group);
+    const std::size_t count = end - begin;
+    BootstrapScratch& s = bootstrap_scratch();
+    std::vector<std::vector<std::uint32_t>> switched(count,
+                                                     std::vector<std::uint32_t>(n_small + 1));
+    std::vector<std::vector<Torus>> accs(count, std::vector<Torus>(g.glwe_size()));
+    LweCiphertextList small(key.parameters.lwe_dimension, count);
+    std::vector<LweView> ins;
+    std::vector<LweMutView> outs;
+    for (std::size_t t = 0; t < count; ++t) {
+      ins.push_back(in[begin + t]);
+      outs.push_back(small[t]);
+    }
+    keyswitch_group(key.keyswitch_key, ins, outs);
+    for (std::size_t t = 0; t < count; ++t) prepare(begin + t, small[t], switched[t], accs[t]);
+    const FftPlan& plan = fft_plan(g.polynomial_size);
+    for (std::size_t i = 0; i < n_small; ++i)
+      for (std::size_t t = 0; t < count; ++t)
+        if (switched[t][i] != 0)
+          cmux_rotate(accs[t], bsk.ggsw(i), switched[t][i], g, plan, s.external_product,
+                      t == 0 && i + kPrefetchDistance < n_small ? bsk.ggsw(i + kPrefetchDistance)
+                                                                : nullptr);
+    for (std::size_t t = 0; t < count; ++t) finish(begin + t, accs[t]);
+  });
+}
 
 void blind_rotate(const FourierBootstrapKey& bsk, std::span<const std::uint32_t> switched,
                   const LookupTable& lut, std::span<Torus> acc) {
@@ -89,14 +132,36 @@ void sample_extract(std::span<const Torus> glwe, GlweDimension k, PolynomialSize
   out.body() = glwe[kk * nn];
 }
 
+void sample_extract(std::span<const Torus> glwe, GlweDimension k, PolynomialSize n,
+                    std::size_t coefficient, LweMutView out) {
+  const std::size_t kk = k.value(), nn = n.value(), j = coefficient;
+  TORUSML_CHECK_EQ(glwe.size(), (kk + 1) * nn);
+  TORUSML_CHECK_LT(j, nn);
+  require_same_dimension(out.dimension(), LweDimension(kk * nn), "sample_extract output");
+  auto mask = out.mask();
+  for (std::size_t i = 0; i < kk; ++i) {
+    const Torus* a = glwe.data() + i * nn;
+    Torus* m = mask.data() + i * nn;
+    for (std::size_t t = 0; t <= j; ++t) m[t] = a[j - t];
+    for (std::size_t t = j + 1; t < nn; ++t) m[t] = Torus{0} - a[nn + j - t];
+  }
+  out.body() = glwe[kk * nn + j];
+}
+
 void bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind, LweView in,
                const LookupTable& lut, LweMutView out) {
+  bootstrap(bsk, kind, nullptr, in, lut, out);
+}
+
+void bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind,
+               const ModulusSwitchNoiseReductionKey* reduction, LweView in, const LookupTable& lut,
+               LweMutView out) {
   const GgswShape& g = bsk.shape.ggsw;
   require_same_dimension(in.dimension(), bsk.shape.input_lwe_dimension, "bootstrap input");
   BootstrapScratch& s = bootstrap_scratch();
   s.switched.resize(in.dimension().value() + 1);
   s.accumulator.resize(g.glwe_size());
-  modulus_switch(in, g.polynomial_size, kind, s.switched);
+  modulus_switch(in, g.polynomial_size, kind, reduction, s.switched);
   blind_rotate(bsk, s.switched, lut, s.accumulator);
   sample_extract(s.accumulator, g.glwe_dimension, g.polynomial_size, out);
 }
@@ -106,7 +171,8 @@ void keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lu
   if (s.small.dimension() != key.parameters.lwe_dimension || s.small.data().empty())
     s.small = LweCiphertext(key.parameters.lwe_dimension);
   keyswitch(key.keyswitch_key, in, s.small);
-  bootstrap(key.bootstrap_key, key.parameters.modulus_switch, s.small, lut, out);
+  bootstrap(key.bootstrap_key, key.parameters.modulus_switch, &key.ms_noise_reduction_key, s.small,
+            lut, out);
 }
 
 LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut) {
@@ -127,52 +193,18 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
   if (out.size() != in.size() || out.dimension() != in.dimension())
     out = LweCiphertextList(in.dimension(), in.size());
   for (const LookupTable* t : tables) require_table(key.bootstrap_key, *t);
-  // Ciphertexts are bootstrapped in groups that walk the bootstrapping key in lockstep: each
-  // GGSW is loaded from memory once per group instead of once per ciphertext (the key is larger
-  // than the caches; its streaming bounds a lone PBS). Groups are sized so that the threads get
-  // equal shares: ~kLockstepGroup ciphertexts, up to twice that when it balances the rounds.
-  const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
-  const std::size_t per_thread = (in.size() + threads - 1) / threads;
-  std::size_t group = per_thread;
-  if (per_thread > 2 * kLockstepGroup) {
-    const std::size_t rounds = (per_thread + kLockstepGroup - 1) / kLockstepGroup;
-    group = (per_thread + rounds - 1) / rounds;
-  }
-  group = std::max<std::size_t>(group, 1);
-  const std::size_t groups = (in.size() + group - 1) / group;
-  const FourierBootstrapKey& bsk = key.bootstrap_key;
-  const GgswShape& g = bsk.shape.ggsw;
+  const GgswShape& g = key.bootstrap_key.shape.ggsw;
   const std::size_t n_small = key.parameters.lwe_dimension.value();
-  parallel_for(groups, [&](std::size_t gi) {
-    const std::size_t begin = gi * group, end = std::min(in.size(), begin + group);
-    const std::size_t count = end - begin;
-    BootstrapScratch& s = bootstrap_scratch();
-    std::vector<std::vector<std::uint32_t>> switched(count,
-                                                     std::vector<std::uint32_t>(n_small + 1));
-    std::vector<std::vector<Torus>> accs(count, std::vector<Torus>(g.glwe_size()));
-    LweCiphertextList small(key.parameters.lwe_dimension, count);
-    std::vector<LweView> ins;
-    std::vector<LweMutView> outs;
-    for (std::size_t t = 0; t < count; ++t) {
-      ins.push_back(in[begin + t]);
-      outs.push_back(small[t]);
-    }
-    keyswitch_group(key.keyswitch_key, ins, outs);
-    for (std::size_t t = 0; t < count; ++t) {
-      modulus_switch(small[t], g.polynomial_size, key.parameters.modulus_switch, switched[t]);
-      init_accumulator(*tables[tables.size() == 1 ? 0 : begin + t], switched[t][n_small], g,
-                       accs[t]);
-    }
-    const FftPlan& plan = fft_plan(g.polynomial_size);
-    for (std::size_t i = 0; i < n_small; ++i)
-      for (std::size_t t = 0; t < count; ++t)
-        if (switched[t][i] != 0)
-          cmux_rotate(accs[t], bsk.ggsw(i), switched[t][i], g, plan, s.external_product,
-                      t == 0 && i + kPrefetchDistance < n_small ? bsk.ggsw(i + kPrefetchDistance)
-                                                                : nullptr);
-    for (std::size_t t = 0; t < count; ++t)
-      sample_extract(accs[t], g.glwe_dimension, g.polynomial_size, out[begin + t]);
-  });
+  detail::lockstep_keyswitch_blind_rotate(
+      key, in,
+      [&](std::size_t i, LweView small, std::span<std::uint32_t> switched, std::span<Torus> acc) {
+        modulus_switch(small, g.polynomial_size, key.parameters.modulus_switch,
+                       &key.ms_noise_reduction_key, switched);
+        detail::init_accumulator(*tables[tables.size() == 1 ? 0 : i], switched[n_small], g, acc);
+      },
+      [&](std::size_t i, std::span<const Torus> acc) {
+        sample_extract(acc, g.glwe_dimension, g.polynomial_size, out[i]);
+      });
 }
 
 }  // namespace torusml::tfhe

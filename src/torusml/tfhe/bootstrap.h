@@ -17,6 +17,7 @@
 #include "torusml/tfhe/keys.h"
 #include "torusml/tfhe/lookup_table.h"
 #include "torusml/tfhe/lwe.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
 
 namespace torusml::tfhe {
 
@@ -28,12 +29,25 @@ void blind_rotate(const FourierBootstrapKey& bsk, std::span<const std::uint32_t>
 /// The LWE ciphertext (dimension k*N) of the constant coefficient of a GLWE ciphertext.
 void sample_extract(std::span<const Torus> glwe, GlweDimension k, PolynomialSize n, LweMutView out);
 
+/// The LWE ciphertext (dimension k*N) of coefficient `coefficient` (< N) of a GLWE ciphertext:
+/// with (A S)_j = sum_{t <= j} a_(j-t) s_t - sum_{t > j} a_(N+j-t) s_t, mask entry t is a_(j-t)
+/// for t <= j and -a_(N+j-t) above, the body b_j. Coefficient 0 is sample_extract.
+void sample_extract(std::span<const Torus> glwe, GlweDimension k, PolynomialSize n,
+                    std::size_t coefficient, LweMutView out);
+
 /// Bootstrap of a ciphertext under the small key (dimension n) into one under the big key.
-/// Throws ParameterMismatch on dimension mismatches.
+/// Throws ParameterMismatch on dimension mismatches, and InvalidArgument for the Drift kinds,
+/// which need the encryptions of zero (the overload below, or keyswitch_bootstrap).
 void bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind, LweView in,
                const LookupTable& lut, LweMutView out);
+/// The same for every kind: the Drift kinds improve the input with `reduction` (the ServerKey's
+/// ms_noise_reduction_key) before the modulus switch (modulus_switch.h).
+void bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind,
+               const ModulusSwitchNoiseReductionKey* reduction, LweView in, const LookupTable& lut,
+               LweMutView out);
 
-/// Keyswitch then bootstrap: big key -> big key. `out` may not alias `in`.
+/// Keyswitch then bootstrap: big key -> big key, with the key's modulus switch kind (for the
+/// Drift kinds, its encryptions of zero). `out` may not alias `in`.
 void keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut, LweMutView out);
 LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut);
 

@@ -13,6 +13,8 @@ enum SeedLabel : std::uint64_t {
   kKskNoise = 4,
   kBskMask = 5,
   kBskNoise = 6,
+  kMsZerosMask = 7,
+  kMsZerosNoise = 8,
 };
 }  // namespace
 
@@ -28,13 +30,17 @@ ClientKey generate_client_key(const PbsParameters& params, const Seed& seed) {
 CompressedServerKey generate_compressed_server_key(const ClientKey& client, const Seed& seed) {
   validate_client_key(client);
   const PbsParameters& p = client.parameters;
-  CompressedServerKey out{p, {}, {}};
+  CompressedServerKey out{p, {}, {}, {}};
   out.keyswitch_key = generate_seeded_keyswitch_key(client.big_key.as_lwe_key(), client.small_key,
                                                     p.ks, p.lwe_noise, derive_seed(seed, kKskMask),
                                                     derive_seed(seed, kKskNoise));
   out.bootstrap_key =
       generate_seeded_bootstrap_key(client.small_key, client.big_key, p.pbs, p.glwe_noise,
                                     derive_seed(seed, kBskMask), derive_seed(seed, kBskNoise));
+  if (uses_noise_reduction(p.modulus_switch)) {
+    out.ms_noise_reduction_zeros = generate_modulus_switch_zeros(
+        client.small_key, p, derive_seed(seed, kMsZerosMask), derive_seed(seed, kMsZerosNoise));
+  }
   return out;
 }
 
@@ -45,6 +51,11 @@ ServerKey decompress_server_key(const CompressedServerKey& compressed) {
   out.keyswitch_key = decompress_keyswitch_key(compressed.keyswitch_key);
   out.bootstrap_key =
       convert_bootstrap_key_to_fourier(decompress_bootstrap_key(compressed.bootstrap_key));
+  if (uses_noise_reduction(out.parameters.modulus_switch)) {
+    out.ms_noise_reduction_key = expand_noise_reduction_key(
+        compressed.ms_noise_reduction_zeros, out.parameters.polynomial_size,
+        out.parameters.ms_noise_reduction.max_rounds);
+  }
   return out;
 }
 

@@ -2,7 +2,8 @@
 //
 //  * ClientKey: the secret keys (small LWE key, GLWE key whose flattening is the big LWE key).
 //  * CompressedServerKey: the evaluation keys in seeded form (keyswitching and bootstrapping key
-//    bodies + mask seeds): what a client sends to a server. No secret inside.
+//    bodies + mask seeds, and for the Drift modulus switch kinds the encryptions of zero): what a
+//    client sends to a server. No secret inside.
 //  * ServerKey: the evaluation keys expanded for computing (bootstrapping key in the Fourier
 //    domain). No secret inside.
 // Ciphertexts between operations are LWE ciphertexts under the big key (dimension k*N), encrypted
@@ -15,6 +16,7 @@
 #include "torusml/tfhe/glwe.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/lwe.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
 #include "torusml/tfhe/parameters.h"
 #include "torusml/tfhe/random.h"
 
@@ -30,12 +32,18 @@ struct CompressedServerKey {
   PbsParameters parameters;
   SeededLweKeyswitchKey keyswitch_key;
   SeededLweBootstrapKey bootstrap_key;
+  /// Drift kinds only (uses_noise_reduction): the ms_noise_reduction.zeros_count encryptions of
+  /// zero under the small key (modulus_switch_noise_reduction.h); empty otherwise.
+  SeededLweCiphertextList ms_noise_reduction_zeros{};
 };
 
 struct ServerKey {
   PbsParameters parameters;
   LweKeyswitchKey keyswitch_key;
   FourierBootstrapKey bootstrap_key;
+  /// Drift kinds only: the expanded encryptions of zero; empty otherwise. The bootstraps of
+  /// bootstrap.h that take a ServerKey use it.
+  ModulusSwitchNoiseReductionKey ms_noise_reduction_key{};
 };
 
 /// Secret keys for `params` from `seed`. Throws InvalidArgument unless params.validate() passes

@@ -20,6 +20,8 @@
 //
 // Output noise: variance_multi_bit_blind_rotation (noise_model.h); the modulus switch and hence
 // the failure probability of a PBS at a given input noise are those of the classic bootstrap.
+// The modulus switch kinds are Standard and CenteredMean: the Drift kinds (which need the server
+// key's encryptions of zero, modulus_switch_noise_reduction.h) throw InvalidArgument here.
 #pragma once
 
 #include <cstddef>

@@ -36,7 +36,53 @@ double variance_keyswitch(LweDimension input, DecompositionParameters ks,
 /// is uniform of width 1/(2N), variance 1/(48 N^2):
 ///   Standard:     (1 + n/2) / (48 N^2)   (body + sum of e_i s_i)
 ///   CenteredMean: (1 + n/4) / (48 N^2)   (body + sum of e_i (s_i - 1/2))
-double variance_modulus_switch(LweDimension n, PolynomialSize N, ModulusSwitchKind kind);
+/// i.e. modulus_switch_error_steps2(n, kind) / (4 N^2). The Drift kinds (noise reduction,
+/// modulus_switch_noise_reduction.h) with Z = r.zeros_count and R = r.max_rounds:
+///   modulus_switch_error_steps2(n, kind, r) / (4 N^2)
+///   + expected_noise_reduction_rounds(Z, R).applied * Var(r.zeros_noise)   (the zeros' noise);
+/// with Z = 0 or R = 0 (no reduction, e.g. `r` left at its default) they equal Standard and
+/// CenteredMean: callers with a parameter set should use the PbsParameters overload. The failure
+/// probability uses this variance with a Gaussian tail, as for the other kinds (given the
+/// ciphertext, the error is a sum of independent bounded terms with the measure as variance; the
+/// selection narrows the spread of that variance).
+double variance_modulus_switch(LweDimension n, PolynomialSize N, ModulusSwitchKind kind,
+                               const ModulusSwitchNoiseReduction& r = {});
+/// The same for p's n, N, kind and p.ms_noise_reduction.
+double variance_modulus_switch(const PbsParameters& p);
+
+/// Expected squared modulus-switch error in squared steps (a step is 1/(2N) of the torus),
+/// averaged over uniform binary keys and ciphertexts: the mean of the measure M of
+/// modulus_switch_noise_reduction.h after the reduction. It does not depend on N.
+///   Standard 1/12 + n/24, CenteredMean 1/12 + n/48 (u_i = e_i uniform: E u^2 = 1/12).
+/// Drift kinds: the greedy search picks, in each round, the smallest M among the current
+/// ciphertext and 2Z candidates that are (to a good approximation, checked by
+/// tests/tfhe/ms_noise_reduction_slow_test.cpp) independent draws of M. Since it only compares
+/// draws, the final value's rank U = F(M_final) (F the CDF of one draw) has a distribution free of
+/// F: with m = 2Z and the recursion a_0 = 1, a_r(v) = m (1-v)^(m-1) int_v^1 a_(r-1) (rounds that
+/// improved; round r+1 fails with probability (1-u)^m), a_r(v) = C_r (1-v)^(r m) with
+/// C_0 = 1, C_r = C_(r-1) m / ((r-1) m + 1), so that
+///   P(U > v) = sum_{r<R} C_r (1-v)^((r+1)m+1) / ((r+1)m+1) + C_R (1-v)^(Rm+1) / (Rm+1),
+/// and E[M_final] = int_0^inf P(U > F(y)) dy (one-dimensional quadrature). F per kind:
+///  * DriftCenteredMean: M = e_b'^2 + sum_i e_i^2 / 4, a sum of n + 1 independent bounded terms:
+///    mean 1/12 + n/48, variance (1 + n/16)/180, third cumulant (1 + n/64)/3780; F is the
+///    Edgeworth (skewness) expansion around the normal distribution;
+///  * Drift: M = (e_b - sum_i e_i / 2)^2 + sum_i e_i^2 / 4, the first term sigma_1^2 chi^2_1 with
+///    sigma_1^2 = 1/12 + n/48 (a normal variable squared), the second normal with mean n/48 and
+///    variance n/2880, nearly independent (uncorrelated); F is their convolution (quadrature).
+/// Against Monte-Carlo simulations of the search (n = 918, Z = 64 ... 4096, R = 1 ... 4) the
+/// model is within 0.2%. Typical values, n = 918 (CenteredMean 19.21): DriftCenteredMean with
+/// Z = 1024 is 17.27 for R = 1 and 17.17 for R = 2 (-10.1%, -10.6%); Drift 17.65 and 17.52.
+double modulus_switch_error_steps2(LweDimension n, ModulusSwitchKind kind,
+                                   const ModulusSwitchNoiseReduction& r = {});
+
+/// Expected rounds of the noise reduction with Z zeros and at most R rounds (above): scans
+/// performed, 1 + sum_{1<=r<R} C_r / (r m + 1), and zeros applied, sum_{1<=r<=R} C_r / (r m + 1)
+/// (each round after the first improves with probability about 1/round). Both 0 if Z or R is 0.
+struct NoiseReductionRounds {
+  double scans = 0, applied = 0;
+};
+NoiseReductionRounds expected_noise_reduction_rounds(std::size_t zeros_count,
+                                                     std::size_t max_rounds);
 
 /// Additive variance of one external product with a GGSW of a bit (averaged over bit = 0 or 1):
 ///   (k+1) l N (B^2+2)/12 Var(bsk)        (GGSW noise times the digits)
@@ -72,7 +118,7 @@ double variance_blind_rotation(LweDimension n, GlweDimension k, PolynomialSize N
 struct PbsNoise {
   double input = 0;           // nu^2 * (variance of the ciphertexts combined before the PBS)
   double keyswitch = 0;       // additive
-  double modulus_switch = 0;  // additive
+  double modulus_switch = 0;  // additive (with the Drift kinds' zeros noise)
   double total = 0;           // input + keyswitch + modulus_switch: the error at decoding
   double output = 0;          // variance of the PBS result (blind rotation)
   double log2_p_fail = 0;     // log2 P(|error| >= delta / 2)

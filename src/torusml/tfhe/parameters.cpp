@@ -82,11 +82,26 @@ void PbsParameters::validate() const {
   // The keyswitching key lives modulo 2^32.
   validate_decomposition(ks, "ks", kKeyswitchModulusBits);
   require(modulus_switch == ModulusSwitchKind::Standard ||
-              modulus_switch == ModulusSwitchKind::CenteredMean,
-          "modulus_switch", static_cast<int>(modulus_switch), "1 (Standard) or 2 (CenteredMean)");
+              modulus_switch == ModulusSwitchKind::CenteredMean ||
+              uses_noise_reduction(modulus_switch),
+          "modulus_switch", static_cast<int>(modulus_switch),
+          "1 (Standard), 2 (CenteredMean), 3 (Drift) or 4 (DriftCenteredMean)");
+  const ModulusSwitchNoiseReduction& r = ms_noise_reduction;
+  if (uses_noise_reduction(modulus_switch)) {
+    require(r.zeros_count >= 1 && r.zeros_count <= kMaxModulusSwitchZeros,
+            "ms_noise_reduction zeros_count", r.zeros_count,
+            "[1, " + std::to_string(kMaxModulusSwitchZeros) + "]");
+    require(r.max_rounds >= 1 && r.max_rounds <= kMaxModulusSwitchRounds,
+            "ms_noise_reduction max_rounds", r.max_rounds,
+            "[1, " + std::to_string(kMaxModulusSwitchRounds) + "]");
+    validate_noise(r.zeros_noise, "ms_noise_reduction zeros_noise");
+  } else {
+    require(r == ModulusSwitchNoiseReduction{}, "ms_noise_reduction zeros_count", r.zeros_count,
+            "0 with max_rounds 0 and default noise: only the Drift kinds (3, 4) use it");
+  }
   require(std::isfinite(max_two_norm) && max_two_norm >= 1.0 && max_two_norm <= 1e9, "max_two_norm",
           max_two_norm, "[1, 1e9]");
-  require_128_bit_security(*this);
+  require_128_bit_security(*this);  // with the Drift kinds' encryptions of zero
 }
 
 std::uint64_t PbsParameters::fingerprint() const {
@@ -105,7 +120,30 @@ std::uint64_t PbsParameters::fingerprint() const {
     w.u64(d->level_count.value());
   }
   w.u8(static_cast<std::uint8_t>(modulus_switch));
+  if (uses_noise_reduction(modulus_switch)) {
+    // Appended for the Drift kinds only: the other kinds keep their digests.
+    w.u64(ms_noise_reduction.zeros_count);
+    w.u64(ms_noise_reduction.max_rounds);
+    const NoiseDistribution& d = ms_noise_reduction.zeros_noise;
+    w.u8(static_cast<std::uint8_t>(d.kind));
+    w.u32(static_cast<std::uint32_t>(d.bound_log2));
+    w.f64(d.std_dev);
+  }
   return fnv1a64(w.data());
+}
+
+const char* to_string(ModulusSwitchKind kind) {
+  switch (kind) {
+    case ModulusSwitchKind::Standard:
+      return "Standard";
+    case ModulusSwitchKind::CenteredMean:
+      return "CenteredMean";
+    case ModulusSwitchKind::Drift:
+      return "Drift";
+    case ModulusSwitchKind::DriftCenteredMean:
+      return "DriftCenteredMean";
+  }
+  return "?";
 }
 
 std::ostream& operator<<(std::ostream& os, const PbsParameters& p) {
@@ -113,7 +151,13 @@ std::ostream& operator<<(std::ostream& os, const PbsParameters& p) {
      << ", k=" << p.glwe_dimension.value() << ", N=" << p.polynomial_size.value() << ", pbs=2^"
      << p.pbs.base_log.value() << "x" << p.pbs.level_count.value() << ", ks=2^"
      << p.ks.base_log.value() << "x" << p.ks.level_count.value() << ", lwe_noise=" << p.lwe_noise
-     << ", glwe_noise=" << p.glwe_noise << "}";
+     << ", glwe_noise=" << p.glwe_noise;
+  if (uses_noise_reduction(p.modulus_switch)) {
+    os << ", ms=" << to_string(p.modulus_switch) << "(Z=" << p.ms_noise_reduction.zeros_count
+       << ", R=" << p.ms_noise_reduction.max_rounds << ", " << p.ms_noise_reduction.zeros_noise
+       << ")";
+  }
+  os << "}";
   return os;
 }
 

@@ -94,11 +94,41 @@ struct NoiseDistribution {
 
 std::ostream& operator<<(std::ostream& os, const NoiseDistribution& d);
 
-/// How the modulus switch from q to 2N rounds the mask (see modulus_switch.h).
+/// How the modulus switch from q to 2N rounds the mask (see modulus_switch.h). The values are
+/// part of the serialized parameters: never renumber one.
 enum class ModulusSwitchKind : std::uint8_t {
-  Standard = 1,      // plain rounding
-  CenteredMean = 2,  // rounding errors' key-independent mean folded into the body (halves the
-                     // key-dependent variance for binary keys)
+  Standard = 1,           // plain rounding
+  CenteredMean = 2,       // rounding errors' key-independent mean folded into the body (halves the
+                          // key-dependent variance for binary keys)
+  Drift = 3,              // modulus switch noise reduction (encryptions of zero added to lower the
+                          // expected squared error), then the Standard switch
+                          // (modulus_switch_noise_reduction.h)
+  DriftCenteredMean = 4,  // noise reduction lowering the key-dependent variance, then the
+                          // CenteredMean switch
+};
+
+/// The kind's name ("Standard", "CenteredMean", "Drift", "DriftCenteredMean"; "?" if invalid).
+const char* to_string(ModulusSwitchKind kind);
+
+/// Whether `kind` adds encryptions of zero before switching (it then needs the server key's
+/// ModulusSwitchNoiseReductionKey and PbsParameters::ms_noise_reduction).
+constexpr bool uses_noise_reduction(ModulusSwitchKind kind) {
+  return kind == ModulusSwitchKind::Drift || kind == ModulusSwitchKind::DriftCenteredMean;
+}
+
+/// Bounds of ModulusSwitchNoiseReduction (PbsParameters::validate()).
+inline constexpr std::size_t kMaxModulusSwitchZeros = std::size_t{1} << 16;
+inline constexpr std::size_t kMaxModulusSwitchRounds = 64;
+
+/// Parameters of the modulus switch noise reduction (the Drift kinds): the server key carries
+/// zeros_count encryptions of zero under the small key with noise zeros_noise, and before each
+/// modulus switch at most max_rounds of them (or their negations) are added, greedily
+/// (modulus_switch_noise_reduction.h). Default (all zero) for the other kinds.
+struct ModulusSwitchNoiseReduction {
+  std::size_t zeros_count = 0;  // Z
+  std::size_t max_rounds = 0;   // R
+  NoiseDistribution zeros_noise{};
+  bool operator==(const ModulusSwitchNoiseReduction&) const = default;
 };
 
 /// One KS-PBS parameter set: p-bit messages with one bit of padding, ciphertexts between
@@ -115,6 +145,8 @@ struct PbsParameters {
   DecompositionParameters pbs;   // bootstrapping key decomposition
   DecompositionParameters ks;    // keyswitching key decomposition
   ModulusSwitchKind modulus_switch = ModulusSwitchKind::CenteredMean;
+  /// Drift kinds only (uses_noise_reduction); all zero otherwise.
+  ModulusSwitchNoiseReduction ms_noise_reduction;
   /// 2-norm of the linear combination in front of the PBS that the failure probability assumes.
   double max_two_norm = 1.0;
   /// Where the values come from, and their security claim.
@@ -130,11 +162,14 @@ struct PbsParameters {
   /// The one definition of a valid parameter set, called by every key generation, serializer
   /// and loader. Throws InvalidArgument naming the field, its value and the allowed range unless
   /// the set is well formed (N a power of two in [256, 2^17], 1 <= p <= 16, decompositions
-  /// within 63 bits, 32 for the keyswitch, noise in range, ...), and InsecureParameters unless
-  /// both keys are 128-bit secure by the security curve (security.h).
+  /// within 63 bits, 32 for the keyswitch, noise in range, ...; for the Drift kinds
+  /// 1 <= zeros_count <= 2^16 and 1 <= max_rounds <= 64, all zero for the others), and
+  /// InsecureParameters unless both keys (and, for the Drift kinds, the encryptions of zero under
+  /// the small key) are 128-bit secure by the security curve (security.h).
   void validate() const;
   /// A 64-bit digest of every field that affects keys and ciphertexts (not name or source):
-  /// stored in serialized objects to detect parameter mismatches.
+  /// stored in serialized objects to detect parameter mismatches. ms_noise_reduction enters it
+  /// only for the Drift kinds (the digests of the other kinds are those of earlier versions).
   std::uint64_t fingerprint() const;
 
   bool operator==(const PbsParameters& o) const { return fingerprint() == o.fingerprint(); }

@@ -31,7 +31,10 @@ double security_margin_log2(LweDimension n, const NoiseDistribution& d) {
 
 bool is_128_bit_secure(const PbsParameters& p) {
   return security_margin_log2(p.lwe_dimension, p.lwe_noise) >= -kToleranceBits &&
-         security_margin_log2(p.big_lwe_dimension(), p.glwe_noise) >= -kToleranceBits;
+         security_margin_log2(p.big_lwe_dimension(), p.glwe_noise) >= -kToleranceBits &&
+         (!uses_noise_reduction(p.modulus_switch) ||
+          security_margin_log2(p.lwe_dimension, p.ms_noise_reduction.zeros_noise) >=
+              -kToleranceBits);
 }
 
 void require_128_bit_security(LweDimension n, const NoiseDistribution& d, std::string_view field) {
@@ -57,6 +60,11 @@ void require_128_bit_security(LweDimension n, const NoiseDistribution& d, std::s
 void require_128_bit_security(const PbsParameters& p) {
   require_128_bit_security(p.lwe_dimension, p.lwe_noise, "lwe_noise (small key, n)");
   require_128_bit_security(p.big_lwe_dimension(), p.glwe_noise, "glwe_noise (big key, k*N)");
+  // The modulus switch noise reduction's encryptions of zero are more samples under the small key.
+  if (uses_noise_reduction(p.modulus_switch)) {
+    require_128_bit_security(p.lwe_dimension, p.ms_noise_reduction.zeros_noise,
+                             "ms_noise_reduction zeros_noise (small key, n)");
+  }
 }
 
 ScopedInsecureParametersForTesting::ScopedInsecureParametersForTesting() {

@@ -29,7 +29,7 @@ double minimal_secure_log2_std(LweDimension n);
 double security_margin_log2(LweDimension n, const NoiseDistribution& d);
 
 /// Whether both keys of `p` are 128-bit secure (small key with lwe_noise; big key k*N with
-/// glwe_noise).
+/// glwe_noise; for the Drift kinds also the small key with ms_noise_reduction.zeros_noise).
 bool is_128_bit_secure(const PbsParameters& p);
 
 /// Throws InsecureParameters unless an LWE key of dimension n with noise d is 128-bit secure:
@@ -37,7 +37,8 @@ bool is_128_bit_secure(const PbsParameters& p);
 /// dimension, the noise and the minimum.
 void require_128_bit_security(LweDimension n, const NoiseDistribution& d, std::string_view field);
 
-/// Both keys of `p`: the small key (n, lwe_noise) and the big key (k*N, glwe_noise).
+/// Both keys of `p`: the small key (n, lwe_noise) and the big key (k*N, glwe_noise); for the
+/// Drift kinds also the small key's encryptions of zero (n, ms_noise_reduction.zeros_noise).
 void require_128_bit_security(const PbsParameters& p);
 
 /// While an object of this type is alive, require_128_bit_security accepts insecure parameters

@@ -9,6 +9,8 @@
 //   lwe_noise, glwe_noise                 (u8 kind, i32 bound_log2, f64 std_dev each)
 //   pbs, ks decompositions                (u64 base_log, u64 level_count each)
 //   u8 modulus_switch, f64 max_two_norm
+//   for modulus_switch 3 and 4 (Drift kinds) only: u64 zeros_count, u64 max_rounds, zeros_noise
+//   (an extension for the new kinds: objects of kinds 1 and 2 are byte-identical to before)
 #include "torusml/tfhe/serialization.h"
 
 #include <sodium.h>
@@ -520,6 +522,11 @@ void write_parameters(ByteWriter& w, const PbsParameters& p) {
   write_decomposition(w, p.ks);
   w.u8(static_cast<std::uint8_t>(p.modulus_switch));
   w.f64(p.max_two_norm);
+  if (uses_noise_reduction(p.modulus_switch)) {
+    w.u64(p.ms_noise_reduction.zeros_count);
+    w.u64(p.ms_noise_reduction.max_rounds);
+    write_noise(w, p.ms_noise_reduction.zeros_noise);
+  }
 }
 
 PbsParameters read_parameters(ByteReader& r) {
@@ -538,6 +545,11 @@ PbsParameters read_parameters(ByteReader& r) {
   p.ks = {DecompositionBaseLog(ks_log), DecompositionLevelCount(ks_levels)};
   p.modulus_switch = static_cast<ModulusSwitchKind>(r.u8("modulus_switch"));
   p.max_two_norm = r.f64("max_two_norm");
+  if (uses_noise_reduction(p.modulus_switch)) {
+    p.ms_noise_reduction.zeros_count = r.u64("ms_noise_reduction zeros_count");
+    p.ms_noise_reduction.max_rounds = r.u64("ms_noise_reduction max_rounds");
+    p.ms_noise_reduction.zeros_noise = read_noise(r, "ms_noise_reduction zeros_noise");
+  }
   // validate() bounds every field, but base_log * level_count could wrap around before its
   // comparison with 63: bound the factors first.
   if (pbs_log > 63 || pbs_levels > 63 || ks_log > 63 || ks_levels > 63)

@@ -12,7 +12,8 @@
 //   LweBootstrapKey        shape, n GGSWs of (k+1)*l*(k+1)*N values
 //   SeededLweBootstrapKey  shape, 32-byte mask seed, body count (= n*(k+1)*l*N), bodies
 //   CompressedServerKey    PbsParameters payload, seeded keyswitch payload, seeded bootstrap
-//   payload
+//   payload; for the Drift modulus switch kinds (3, 4) only, the encryptions of zero under the
+//   small key: 32-byte mask seed, body count (= zeros_count), bodies (their dimension is n)
 #include <sstream>
 
 #include "torusml/tfhe/serialization.h"
@@ -537,6 +538,11 @@ std::vector<std::uint8_t> serialize_compressed_server_key(const CompressedServer
   sd::write_parameters(w, p);
   write_seeded_keyswitch(w, key.keyswitch_key);
   write_seeded_bootstrap(w, key.bootstrap_key);
+  if (uses_noise_reduction(p.modulus_switch)) {
+    sd::write_seed(w, key.ms_noise_reduction_zeros.mask_seed);
+    w.u64(key.ms_noise_reduction_zeros.size());
+    sd::write_torus_values(w, key.ms_noise_reduction_zeros.bodies);
+  }
   return sd::seal(SerializedKind::CompressedServerKey, p.fingerprint(), w.take());
 }
 
@@ -558,6 +564,18 @@ CompressedServerKey deserialize_compressed_server_key(std::span<const std::uint8
       sd::fail("the bootstrapping key has " + describe_shape(k.bootstrap_key.shape) +
                " but the stored parameters give " +
                describe_shape(bootstrap_shape_of(k.parameters)));
+    }
+    if (uses_noise_reduction(k.parameters.modulus_switch)) {
+      SeededLweCiphertextList& zeros = k.ms_noise_reduction_zeros;
+      zeros.dimension = k.parameters.lwe_dimension;
+      zeros.mask_seed = sd::read_seed(r, "modulus switch zeros mask seed");
+      const std::uint64_t count = sd::read_count(r, "modulus switch zeros count", 8);
+      if (count != k.parameters.ms_noise_reduction.zeros_count) {
+        sd::fail("the key holds " + std::to_string(count) +
+                 " modulus switch encryptions of zero but the stored parameters give " +
+                 std::to_string(k.parameters.ms_noise_reduction.zeros_count));
+      }
+      zeros.bodies = sd::read_torus_values(r, count, "modulus switch zeros bodies");
     }
     return k;
   });
@@ -586,10 +604,17 @@ ServerKey load_server_key(std::span<const std::uint8_t> bytes, const PbsParamete
   const std::uint64_t bsk = sd::checked_mul(
       sd::checked_mul(bs.input_lwe_dimension.value(), bs.ggsw.torus_elements(), "server key"), 16,
       "server key");
-  if (ksk > kMaxExpandedServerKeyBytes || bsk > kMaxExpandedServerKeyBytes - ksk) {
+  // The noise reduction's windows: 2 bytes per zero and mask element (at most 2^16 * 2^21 * 2).
+  const std::uint64_t windows =
+      uses_noise_reduction(compressed.parameters.modulus_switch)
+          ? sd::checked_mul(compressed.ms_noise_reduction_zeros.size(),
+                            compressed.parameters.lwe_dimension.value() * 2, "server key")
+          : 0;
+  if (ksk > kMaxExpandedServerKeyBytes || bsk > kMaxExpandedServerKeyBytes - ksk ||
+      windows > kMaxExpandedServerKeyBytes - ksk - bsk) {
     std::ostringstream os;
     os << "the server key for " << sd::describe_parameters(compressed.parameters)
-       << " would expand to " << ((ksk >> 20) + (bsk >> 20)) << " MiB, above the "
+       << " would expand to " << ((ksk >> 20) + (bsk >> 20) + (windows >> 20)) << " MiB, above the "
        << (kMaxExpandedServerKeyBytes >> 30)
        << " GiB sanity limit: check that these are the parameters you expect";
     sd::fail(os.str());

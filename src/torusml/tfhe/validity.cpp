@@ -33,6 +33,19 @@ std::string describe(const BootstrapKeyShape& s) {
   return os.str();
 }
 
+// The Drift kinds' encryptions of zero: zeros_count of them, of dimension n; none otherwise.
+void validate_noise_reduction_zeros(const SeededLweCiphertextList& zeros, const PbsParameters& p) {
+  if (!uses_noise_reduction(p.modulus_switch)) {
+    require_equal(zeros.size(), 0u,
+                  "modulus switch encryptions of zero count (only the Drift kinds have them)");
+    return;
+  }
+  require_equal(zeros.dimension.value(), p.lwe_dimension.value(),
+                "modulus switch encryptions of zero dimension");
+  require_equal(zeros.size(), p.ms_noise_reduction.zeros_count,
+                "modulus switch encryptions of zero count");
+}
+
 }  // namespace
 
 KeyswitchKeyShape keyswitch_key_shape(const PbsParameters& p) {
@@ -78,6 +91,7 @@ void validate_compressed_server_key(const CompressedServerKey& key) {
   require_equal(key.bootstrap_key.bodies.size(),
                 bs.input_lwe_dimension.value() * bs.ggsw.rows() * bs.ggsw.polynomial_size.value(),
                 "bootstrapping key body count");
+  validate_noise_reduction_zeros(key.ms_noise_reduction_zeros, p);
 }
 
 void validate_server_key(const ServerKey& key) {
@@ -95,6 +109,17 @@ void validate_server_key(const ServerKey& key) {
   require_equal(key.bootstrap_key.data.size(),
                 bs.input_lwe_dimension.value() * bs.ggsw.fourier_doubles(),
                 "bootstrapping key data size");
+  const ModulusSwitchNoiseReductionKey& r = key.ms_noise_reduction_key;
+  validate_noise_reduction_zeros(r.zeros, p);
+  if (uses_noise_reduction(p.modulus_switch)) {
+    require_equal(r.polynomial_size.value(), p.polynomial_size.value(),
+                  "noise reduction key polynomial_size");
+    require_equal(r.max_rounds, p.ms_noise_reduction.max_rounds, "noise reduction key max_rounds");
+    require_equal(r.windows.size(), r.zeros.size() * p.lwe_dimension.value(),
+                  "noise reduction key window count");
+  } else {
+    require_equal(r.windows.size(), 0u, "noise reduction key window count");
+  }
 }
 
 }  // namespace torusml::tfhe

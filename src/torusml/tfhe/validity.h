@@ -27,11 +27,14 @@ void validate_lwe_secret_key(const LweSecretKey& key, LweDimension n, const char
 void validate_client_key(const ClientKey& key);
 
 /// p valid; seeded keyswitching and bootstrapping keys of the shapes p gives them, with one body
-/// per ciphertext (keyswitch) and per GGSW row coefficient (bootstrap).
+/// per ciphertext (keyswitch) and per GGSW row coefficient (bootstrap); for the Drift modulus
+/// switch kinds ms_noise_reduction.zeros_count encryptions of zero of dimension n (none for the
+/// other kinds).
 void validate_compressed_server_key(const CompressedServerKey& key);
 
 /// p valid; keyswitching key and Fourier bootstrapping key of the shapes p gives them, with the
-/// data sizes those shapes imply.
+/// data sizes those shapes imply; the noise reduction key as for the compressed key, expanded
+/// for p's N and max_rounds with Z x n windows (empty for the other kinds).
 void validate_server_key(const ServerKey& key);
 
 }  // namespace torusml::tfhe

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <set>
 
 #include "circuit_test_util.h"
 #include "torusml/circuit/frontend/builder.h"
+#include "torusml/circuit/ir/int_math.h"
 
 namespace torusml::circuit::testing {
 namespace {
@@ -136,7 +138,7 @@ TEST(ExecuteOps, EncryptedMultiplicationAndComparisons) {
 }
 
 TEST(ExecuteOps, Rounding) {
-  // Exact rounding is a table over the full width.
+  // Exact rounding (by digits here: exact_rounding.h).
   check({{{6}, -60, 60}},
         [](Builder&, std::vector<Value>& v) { return round_bit_pattern(v[0], 3); });
   // Approximate rounding fused into a lookup: reads the 4 kept bits of an 8-bit value.
@@ -147,6 +149,81 @@ TEST(ExecuteOps, Rounding) {
                            [](std::int64_t x) { return x / 16; });
       },
       true);
+}
+
+// An accumulator of `width` bits (the sum of two encrypted inputs) rounded exactly to its `kept`
+// most significant bits, then looked up: wider than any lookup may read, so by digits. Executed
+// with real keys, the rounded values and the lookup equal the clear ones on every element of a
+// set of accumulators around both signs' ties (k 2^r + h), their neighbours, zero and the
+// extremes; simulated, on every accumulator of the range.
+void check_wide_exact_rounding(unsigned width, unsigned kept, std::size_t chunks) {
+  const unsigned lsbs = width - kept;
+  const std::int64_t h = std::int64_t{1} << (lsbs - 1), step = std::int64_t{1} << lsbs;
+  const std::int64_t half_range = (std::int64_t{1} << (width - 2)) - h;  // of each input
+  std::set<std::int64_t> targets = {-2 * half_range, 2 * half_range, 0, -1, 1};
+  const std::int64_t top = std::int64_t{1} << (kept - 1);
+  for (std::int64_t k : {-top + 1, -1L, 0L, 1L, top - 2}) {
+    for (std::int64_t d : {-h, -h + 1, -1L, 0L, h - 1, h}) {
+      const std::int64_t t = k * step + d;
+      if (t >= -2 * half_range && t <= 2 * half_range) targets.insert(t);
+    }
+  }
+  const auto n = static_cast<std::int64_t>(targets.size());
+  Builder b;
+  Value acc = b.input("a", {n}) + b.input("b", {n});
+  Value rounded = round_bit_pattern(acc, lsbs, RoundingMode::Exact);
+  b.output(rounded);
+  b.output(apply_table(
+      rounded, [step](std::int64_t v) { return (v / step) * 3 % 29; }, "mix"));
+  const Program program = b.build();
+  std::mt19937_64 rng(width);
+  std::vector<std::vector<Tensor>> inputset;
+  for (int k = 0; k < 20; ++k)
+    inputset.push_back(random_tensors(rng, {n}, -half_range, half_range, 2));
+  inputset.push_back({Tensor::full({n}, -half_range), Tensor::full({n}, -half_range)});
+  inputset.push_back({Tensor::full({n}, half_range), Tensor::full({n}, half_range)});
+  const CompiledCircuit c = compile(program, inputset);
+  const NodeAnalysis& na = c.analysis().nodes[static_cast<std::size_t>(rounded.id())];
+  ASSERT_TRUE(na.rounding_by_digits) << c.describe();
+  EXPECT_EQ(na.rounding_chunks.size(), chunks);
+  EXPECT_EQ(c.server_program().encodings[static_cast<std::size_t>(acc.id())].width, width);
+  EXPECT_EQ(c.statistics().max_table_bits, kept) << c.describe();
+  // The targets, split between the two inputs.
+  std::vector<std::int64_t> a, bv;
+  for (std::int64_t t : targets) {
+    a.push_back(t / 2);
+    bv.push_back(t - t / 2);
+  }
+  const std::vector<Tensor> x = {Tensor({1, n}, a), Tensor({1, n}, bv)};
+  const auto clear = c.evaluate(x, Mode::Clear);
+  for (std::size_t k = 0; k < a.size(); ++k) {  // the clear semantics: ties away from zero
+    std::int64_t expected = 0;
+    ASSERT_TRUE(detail::round_bit_pattern_value(a[k] + bv[k], lsbs, &expected));
+    EXPECT_EQ(clear[0][k], expected);
+  }
+  const auto executed = c.encrypt_run_decrypt(keys_for(c), x);
+  for (std::size_t o = 0; o < clear.size(); ++o)
+    for (std::size_t k = 0; k < clear[o].size(); ++k)
+      EXPECT_EQ(executed[o][k], clear[o][k]) << "output " << o << ", accumulator " << a[k] + bv[k];
+  // Simulation: every accumulator of the range, in batches of n.
+  std::vector<std::int64_t> all_a, all_b;
+  for (std::int64_t t = -2 * half_range; t <= 2 * half_range; ++t) {
+    all_a.push_back(t / 2);
+    all_b.push_back(t - t / 2);
+  }
+  while (all_a.size() % static_cast<std::size_t>(n) != 0) {
+    all_a.push_back(0);
+    all_b.push_back(0);
+  }
+  const auto rows = static_cast<std::int64_t>(all_a.size()) / n;
+  const std::vector<Tensor> everything = {Tensor({rows, n}, all_a), Tensor({rows, n}, all_b)};
+  EXPECT_EQ(c.evaluate(everything, Mode::Simulate, 11), c.evaluate(everything, Mode::Clear));
+}
+
+TEST(ExecuteOps, WideAccumulatorsRoundedExactly) {
+  check_wide_exact_rounding(12, 6, 1);  // one chunk of 6 bits: 3 bootstraps
+  check_wide_exact_rounding(14, 6, 2);  // chunks of 7 and 1 bits: 4 bootstraps
+  check_wide_exact_rounding(14, 4, 2);  // chunks of 5 and 5 bits: 5 bootstraps
 }
 
 TEST(ExecuteOps, ConvolutionAndPooling) {

@@ -163,6 +163,42 @@ std::size_t find_instruction(const ServerProgram& sp, InstructionKind kind,
   return 0;
 }
 
+// Exact roundings by digits: what the runtime indexes by (source, widths, step shifts, table
+// sizes) and the data of other kinds are checked.
+TEST(CircuitSerializationDamage, CraftedExactRoundingsAreRejected) {
+  const ServerProgram& base = wide_rounding().server_program();
+  ASSERT_NO_THROW(deserialize_server_program(craft(base)));
+  const std::size_t er = find_instruction(base, InstructionKind::ExactRound);
+  const std::size_t boot = find_instruction(base, InstructionKind::Bootstrap);
+  auto mutate = [&](const std::function<void(ServerProgram&)>& change, const std::string& needle,
+                    bool in_bytes = true) {
+    SCOPED_TRACE(needle);
+    ServerProgram sp = base;
+    change(sp);
+    expect_rejected(sp, needle, in_bytes);
+  };
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.source = 0; }, "reads %");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.input_width = 11; }, "input width");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.lsbs_removed = 5; }, "removes");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.steps.clear(); }, "steps");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.steps[1].shift = 64; }, "shifts");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.steps[2].table.pop_back(); },
+         "entries");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.steps[0].table = {1}; }, "entries");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.steps[0].noise_std_box = -1; },
+         "noise_std_box");
+  mutate([&](ServerProgram& sp) { sp.instructions[er].rounding.steps[0].log2_p_error = 1; },
+         "log2_p_error");
+  mutate([&](ServerProgram& sp) { sp.instructions[boot].rounding = sp.instructions[er].rounding; },
+         "exact rounding data", /*in_bytes=*/false);  // not written for a Bootstrap
+  mutate(
+      [&](ServerProgram& sp) {
+        sp.instructions[er].kind = InstructionKind::Bootstrap;
+        sp.instructions[er].rounding = {};
+      },
+      "bootstrap");
+}
+
 TEST(CircuitSerializationDamage, CraftedProgramsAreRejected) {
   const ServerProgram& base = rich().circuit.server_program();
   ASSERT_NO_THROW(deserialize_server_program(craft(base)));

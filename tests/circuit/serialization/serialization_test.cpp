@@ -268,6 +268,30 @@ TEST(CircuitSerialization, SerializersRejectInvalidObjects) {
   EXPECT_THROW(serialize_server_program(sp), InvalidArgument);
 }
 
+// An exact rounding by digits (kind ExactRound, added to format version 2 without changing the
+// other instructions' layout) survives the round trip and interprets like the original.
+TEST(CircuitSerialization, ExactRoundingByDigitsRoundTrip) {
+  const CompiledCircuit& c = wide_rounding();
+  const ServerProgram& sp = c.server_program();
+  std::size_t digits = 0;
+  for (const Instruction& ins : sp.instructions)
+    if (ins.kind == InstructionKind::ExactRound) {
+      ++digits;
+      EXPECT_EQ(ins.rounding.input_width, 12u);
+      EXPECT_EQ(ins.rounding.steps.size(), 3u);  // the sign, one chunk of 6 bits
+    }
+  ASSERT_EQ(digits, 1u) << c.describe();
+  const ServerProgram loaded = deserialize_server_program(serialize_server_program(sp));
+  expect_same_server_program(sp, loaded);
+  const auto set = wide_rounding_inputset();
+  const auto batch = stack(set);
+  EXPECT_EQ(interpret(loaded, c.client_specification(), batch, false, 0),
+            c.evaluate(batch, Mode::Clear));
+  EXPECT_EQ(interpret(loaded, c.client_specification(), batch, true, 5),
+            c.evaluate(batch, Mode::Simulate, 5));
+  EXPECT_EQ(c.evaluate(batch, Mode::Simulate, 5), c.evaluate(batch, Mode::Clear));
+}
+
 // ---- Known answer ----------------------------------------------------------------------------
 
 // Pins the format: a fixed leveled program compiled from a fixed input set, with fixed parameters

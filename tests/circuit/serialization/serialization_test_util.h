@@ -84,6 +84,31 @@ inline std::vector<std::vector<Tensor>> leveled_inputset() {
   return set;
 }
 
+// A 12-bit signed accumulator rounded exactly to 6 bits (by digits: an ExactRound instruction)
+// and looked up.
+inline Program wide_rounding_program() {
+  Builder b;
+  Value acc = b.input("a", {3}) * 3 - b.input("b", {3});
+  Value r = round_bit_pattern(acc, 6, RoundingMode::Exact);
+  b.output(apply_table(
+      r, [](std::int64_t v) { return v / 64; }, "scaled"));
+  b.output(r);
+  return b.build();
+}
+
+inline std::vector<std::vector<Tensor>> wide_rounding_inputset() {
+  std::vector<std::vector<Tensor>> set;
+  for (std::int64_t i = 0; i < 8; ++i)
+    set.push_back({Tensor::vector({i * 80 - 320, 300 - i * 70, 7 * i}),
+                   Tensor::vector({i * 130 - 500, 32 * i, 400 - 3 * i})});
+  return set;
+}
+
+inline const CompiledCircuit& wide_rounding() {
+  static const CompiledCircuit c = compile(wide_rounding_program(), wide_rounding_inputset());
+  return c;
+}
+
 struct Fixture {
   CompiledCircuit circuit;
   ClientKeySet client;
@@ -205,6 +230,7 @@ inline void expect_same_server_program(const ServerProgram& a, const ServerProgr
     EXPECT_EQ(x.bootstrap.element_table, y.bootstrap.element_table) << i;
     EXPECT_EQ(x.bootstrap.offset, y.bootstrap.offset) << i;
     EXPECT_EQ(x.bootstrap.noise_std_lsb, y.bootstrap.noise_std_lsb) << i;
+    EXPECT_EQ(x.rounding, y.rounding) << i;
     EXPECT_EQ(x.clear_table_min, y.clear_table_min) << i;
     EXPECT_EQ(x.clear_tables, y.clear_tables) << i;
   }

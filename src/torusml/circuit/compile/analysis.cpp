@@ -7,6 +7,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "torusml/circuit/compile/exact_rounding.h"
 #include "torusml/circuit/compile/linear_map.h"
 #include "torusml/circuit/evaluate/evaluate.h"
 #include "torusml/common/check.h"
@@ -150,56 +151,23 @@ bool is_fused_rounding(const Program& program, NodeId id) {
   return any;
 }
 
-ProgramAnalysis analyze_program(const Program& program,
-                                std::span<const std::vector<Tensor>> inputset,
-                                const AnalysisOptions& options) {
-  program.validate();
-  if (inputset.empty())
-    throw InvalidArgument(
-        "compile: the input set is empty; pass representative samples (e.g. the training data)");
-  ProgramAnalysis a;
+namespace {
+
+// Steps 2 and 3 of analyze_program (classes, encodings, noise weights, requirements) for a choice
+// of lowering of the encrypted exact roundings: digits[i] != 0 lowers node i by digits. Resets
+// what a previous call derived. Returns the roundings by digits that cannot be lowered so (then
+// nothing else is derived): the caller lowers them by table and calls again.
+std::vector<NodeId> derive(const Program& program, ProgramAnalysis& a,
+                           const AnalysisOptions& options, const std::vector<char>& digits) {
   const std::size_t count = program.nodes.size();
-  a.nodes.resize(count);
-  a.sample_count = inputset.size();
-
-  // 1. Ranges over the input set.
-  std::vector<bool> seen(count, false);
-  for (const auto& sample : inputset) {
-    if (sample.size() != program.inputs.size()) {
-      std::ostringstream os;
-      os << "compile: each input-set sample must have " << program.inputs.size()
-         << " tensors (one per program input), got " << sample.size();
-      throw InvalidArgument(os.str());
-    }
-    evaluate_clear(program, sample, [&](NodeId id, const Tensor& value) {
-      auto& r = a.nodes[static_cast<std::size_t>(id)].range;
-      for (std::int64_t v : value.values()) {
-        if (!seen[static_cast<std::size_t>(id)]) {
-          r.min = r.max = v;
-          seen[static_cast<std::size_t>(id)] = true;
-        }
-        r.min = std::min(r.min, v);
-        r.max = std::max(r.max, v);
-      }
-    });
-  }
-
-  // Declared ranges widen the measured ones.
-  for (const auto& [id, hint] : options.range_hints) {
-    if (id < 0 || static_cast<std::size_t>(id) >= count || hint.min > hint.max) {
-      std::ostringstream os;
-      os << "compile: range hint " << describe_range(hint) << " for node " << id
-         << " is invalid: name a node of the program (0 to " << count
-         << " - 1) and give min <= max";
-      throw InvalidArgument(os.str());
-    }
-    auto& r = a.nodes[static_cast<std::size_t>(id)].range;
-    if (!seen[static_cast<std::size_t>(id)]) {
-      r = hint;
-      seen[static_cast<std::size_t>(id)] = true;
-    }
-    r.min = std::min(r.min, hint.min);
-    r.max = std::max(r.max, hint.max);
+  a.classes.clear();
+  a.pbs_requirements.clear();
+  a.pbs_nodes.clear();
+  a.output_requirements.clear();
+  for (NodeAnalysis& na : a.nodes) {
+    const ValueRange range = na.range;
+    na = NodeAnalysis{};
+    na.range = range;
   }
 
   // 2. Encoding classes.
@@ -207,7 +175,8 @@ ProgramAnalysis analyze_program(const Program& program,
   for (std::size_t i = 0; i < count; ++i) {
     const Node& n = program.nodes[i];
     if (!n.encrypted) continue;
-    const bool joins = is_linear_op(n) || is_fused_rounding(program, static_cast<NodeId>(i));
+    const bool joins =
+        is_linear_op(n) || is_fused_rounding(program, static_cast<NodeId>(i)) || digits[i] != 0;
     if (!joins) continue;
     for (NodeId in : n.inputs)
       if (program.node(in).encrypted) uf.unite(static_cast<std::int32_t>(i), in);
@@ -267,6 +236,16 @@ ProgramAnalysis analyze_program(const Program& program,
       throw CompileError(os.str());
     }
   }
+  // Exact roundings by digits need 1 <= r < W and W - r bits a lookup may read.
+  std::vector<NodeId> by_table;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!digits[i]) continue;
+    const auto r = std::get<RoundAttr>(program.nodes[i].attributes).lsbs_to_remove;
+    const unsigned w = a.classes[static_cast<std::size_t>(a.nodes[i].encoding)].width;
+    if (r >= static_cast<std::int64_t>(w) || w - static_cast<unsigned>(r) > options.max_table_bits)
+      by_table.push_back(static_cast<NodeId>(i));
+  }
+  if (!by_table.empty()) return by_table;
 
   // 3. Noise weights and requirements, in topological order.
   for (std::size_t i = 0; i < count; ++i) {
@@ -278,6 +257,29 @@ ProgramAnalysis analyze_program(const Program& program,
     };
     auto enc = [&](std::size_t k) { return program.node(n.inputs[k]).encrypted; };
     const bool fused = is_fused_rounding(program, static_cast<NodeId>(i));
+    if (digits[i]) {
+      // Exact rounding by digits: its bootstraps read (multiples of) the input; the result is
+      // the input plus their outputs, in the input's class.
+      const NodeAnalysis& src = in(0);
+      const auto r = static_cast<unsigned>(std::get<RoundAttr>(n.attributes).lsbs_to_remove);
+      const unsigned w = a.classes[static_cast<std::size_t>(na.encoding)].width;
+      na.rounding_by_digits = true;
+      na.rounding_chunks = exact_rounding_chunks(w, r, options.max_table_bits);
+      const ExactRoundingPlan plan =
+          plan_exact_rounding(w, r, src.range.is_signed(), na.rounding_chunks);
+      for (const ExactRoundingStep& step : plan.steps) {
+        const double scale = std::ldexp(1.0, 2 * static_cast<int>(step.shift));
+        a.pbs_nodes.push_back(static_cast<NodeId>(i));
+        a.pbs_requirements.push_back(
+            {step.precision_bits, (src.pbs_weight + step.outputs_before) * scale,
+             src.fresh_weight * scale, static_cast<std::uint64_t>(element_count(n.shape))});
+        na.pbs_precision = std::max(na.pbs_precision, step.precision_bits);
+      }
+      na.pbs_weight = src.pbs_weight + static_cast<double>(plan.steps.size());
+      na.fresh_weight = src.fresh_weight;
+      na.input_lsbs_removed = r;
+      continue;
+    }
     switch (n.op) {
       case OpKind::Input:
         na.fresh_weight = 1.0;
@@ -360,6 +362,15 @@ ProgramAnalysis analyze_program(const Program& program,
     } else if (is_fused_rounding(program, source)) {
       lsbs = std::get<RoundAttr>(program.node(source).attributes).lsbs_to_remove;
       source = program.node(source).inputs[0];
+    } else if (const Node& in0 = program.node(source);
+               in0.op == OpKind::Round &&
+               std::get<RoundAttr>(in0.attributes).mode == RoundingMode::Exact) {
+      // An exact rounding's result is a multiple of 2^r: its low bits need no reading.
+      const auto r = std::get<RoundAttr>(in0.attributes).lsbs_to_remove;
+      const unsigned w =
+          a.classes[static_cast<std::size_t>(a.nodes[static_cast<std::size_t>(source)].encoding)]
+              .width;
+      if (r < static_cast<std::int64_t>(w)) lsbs = r;
     }
     const NodeAnalysis& src = a.nodes[static_cast<std::size_t>(source)];
     const unsigned class_width = a.classes[static_cast<std::size_t>(src.encoding)].width;
@@ -395,6 +406,94 @@ ProgramAnalysis analyze_program(const Program& program,
     a.output_requirements.push_back({a.classes[static_cast<std::size_t>(na.encoding)].width,
                                      na.pbs_weight, na.fresh_weight,
                                      static_cast<std::uint64_t>(element_count(n.shape))});
+  }
+  return {};
+}
+
+}  // namespace
+
+ProgramAnalysis analyze_program(const Program& program,
+                                std::span<const std::vector<Tensor>> inputset,
+                                const AnalysisOptions& options) {
+  program.validate();
+  if (inputset.empty())
+    throw InvalidArgument(
+        "compile: the input set is empty; pass representative samples (e.g. the training data)");
+  ProgramAnalysis a;
+  const std::size_t count = program.nodes.size();
+  a.nodes.resize(count);
+  a.sample_count = inputset.size();
+
+  // 1. Ranges over the input set.
+  std::vector<bool> seen(count, false);
+  for (const auto& sample : inputset) {
+    if (sample.size() != program.inputs.size()) {
+      std::ostringstream os;
+      os << "compile: each input-set sample must have " << program.inputs.size()
+         << " tensors (one per program input), got " << sample.size();
+      throw InvalidArgument(os.str());
+    }
+    evaluate_clear(program, sample, [&](NodeId id, const Tensor& value) {
+      auto& r = a.nodes[static_cast<std::size_t>(id)].range;
+      for (std::int64_t v : value.values()) {
+        if (!seen[static_cast<std::size_t>(id)]) {
+          r.min = r.max = v;
+          seen[static_cast<std::size_t>(id)] = true;
+        }
+        r.min = std::min(r.min, v);
+        r.max = std::max(r.max, v);
+      }
+    });
+  }
+
+  // Declared ranges widen the measured ones.
+  for (const auto& [id, hint] : options.range_hints) {
+    if (id < 0 || static_cast<std::size_t>(id) >= count || hint.min > hint.max) {
+      std::ostringstream os;
+      os << "compile: range hint " << describe_range(hint) << " for node " << id
+         << " is invalid: name a node of the program (0 to " << count
+         << " - 1) and give min <= max";
+      throw InvalidArgument(os.str());
+    }
+    auto& r = a.nodes[static_cast<std::size_t>(id)].range;
+    if (!seen[static_cast<std::size_t>(id)]) {
+      r = hint;
+      seen[static_cast<std::size_t>(id)] = true;
+    }
+    r.min = std::min(r.min, hint.min);
+    r.max = std::max(r.max, hint.max);
+  }
+
+  // 2 and 3, with every exact rounding that can be lowered by digits so lowered, then the cost
+  // rule (exact_rounding.h): by table when its input is no wider than both max_table_bits and
+  // the widest precision the circuit needs anyway.
+  std::vector<char> digits(count, 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Node& n = program.nodes[i];
+    if (n.op == OpKind::Round && n.encrypted) {
+      const auto& attr = std::get<RoundAttr>(n.attributes);
+      digits[i] = attr.mode == RoundingMode::Exact && attr.lsbs_to_remove >= 1;
+    }
+  }
+  bool cost_rule_applied = false;
+  for (;;) {
+    const std::vector<NodeId> by_table = derive(program, a, options, digits);
+    for (NodeId id : by_table) digits[static_cast<std::size_t>(id)] = 0;
+    if (!by_table.empty()) continue;
+    if (cost_rule_applied) break;
+    cost_rule_applied = true;
+    unsigned widest = 0;
+    for (const PbsRequirement& r : a.pbs_requirements) widest = std::max(widest, r.precision_bits);
+    bool changed = false;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!digits[i]) continue;
+      const unsigned w = a.classes[static_cast<std::size_t>(a.nodes[i].encoding)].width;
+      if (w <= widest && w <= options.max_table_bits) {
+        digits[i] = 0;
+        changed = true;
+      }
+    }
+    if (!changed) break;
   }
   return a;
 }

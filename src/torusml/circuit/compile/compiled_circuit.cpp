@@ -58,4 +58,15 @@ void CircuitParameters::validate() const {
   tfhe::require_128_bit_security(leveled_dimension, leveled_noise, "leveled_noise");
 }
 
+std::uint64_t bootstraps_per_element(const Instruction& ins) {
+  switch (ins.kind) {
+    case InstructionKind::Bootstrap:
+      return 1;
+    case InstructionKind::ExactRound:
+      return ins.rounding.steps.size();
+    default:
+      return 0;
+  }
+}
+
 }  // namespace torusml::circuit

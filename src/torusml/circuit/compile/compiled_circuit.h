@@ -52,11 +52,13 @@ struct CircuitParameters {
 };
 
 enum class InstructionKind : std::uint8_t {
-  Input = 1,      // an encrypted program input
-  Clear = 2,      // a clear value computed in the clear (evaluate_node)
-  Linear = 3,     // LinearMap over encrypted operands
-  Alias = 4,      // a fused rounding: the same ciphertexts as its input
-  Bootstrap = 5,  // keyswitch + PBS per element with materialized tables
+  Input = 1,        // an encrypted program input
+  Clear = 2,        // a clear value computed in the clear (evaluate_node)
+  Linear = 3,       // LinearMap over encrypted operands
+  Alias = 4,        // a fused rounding: the same ciphertexts as its input
+  Bootstrap = 5,    // keyswitch + PBS per element with materialized tables
+  ExactRound = 6,   // exact rounding by digits: a few keyswitch + PBS per element (below)
+  FusedLookup = 7,  // a table lookup computed by an earlier lookup's many-LUT bootstrap
 };
 
 /// A table lookup (or a lowered rounding) as the runtime executes it: for each element, the
@@ -74,6 +76,38 @@ struct BootstrapInstruction {
   /// least significant bit (for simulation).
   double noise_std_lsb = 0;
   double log2_p_error = 0;
+  /// FusedLookup only: the earlier node (a Bootstrap lookup of the same input) whose many-LUT
+  /// bootstrap also computes this node (compile/many_lut.h); -1 otherwise. A Bootstrap node named
+  /// by FusedLookup nodes runs one bootstrap per element for itself and them, output j for the
+  /// j-th of the group in node order (itself first).
+  NodeId fused_into = -1;
+};
+
+/// One bootstrap of an exact rounding by digits (exact_rounding.h, ExactRoundingStep): acc is
+/// read as 2^shift * acc + offset (modulo 2^64), bootstrapped with the table `table`
+/// (2^p entries for a p-bit read, values in units of 2^(62 - input_width): half the input's least
+/// significant bit) and the output plus `constant` (same units) is added to acc.
+struct RoundingStep {
+  unsigned shift = 0;
+  tfhe::Torus offset = 0;
+  std::vector<std::int64_t> table;
+  std::int64_t constant = 0;
+  /// Gaussian noise standard deviation of the read phase at the blind rotation, in units of the
+  /// table's box (2^-(p+1) of the torus), and the read's failure probability (for simulation).
+  double noise_std_box = 0;
+  double log2_p_error = 0;
+  bool operator==(const RoundingStep&) const = default;
+};
+
+/// An exact rounding lowered by digits: acc = source + initial (units of 2^(62 - input_width)),
+/// then every step in order; acc is the node's value, in the source's encoding (same class).
+struct ExactRoundInstruction {
+  NodeId source = -1;
+  unsigned input_width = 0;   // W: the encoding width of the source and of the result
+  unsigned lsbs_removed = 0;  // r
+  std::int64_t initial = 0;
+  std::vector<RoundingStep> steps;
+  bool operator==(const ExactRoundInstruction&) const = default;
 };
 
 struct Instruction {
@@ -82,10 +116,15 @@ struct Instruction {
   bool map_is_static = false;  // the LinearMap was built at compile time (constant operands)
   LinearMap map;
   BootstrapInstruction bootstrap;
+  ExactRoundInstruction rounding;  // kind ExactRound
   /// A table lookup on clear values: materialized over [table_min, table_min + size).
   std::int64_t clear_table_min = 0;
   std::vector<std::vector<std::int64_t>> clear_tables;
 };
+
+/// Bootstraps one element of the instruction's node costs: 1 for Bootstrap, its steps for
+/// ExactRound, 0 otherwise (a FusedLookup's is its leader's).
+std::uint64_t bootstraps_per_element(const Instruction& ins);
 
 /// Everything the server needs (no key): the program (table functions materialized), the
 /// instructions and the parameters.
@@ -113,9 +152,17 @@ struct ClientSpecification {
 
 /// Printable statistics of a compiled circuit.
 struct CircuitStatistics {
-  std::uint64_t pbs_count = 0;        // per evaluation of one sample
-  std::uint64_t keyswitch_count = 0;  // one per PBS
-  std::uint64_t table_lookup_nodes = 0;
+  std::uint64_t pbs_count = 0;           // per evaluation of one sample
+  std::uint64_t keyswitch_count = 0;     // one per PBS
+  std::uint64_t table_lookup_nodes = 0;  // table lookups and roundings through bootstraps
+  /// Of pbs_count: the bootstraps of exact roundings by digits (exact_rounding.h), and the widest
+  /// precision they read.
+  std::uint64_t exact_rounding_pbs_count = 0;
+  unsigned exact_rounding_max_bits = 0;
+  /// Lookups evaluated in groups by many-LUT bootstraps (compile/many_lut.h), and the bootstraps
+  /// they take (of pbs_count): many_lut_lookups - many_lut_pbs_count bootstraps saved.
+  std::uint64_t many_lut_lookups = 0;
+  std::uint64_t many_lut_pbs_count = 0;
   std::uint64_t linear_terms = 0;        // multiply-accumulates of ciphertexts per sample
   unsigned max_bit_width = 0;            // widest encrypted value
   unsigned max_table_bits = 0;           // widest PBS precision

@@ -3,11 +3,14 @@
 #include "torusml/circuit/compile/lower.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <sstream>
 
+#include "torusml/circuit/compile/exact_rounding.h"
+#include "torusml/circuit/compile/many_lut.h"
 #include "torusml/circuit/evaluate/evaluate.h"
 #include "torusml/common/byte_io.h"
 #include "torusml/common/check.h"
@@ -73,17 +76,18 @@ void materialize_clear_tables(const Node& node, const ValueRange& input, Instruc
 }
 
 // The first preset (by increasing cost) that meets every requirement, or nullopt.
-std::optional<OptimizerResult> preset_meeting(const ProgramAnalysis& a,
+std::optional<OptimizerResult> preset_meeting(std::span<const PbsRequirement> pbs,
+                                              std::span<const OutputRequirement> outputs,
                                               const OptimizerOptions& opt) {
   std::uint64_t total = 0;
-  for (const auto& r : a.pbs_requirements) total += r.count;
-  for (const auto& r : a.output_requirements) total += r.count;
+  for (const auto& r : pbs) total += r.count;
+  for (const auto& r : outputs) total += r.count;
   const double target =
       opt.global_p_error
           ? *opt.global_p_error / static_cast<double>(std::max<std::uint64_t>(total, 1))
           : opt.p_error;
   unsigned widest = 1;
-  for (const auto& r : a.pbs_requirements) widest = std::max(widest, r.precision_bits);
+  for (const auto& r : pbs) widest = std::max(widest, r.precision_bits);
   for (const tfhe::PbsParameters& preset : tfhe::all_presets()) {
     if (preset.message_bits < widest) continue;
     const double out =
@@ -102,10 +106,10 @@ std::optional<OptimizerResult> preset_meeting(const ProgramAnalysis& a,
                      ? l
                      : std::max(log2_sum, l) + std::log2(1.0 + std::exp2(-std::fabs(log2_sum - l)));
     };
-    for (const auto& r : a.pbs_requirements)
+    for (const auto& r : pbs)
       account(r.pbs_weight * out + r.fresh_weight * fresh + base.keyswitch + base.modulus_switch,
               r.precision_bits, r.count);
-    for (const auto& r : a.output_requirements)
+    for (const auto& r : outputs)
       account(r.pbs_weight * out + r.fresh_weight * fresh, r.width_bits, r.count);
     if (worst > std::log2(target)) continue;
     OptimizerResult res;
@@ -119,18 +123,20 @@ std::optional<OptimizerResult> preset_meeting(const ProgramAnalysis& a,
   return std::nullopt;
 }
 
-OptimizerResult choose_pbs_parameters(const ProgramAnalysis& a, const OptimizerOptions& opt,
+OptimizerResult choose_pbs_parameters(std::span<const PbsRequirement> pbs,
+                                      std::span<const OutputRequirement> outputs,
+                                      const OptimizerOptions& opt,
                                       CompileOptions::ParameterSource source) {
   if (source == CompileOptions::ParameterSource::Presets) {
-    if (auto r = preset_meeting(a, opt)) return *r;
+    if (auto r = preset_meeting(pbs, outputs, opt)) return *r;
     throw CompileError(
         "compile: no parameter preset meets this circuit's precision and failure probability; "
         "use the optimizer (the default), fewer bits, or a larger p_error");
   }
   try {
-    return optimize_pbs_parameters(a.pbs_requirements, a.output_requirements, opt);
+    return optimize_pbs_parameters(pbs, outputs, opt);
   } catch (const CompileError&) {
-    if (auto r = preset_meeting(a, opt)) return *r;  // the presets are the fallback
+    if (auto r = preset_meeting(pbs, outputs, opt)) return *r;  // the presets are the fallback
     throw;
   }
 }
@@ -155,6 +161,12 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
   os << "FHE circuit statistics (per sample)\n";
   os << "  programmable bootstraps: " << pbs_count << " (" << table_lookup_nodes
      << " table-lookup nodes), keyswitches: " << keyswitch_count << "\n";
+  if (exact_rounding_pbs_count > 0)
+    os << "  of which exact roundings by digits: " << exact_rounding_pbs_count
+       << " bootstraps reading at most " << exact_rounding_max_bits << " bits\n";
+  if (many_lut_lookups > 0)
+    os << "  many-LUT: " << many_lut_lookups << " table lookups in " << many_lut_pbs_count
+       << " bootstraps (" << many_lut_lookups - many_lut_pbs_count << " saved)\n";
   os << "  linear multiply-accumulates of ciphertexts: " << linear_terms << "\n";
   os << "  widest encrypted value: " << max_bit_width
      << " bits, widest table input: " << max_table_bits << " bits\n";
@@ -193,8 +205,17 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
   server.program = program;
   CircuitStatistics stats;
   double var_pbs = 0, var_fresh = 0, var_ks = 0, var_ms = 0;
+  ManyLutPlan many_lut;
   if (!analysis.pbs_requirements.empty()) {
-    const OptimizerResult r = choose_pbs_parameters(analysis, opt, options.parameter_source);
+    // Many-LUT groups (many_lut.h) and the parameters, chosen together.
+    const ManyLutChoice choice = choose_many_lut_parameters(
+        analysis, options.many_lut ? find_many_lut_groups(program, analysis) : ManyLutPlan{},
+        [&](std::span<const PbsRequirement> reqs) {
+          return choose_pbs_parameters(reqs, analysis.output_requirements, opt,
+                                       options.parameter_source);
+        });
+    many_lut = choice.plan;
+    const OptimizerResult& r = choice.parameters;
     server.parameters.uses_pbs = true;
     server.parameters.pbs = r.parameters;
     const auto& p = r.parameters;
@@ -202,7 +223,7 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
                                             p.pbs, p.glwe_noise);
     var_fresh = p.glwe_noise.variance();
     var_ks = tfhe::variance_keyswitch(p.big_lwe_dimension(), p.ks, p.lwe_noise);
-    var_ms = tfhe::variance_modulus_switch(p.lwe_dimension, p.polynomial_size, p.modulus_switch);
+    var_ms = tfhe::variance_modulus_switch(p);
     stats.estimated_pbs_seconds = r.estimated_pbs_seconds;
   } else {
     const LeveledParameters r = optimize_leveled_parameters(analysis.output_requirements, opt);
@@ -224,6 +245,7 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
   }
 
   // Instructions.
+  const std::vector<std::int32_t> many_lut_group = many_lut.group_of(count);
   double log2_sum_p = -std::numeric_limits<double>::infinity();
   auto add_p = [&](double log2_p, double n) {
     const double l = log2_p + std::log2(n);
@@ -266,6 +288,46 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
         ins.map_is_static = true;
         stats.linear_terms += ins.map.terms();
       }
+    } else if (analysis.nodes[i].rounding_by_digits) {
+      // Exact rounding by digits (exact_rounding.h): the steps of its plan, each with its noise.
+      ins.kind = InstructionKind::ExactRound;
+      const NodeAnalysis& na = analysis.nodes[i];
+      const NodeId source = n.inputs[0];
+      const Encoding& e = server.encodings[static_cast<std::size_t>(source)];
+      const NodeAnalysis& src = analysis.nodes[static_cast<std::size_t>(source)];
+      const auto r = static_cast<unsigned>(std::get<RoundAttr>(n.attributes).lsbs_to_remove);
+      const ExactRoundingPlan plan =
+          plan_exact_rounding(e.width, r, e.is_signed, na.rounding_chunks);
+      ExactRoundInstruction& er = ins.rounding;
+      er.source = source;
+      er.input_width = e.width;
+      er.lsbs_removed = r;
+      er.initial = plan.initial;
+      const auto elements = static_cast<double>(element_count(n.shape));
+      for (const ExactRoundingStep& step : plan.steps) {
+        const double scale = std::ldexp(1.0, 2 * static_cast<int>(step.shift));
+        const double var = scale * ((src.pbs_weight + step.outputs_before) * var_pbs +
+                                    src.fresh_weight * var_fresh) +
+                           var_ks + var_ms;
+        const auto table_bits = static_cast<int>(std::countr_zero(step.table.size()));
+        RoundingStep rs;
+        rs.shift = step.shift;
+        rs.offset = step.offset;
+        rs.table = step.table;
+        rs.constant = step.constant;
+        rs.noise_std_box = std::sqrt(var) * std::ldexp(1.0, table_bits + 1);
+        rs.log2_p_error = tfhe::log2_gaussian_tail(
+            std::ldexp(1.0, -static_cast<int>(step.precision_bits) - 2), var);
+        add_p(rs.log2_p_error, elements);
+        er.steps.push_back(std::move(rs));
+        stats.exact_rounding_max_bits =
+            std::max(stats.exact_rounding_max_bits, step.precision_bits);
+        stats.max_table_bits = std::max(stats.max_table_bits, step.precision_bits);
+      }
+      const auto pbs = static_cast<std::uint64_t>(elements) * plan.steps.size();
+      stats.pbs_count += pbs;
+      stats.exact_rounding_pbs_count += pbs;
+      stats.table_lookup_nodes += 1;
     } else {
       // Table lookup or rounding through a bootstrap.
       ins.kind = InstructionKind::Bootstrap;
@@ -300,10 +362,38 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       b.log2_p_error =
           tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(na.pbs_precision) - 2), var);
       const auto elements = static_cast<double>(element_count(n.shape));
-      add_p(b.log2_p_error, elements);
-      stats.pbs_count += static_cast<std::uint64_t>(elements);
+      const std::int32_t group = many_lut_group[i];
+      unsigned read_bits = na.pbs_precision;
+      bool runs_bootstrap = true;
+      if (group >= 0) {
+        // A many-LUT group (many_lut.h): a p-bit read with the switch to 2N / 2^theta for the
+        // simulation, the bound of a (p + theta)-bit read for the failure probability, counted
+        // once per element at the leader.
+        const ManyLutGroup& g = many_lut.groups[static_cast<std::size_t>(group)];
+        read_bits = g.read_bits();
+        const tfhe::PbsParameters& q = server.parameters.pbs;
+        const double fused =
+            var - var_ms +
+            tfhe::variance_modulus_switch(
+                q.lwe_dimension, tfhe::PolynomialSize(q.polynomial_size.value() >> g.log2_slots),
+                q.modulus_switch, q.ms_noise_reduction);
+        b.noise_std_lsb = std::sqrt(fused) / lsb;
+        b.log2_p_error =
+            tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(read_bits) - 2), var);
+        runs_bootstrap = g.lookups[0] == static_cast<NodeId>(i);
+        if (!runs_bootstrap) {
+          ins.kind = InstructionKind::FusedLookup;
+          b.fused_into = g.lookups[0];
+        }
+        stats.many_lut_lookups += static_cast<std::uint64_t>(elements);
+        if (runs_bootstrap) stats.many_lut_pbs_count += static_cast<std::uint64_t>(elements);
+      }
+      if (runs_bootstrap) {
+        add_p(b.log2_p_error, elements);
+        stats.pbs_count += static_cast<std::uint64_t>(elements);
+      }
       stats.table_lookup_nodes += 1;
-      stats.max_table_bits = std::max(stats.max_table_bits, na.pbs_precision);
+      stats.max_table_bits = std::max(stats.max_table_bits, read_bits);
     }
   }
   stats.keyswitch_count = stats.pbs_count;

@@ -33,6 +33,9 @@ struct CompileOptions {
   /// requirements (Presets).
   enum class ParameterSource : std::uint8_t { Optimizer = 1, Presets = 2 };
   ParameterSource parameter_source = ParameterSource::Optimizer;
+  /// Evaluate table lookups that read the same encrypted value with one many-LUT bootstrap per
+  /// element where the circuit's widest read allows it (compile/many_lut.h).
+  bool many_lut = true;
 };
 
 /// The products of compilation, before they are wrapped in a CompiledCircuit (compiler.h).

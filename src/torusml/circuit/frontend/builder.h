@@ -125,7 +125,9 @@ Value apply_table(Value x, Function f, std::string name = "table");
 Value apply_tables(Value x, std::vector<TableFunction> tables,
                    std::vector<std::int32_t> element_table);
 
-/// round(x / 2^lsbs_to_remove) * 2^lsbs_to_remove.
+/// round(x / 2^lsbs_to_remove) * 2^lsbs_to_remove, ties away from zero. Exact: exact under
+/// encryption for inputs of any width (compile/exact_rounding.h); Approximate: fused into the
+/// lookups that read it, which then read only the kept bits (off by one near the boundaries).
 Value round_bit_pattern(Value x, std::int64_t lsbs_to_remove,
                         RoundingMode mode = RoundingMode::Exact);
 

@@ -97,7 +97,9 @@ struct TableAttr {
   std::vector<std::int32_t> element_table;
 };
 enum class RoundingMode : std::uint8_t {
-  Exact = 1,        // exact rounding (a table lookup over the full input width)
+  // Exact rounding: encrypted, one table lookup over the input's full width, or for wide inputs
+  // a few bootstraps that read no more than the kept bits (compile/exact_rounding.h).
+  Exact = 1,
   Approximate = 2,  // the PBS reads only the kept bits: off by one near the boundaries
 };
 struct RoundAttr {

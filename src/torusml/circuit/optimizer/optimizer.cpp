@@ -38,6 +38,7 @@
 #include "torusml/common/check.h"
 #include "torusml/common/error.h"
 #include "torusml/tfhe/keyswitch_key.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
 #include "torusml/tfhe/noise_model.h"
 #include "torusml/tfhe/security.h"
 
@@ -86,9 +87,11 @@ struct AffineCost {
   double at(std::size_t n) const { return slope * static_cast<double>(n) + offset; }
 };
 
-AffineCost affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std::size_t l_ks) {
+// `extra_slope`: seconds per unit of n of the modulus switch noise reduction (Drift kinds).
+AffineCost affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std::size_t l_ks,
+                       double extra_slope = 0.0) {
   const double ks_row = kKeyswitchSeconds * static_cast<double>(k * big_n * l_ks);
-  return {cmux_seconds(k, big_n, l_pbs) + ks_row, ks_row};
+  return {cmux_seconds(k, big_n, l_pbs) + ks_row + extra_slope, ks_row};
 }
 
 // ---- Search space -------------------------------------------------------------------------------
@@ -167,7 +170,8 @@ struct Bound {
 class Search {
  public:
   Search(std::vector<Constraint> pbs, std::vector<Constraint> outputs, unsigned precision,
-         const OptimizerOptions& options)
+         const OptimizerOptions& options, const ModulusSwitchCandidate& ms = {},
+         double cost_bound = std::numeric_limits<double>::infinity())
       : pbs_(std::move(pbs)),
         outputs_(std::move(outputs)),
         precision_(precision),
@@ -175,6 +179,7 @@ class Search {
     lwe_variance_.resize(kMaxLweDimension + 1 - kMinLweDimension);
     for (std::size_t n = kMinLweDimension; n <= kMaxLweDimension; ++n)
       lwe_variance_[n - kMinLweDimension] = gaussian_variance_at_curve(n);
+    set_modulus_switch(ms, cost_bound);
   }
 
   std::optional<Choice> run() {
@@ -185,18 +190,20 @@ class Search {
         const std::size_t big_n = std::size_t{1} << log_n;
         if (k * big_n > kMaxBigDimension) break;
         if (k * big_n < kMinLweDimension) continue;  // the big key must be on the curve too
-        if (affine_cost(k, big_n, 1, 1).at(kMinLweDimension) >= best_.seconds) break;
+        if (affine_cost(k, big_n, 1, 1, extra_slope_).at(kMinLweDimension) >= best_.seconds) break;
         search_glwe(k, big_n);
       }
     }
-    if (!std::isfinite(best_.seconds)) return std::nullopt;
+    if (!std::isfinite(best_.seconds) || best_.n == 0) return std::nullopt;  // n = 0: under bound
     return best_;
   }
 
  private:
   double ms(std::size_t n) const {
     // variance_modulus_switch, CenteredMean (same expression).
-    return (1.0 + static_cast<double>(n) * 0.25) / (48.0 * big_n_d_ * big_n_d_);
+    if (ms_.kind == tfhe::ModulusSwitchKind::CenteredMean)
+      return (1.0 + static_cast<double>(n) * 0.25) / (48.0 * big_n_d_ * big_n_d_);
+    return drift_ms(n);
   }
 
   void search_glwe(std::size_t k, std::size_t big_n) {
@@ -208,7 +215,8 @@ class Search {
 
     // Constraints for this (k, N), Pareto-reduced on (w, u).
     std::vector<Bound> bounds;
-    const double ms_min = ms(kMinLweDimension);
+    // A lower bound of MS(n) over n (the Drift kinds' zeros noise, decreasing in n, left out).
+    const double ms_min = ms(kMinLweDimension) - applied_ * lwe_variance_[0];
     for (const Constraint& c : pbs_) {
       const double u = c.vmax - c.f * g;
       if (u <= ms_min) return;  // even n = 450 without keyswitch noise fails
@@ -236,7 +244,7 @@ class Search {
       }
       if (ep >= best_ep) continue;
       best_ep = ep;
-      if (affine_cost(k, big_n, l, 1).at(kMinLweDimension) >= best_.seconds) break;
+      if (affine_cost(k, big_n, l, 1, extra_slope_).at(kMinLweDimension) >= best_.seconds) break;
       search_pbs(k, big_n, l, base, ep);
     }
   }
@@ -268,7 +276,7 @@ class Search {
     const auto n_hi_noise = static_cast<std::size_t>(n_limit);
 
     for (std::size_t l_ks = 1; l_ks <= kKsBits; ++l_ks) {
-      const AffineCost cost = affine_cost(k, big_n, l_pbs, l_ks);
+      const AffineCost cost = affine_cost(k, big_n, l_pbs, l_ks, extra_slope_);
       if (cost.at(kMinLweDimension) >= best_.seconds) break;
       std::size_t hi = n_hi_noise;
       if (std::isfinite(best_.seconds)) {
@@ -355,6 +363,31 @@ class Search {
   std::vector<Bound> bounds_;
   double big_n_d_ = 0, kn_d_ = 0, ep_ = 0, ks_round_ = 0, ks_key_ = 0;
   Choice best_;
+
+  // ---- Modulus switch candidate (issue 12: the drift technique) ----
+  // Other kinds than CenteredMean: the variance of tfhe::variance_modulus_switch with the zeros
+  // at the small key's noise (noise_at_curve(n)), the N-independent part cached per n; the noise
+  // reduction's cost (linear in n) in the cost model's slope. A cost bound (the best set of the
+  // candidates searched before) prunes the search: it then finds only cheaper sets.
+  void set_modulus_switch(const ModulusSwitchCandidate& ms, double cost_bound) {
+    ms_ = ms;
+    best_.seconds = cost_bound;
+    if (tfhe::uses_noise_reduction(ms.kind)) {
+      reduction_ = {ms.zeros_count, ms.max_rounds, NoiseDistribution{}};
+      extra_slope_ = tfhe::estimate_noise_reduction_seconds(LweDimension(1), reduction_);
+      applied_ = tfhe::expected_noise_reduction_rounds(ms.zeros_count, ms.max_rounds).applied;
+    }
+    steps2_.assign(kMaxLweDimension + 1 - kMinLweDimension, -1.0);
+  }
+  double drift_ms(std::size_t n) const {
+    double& s = steps2_[n - kMinLweDimension];
+    if (s < 0) s = tfhe::modulus_switch_error_steps2(LweDimension(n), ms_.kind, reduction_);
+    return s / (4.0 * big_n_d_ * big_n_d_) + applied_ * lwe_variance_[n - kMinLweDimension];
+  }
+  ModulusSwitchCandidate ms_;
+  tfhe::ModulusSwitchNoiseReduction reduction_;
+  double extra_slope_ = 0, applied_ = 0;
+  mutable std::vector<double> steps2_;  // modulus_switch_error_steps2 by n - 450 (-1: not yet)
 };
 
 // ---- Requirements -------------------------------------------------------------------------------
@@ -522,8 +555,25 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
   pbs_constraints = pareto_reduce(std::move(pbs_constraints));
   output_constraints = pareto_reduce(std::move(output_constraints));
 
-  const std::optional<Choice> choice =
-      Search(pbs_constraints, output_constraints, precision, options).run();
+  // Modulus switch candidates: each search only looks for sets cheaper than the best so far.
+  const std::vector<ModulusSwitchCandidate> candidates = options.modulus_switch_candidates.empty()
+                                                             ? default_modulus_switch_candidates()
+                                                             : options.modulus_switch_candidates;
+  std::optional<Choice> choice;
+  ModulusSwitchCandidate chosen_ms;
+  for (const ModulusSwitchCandidate& ms : candidates) {
+    const bool drift = tfhe::uses_noise_reduction(ms.kind);
+    if ((drift && (ms.zeros_count < 1 || ms.zeros_count > tfhe::kMaxModulusSwitchZeros ||
+                   ms.max_rounds < 1 || ms.max_rounds > tfhe::kMaxModulusSwitchRounds)) ||
+        (!drift && ms.kind != tfhe::ModulusSwitchKind::Standard &&
+         ms.kind != tfhe::ModulusSwitchKind::CenteredMean))
+      throw InvalidArgument("optimizer: invalid modulus switch candidate");
+    const std::optional<Choice> c =
+        Search(pbs_constraints, output_constraints, precision, options, ms,
+               choice ? choice->seconds : std::numeric_limits<double>::infinity())
+            .run();
+    if (c) choice = c, chosen_ms = ms;
+  }
   if (!choice)
     throw_infeasible(pbs, outputs, pbs_constraints, output_constraints, precision, log2_target,
                      options);
@@ -539,13 +589,17 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
   p.glwe_noise = noise_at_curve(choice->k * choice->big_n);
   p.pbs = {DecompositionBaseLog(choice->pbs_base), DecompositionLevelCount(choice->pbs_levels)};
   p.ks = {DecompositionBaseLog(choice->ks_base), DecompositionLevelCount(choice->ks_levels)};
-  p.modulus_switch = tfhe::ModulusSwitchKind::CenteredMean;
+  p.modulus_switch = chosen_ms.kind;
+  if (tfhe::uses_noise_reduction(chosen_ms.kind))
+    p.ms_noise_reduction = {chosen_ms.zeros_count, chosen_ms.max_rounds, p.lwe_noise};
   p.max_two_norm = std::max(1.0, std::sqrt(max_pbs_weight));
   p.source =
       "TorusML optimizer: Concrete security curve (128-bit), noise model of "
-      "tfhe/noise_model.h (Gaussian noise at the curve's minimum, centered modulus "
-      "switch), p_fail <= " +
-      pow2_string(log2_target) + " per PBS and output";
+      "tfhe/noise_model.h (Gaussian noise at the curve's minimum, " +
+      std::string(chosen_ms.kind == tfhe::ModulusSwitchKind::CenteredMean ? "centered"
+                  : chosen_ms.kind == tfhe::ModulusSwitchKind::Standard   ? "standard"
+                                                                          : "drift-reduced") +
+      " modulus switch), p_fail <= " + pow2_string(log2_target) + " per PBS and output";
   p.validate();
   TORUSML_CHECK(tfhe::is_128_bit_secure(p), "optimizer chose an insecure set: " << p);
 
@@ -665,7 +719,17 @@ CostModelConstants cost_model_constants() {
 double estimate_pbs_seconds(const tfhe::PbsParameters& p) {
   return affine_cost(p.glwe_dimension.value(), p.polynomial_size.value(), p.pbs.level_count.value(),
                      p.ks.level_count.value())
-      .at(p.lwe_dimension.value());
+             .at(p.lwe_dimension.value()) +
+         tfhe::estimate_noise_reduction_seconds(p);  // 0 unless a Drift kind
+}
+
+std::vector<ModulusSwitchCandidate> default_modulus_switch_candidates() {
+  using tfhe::ModulusSwitchKind;
+  return {{ModulusSwitchKind::CenteredMean, 0, 0},
+          {ModulusSwitchKind::DriftCenteredMean, 256, 1},
+          {ModulusSwitchKind::DriftCenteredMean, 1024, 1},
+          {ModulusSwitchKind::DriftCenteredMean, 1024, 2},
+          {ModulusSwitchKind::DriftCenteredMean, 4096, 2}};
 }
 
 // bench_tfhe encrypt/<preset> (median of 3, one core of this Zen 4 machine): 7.6 us for

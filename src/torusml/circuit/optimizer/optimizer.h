@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "torusml/tfhe/parameters.h"
 
@@ -42,6 +43,19 @@ struct OutputRequirement {
   std::uint64_t count = 1;
 };
 
+/// A modulus switch the optimizer may choose (tfhe/parameters.h, ModulusSwitchKind): for the
+/// Drift kinds, zeros_count encryptions of zero and at most max_rounds rounds
+/// (tfhe/modulus_switch_noise_reduction.h; their noise is the small key's).
+struct ModulusSwitchCandidate {
+  tfhe::ModulusSwitchKind kind = tfhe::ModulusSwitchKind::CenteredMean;
+  std::size_t zeros_count = 0, max_rounds = 0;
+};
+
+/// CenteredMean, and DriftCenteredMean with (Z, R) = (256, 1), (1024, 1), (1024, 2), (4096, 2).
+/// (Drift is left out: at equal Z and R it costs the same as DriftCenteredMean and leaves a larger
+/// error, noise_model.h.)
+std::vector<ModulusSwitchCandidate> default_modulus_switch_candidates();
+
 struct OptimizerOptions {
   /// Failure probability allowed for each PBS (and each output decryption).
   double p_error = 0x1.0p-40;
@@ -51,6 +65,9 @@ struct OptimizerOptions {
   /// Bounds of the search.
   unsigned min_log2_polynomial_size = 8, max_log2_polynomial_size = 17;
   unsigned max_glwe_dimension = 6;
+  /// The modulus switches to choose from: the cheapest parameter set over all of them wins (the
+  /// Drift kinds' noise reduction counted in the cost model). Empty: the default candidates.
+  std::vector<ModulusSwitchCandidate> modulus_switch_candidates;
 };
 
 /// The chosen parameters, their estimated cost and their failure probabilities.
@@ -82,7 +99,8 @@ LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement>
 
 /// Cost model (seconds on one core of this machine class) of one KS + PBS with `p`:
 ///   n [fft (k+1)(l+1)(N/2)log2(N/2) + key (k+1)^2 l N] + keyswitch k N l_ks (n+1)
-/// (n CMuxes: forward and inverse FFTs and one pass over a GGSW; the keyswitching key's rows).
+/// (n CMuxes: forward and inverse FFTs and one pass over a GGSW; the keyswitching key's rows),
+/// plus, for the Drift modulus switch kinds, tfhe::estimate_noise_reduction_seconds(p).
 double estimate_pbs_seconds(const tfhe::PbsParameters& p);
 
 /// The cost model's constants (seconds per unit of each term above), fitted to measurements by

@@ -1,9 +1,11 @@
 #include "torusml/circuit/runtime/interpreter.h"
 
+#include <bit>
 #include <cmath>
 #include <random>
 #include <sstream>
 
+#include "torusml/circuit/compile/exact_rounding.h"
 #include "torusml/circuit/evaluate/evaluate.h"
 #include "torusml/circuit/runtime/runtime.h"
 #include "torusml/common/check.h"
@@ -137,6 +139,50 @@ Tensor run_bootstrap(const ServerProgram& sp, const Instruction& ins,
   return Tensor(n.shape, std::move(out));
 }
 
+// An exact rounding by digits. Clear: the node's semantics (evaluate_node), after checking that
+// the input fits the encoding its sign read assumes. Simulate: the steps of the instruction on
+// the noiseless torus phase (exact_rounding.h), each read with Gaussian noise of its modelled
+// variance (so that it picks a neighbouring box with the modelled probability), as the runtime
+// computes them.
+Tensor run_exact_round(const ServerProgram& sp, const Instruction& ins,
+                       const std::vector<Tensor>& values, Sampler& s) {
+  const Node& n = sp.program.node(ins.node);
+  const ExactRoundInstruction& er = ins.rounding;
+  const Tensor& src = values[static_cast<std::size_t>(er.source)];
+  if (!s.simulate) {
+    const Encoding& e = sp.encodings[static_cast<std::size_t>(er.source)];
+    for (std::int64_t v : src.values())
+      if (!fits(v, e)) report_out_of_range(sp.program.node(er.source), v, e);
+    const Tensor* ops[] = {&src};
+    return evaluate_node(n, ops);
+  }
+  using tfhe::Torus;
+  const unsigned width = er.input_width;
+  std::vector<std::int64_t> out(src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    Torus acc = encode_value(src[i], width) + encode_half_lsb(er.initial, width);
+    for (const RoundingStep& step : er.steps) {
+      const auto bits = static_cast<unsigned>(std::countr_zero(step.table.size()));
+      const Torus phase = (acc << step.shift) + step.offset;
+      // The phase in units of the table's box (2^(63 - bits)), plus the noise: the index of the
+      // nearest box centre, modulo 2 * 2^bits (the whole torus).
+      const unsigned low = 63 - bits;
+      const double u =
+          static_cast<double>(phase >> low) +
+          std::ldexp(static_cast<double>(phase & ((Torus{1} << low) - 1)), -static_cast<int>(low)) +
+          wrapped_noise(s.gaussian(step.noise_std_box), bits + 1);
+      const auto boxes = static_cast<std::int64_t>(step.table.size());
+      std::int64_t m = static_cast<std::int64_t>(std::floor(u + 0.5)) % (2 * boxes);
+      if (m < 0) m += 2 * boxes;
+      // Negacyclic: the second half of the torus gives the negated entries.
+      const Torus y = encode_half_lsb(step.table[static_cast<std::size_t>(m % boxes)], width);
+      acc += (m < boxes ? y : Torus{0} - y) + encode_half_lsb(step.constant, width);
+    }
+    out[i] = decode_value(acc, width);
+  }
+  return Tensor(n.shape, std::move(out));
+}
+
 Tensor run_clear(const ServerProgram& sp, const Instruction& ins,
                  const std::vector<Tensor>& values) {
   const Node& n = sp.program.node(ins.node);
@@ -249,7 +295,11 @@ std::vector<Tensor> interpret(const ServerProgram& sp, const ClientSpecification
             values[i] = run_linear(sp, ins, values);
             break;
           case InstructionKind::Bootstrap:
+          case InstructionKind::FusedLookup:  // its own tables; noise drawn per lookup
             values[i] = run_bootstrap(sp, ins, values, s);
+            break;
+          case InstructionKind::ExactRound:
+            values[i] = run_exact_round(sp, ins, values, s);
             break;
         }
       }

@@ -1,8 +1,11 @@
 #include "torusml/circuit/runtime/runtime.h"
 
 #include <algorithm>
+#include <bit>
+#include <map>
 #include <sstream>
 
+#include "torusml/circuit/compile/exact_rounding.h"
 #include "torusml/circuit/evaluate/evaluate.h"
 #include "torusml/circuit/runtime/interpreter.h"
 #include "torusml/common/check.h"
@@ -11,6 +14,7 @@
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/lookup_table.h"
+#include "torusml/tfhe/many_lut.h"
 
 namespace torusml::circuit {
 
@@ -38,6 +42,52 @@ void add_scaled(Torus* __restrict acc, const Torus* __restrict ct, Torus c, std:
 
 // Per-sample clear values of the clear nodes (computed by the server from clear inputs).
 using ClearValues = std::vector<std::vector<Tensor>>;  // [node][sample]
+
+// One many-LUT bootstrap per element of `input` (the leader's offset input) for the group `nodes`
+// (a Bootstrap lookup, then its FusedLookup members; compile/many_lut.h): output j encrypts
+// nodes[j]'s value. Each element packs the tables its members select for it.
+std::vector<LweCiphertextList> run_many_lut(const ServerProgram& sp, std::span<const NodeId> nodes,
+                                            const LweCiphertextList& input, std::size_t elements,
+                                            const tfhe::ServerKey& key) {
+  if (input.size() == 0)
+    return std::vector<LweCiphertextList>(nodes.size(), LweCiphertextList(input.dimension(), 0));
+  const BootstrapInstruction& lead = sp.instructions[static_cast<std::size_t>(nodes[0])].bootstrap;
+  const unsigned bits = lead.input_width - lead.lsbs_removed;
+  std::vector<std::vector<std::vector<Torus>>> encoded(nodes.size());  // [member][table][index]
+  for (std::size_t j = 0; j < nodes.size(); ++j) {
+    const auto u = static_cast<std::size_t>(nodes[j]);
+    for (const auto& values : sp.instructions[u].bootstrap.tables) {
+      std::vector<Torus> e(values.size());
+      for (std::size_t k = 0; k < values.size(); ++k)
+        e[k] = encode_value(values[k], sp.encodings[u].width);
+      encoded[j].push_back(std::move(e));
+    }
+  }
+  std::map<std::vector<std::int32_t>, std::size_t> packed_index;
+  std::vector<tfhe::ManyLookupTable> luts;
+  std::vector<std::size_t> of_element(elements);
+  for (std::size_t e = 0; e < elements; ++e) {
+    std::vector<std::int32_t> choice(nodes.size());
+    for (std::size_t j = 0; j < nodes.size(); ++j) {
+      const auto& et = sp.instructions[static_cast<std::size_t>(nodes[j])].bootstrap.element_table;
+      choice[j] = et.empty() ? 0 : et[e];
+    }
+    const auto [it, added] = packed_index.try_emplace(choice, luts.size());
+    if (added) {
+      std::vector<std::vector<Torus>> outputs;
+      for (std::size_t j = 0; j < nodes.size(); ++j)
+        outputs.push_back(encoded[j][static_cast<std::size_t>(choice[j])]);
+      luts.push_back(
+          tfhe::make_many_lookup_table(sp.parameters.pbs.polynomial_size, bits, outputs));
+    }
+    of_element[e] = it->second;
+  }
+  std::vector<const tfhe::ManyLookupTable*> tables(luts.size() == 1 ? 1 : input.size());
+  for (std::size_t k = 0; k < tables.size(); ++k) tables[k] = &luts[of_element[k % elements]];
+  std::vector<LweCiphertextList> out;
+  tfhe::keyswitch_many_lut_bootstrap_batch(key, input, tables, out);
+  return out;
+}
 
 }  // namespace
 
@@ -195,6 +245,11 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
           std::max(last_use[static_cast<std::size_t>(ins.bootstrap.source)],
                    static_cast<std::size_t>(ins.node));
   for (NodeId out : p.outputs) last_use[static_cast<std::size_t>(out)] = p.nodes.size();
+  // Many-LUT groups: the FusedLookup nodes each Bootstrap node computes too, in node order.
+  std::vector<std::vector<NodeId>> fused_members(p.nodes.size());
+  for (const auto& ins : sp.instructions)
+    if (ins.kind == InstructionKind::FusedLookup)
+      fused_members[static_cast<std::size_t>(ins.bootstrap.fused_into)].push_back(ins.node);
 
   // Ciphertexts computed here live in `enc`; encrypted inputs are read in place from `arguments`.
   std::vector<LweCiphertextList> enc(p.nodes.size());
@@ -317,6 +372,15 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
               d[dim.value()] += offset;
             },
             64);
+        if (!fused_members[i].empty()) {
+          // A many-LUT group: this lookup and its FusedLookup members from one bootstrap.
+          std::vector<NodeId> group{static_cast<NodeId>(i)};
+          group.insert(group.end(), fused_members[i].begin(), fused_members[i].end());
+          std::vector<LweCiphertextList> outs = run_many_lut(sp, group, input, elements, server);
+          for (std::size_t j = 0; j < group.size(); ++j)
+            enc[static_cast<std::size_t>(group[j])] = std::move(outs[j]);
+          break;
+        }
         std::vector<const tfhe::LookupTable*> tables(batch * elements);
         for (std::size_t k = 0; k < tables.size(); ++k)
           tables[k] = &luts[bi.element_table.empty()
@@ -325,6 +389,59 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
         LweCiphertextList out;
         tfhe::keyswitch_bootstrap_batch(server, input, tables, out);
         enc[i] = std::move(out);
+        break;
+      }
+      case InstructionKind::FusedLookup:
+        break;  // computed with its group's Bootstrap node (above)
+      case InstructionKind::ExactRound: {
+        // Exact rounding by digits (exact_rounding.h): acc = x + initial, then per step
+        // acc += PBS(2^shift acc + offset) + constant, every element of the batch at once.
+        const ExactRoundInstruction& er = ins.rounding;
+        const auto& server = *keys.server_key;
+        const tfhe::PolynomialSize big_n = sp.parameters.pbs.polynomial_size;
+        const unsigned width = er.input_width;
+        const std::size_t total = batch * elements;
+        const LweCiphertextList& src = ct_of(er.source);
+        LweCiphertextList acc(dim, total), input(dim, total), out;
+        const Torus initial = encode_half_lsb(er.initial, width);
+        parallel_for(
+            total,
+            [&](std::size_t k) {
+              auto s = src[k].data();
+              auto d = acc[k].data();
+              std::copy(s.begin(), s.end(), d.begin());
+              d[dim.value()] += initial;
+            },
+            64);
+        for (const RoundingStep& step : er.steps) {
+          std::vector<Torus> encoded(step.table.size());
+          for (std::size_t k = 0; k < encoded.size(); ++k)
+            encoded[k] = encode_half_lsb(step.table[k], width);
+          const auto bits = static_cast<unsigned>(std::countr_zero(step.table.size()));
+          const tfhe::LookupTable lut = tfhe::make_lookup_table(big_n, bits, encoded);
+          parallel_for(
+              total,
+              [&](std::size_t k) {
+                auto a = acc[k].data();
+                auto d = input[k].data();
+                for (std::size_t j = 0; j < stride; ++j) d[j] = a[j] << step.shift;
+                d[dim.value()] += step.offset;
+              },
+              64);
+          const tfhe::LookupTable* table[] = {&lut};
+          tfhe::keyswitch_bootstrap_batch(server, input, table, out);
+          const Torus constant = encode_half_lsb(step.constant, width);
+          parallel_for(
+              total,
+              [&](std::size_t k) {
+                auto a = acc[k].data();
+                auto o = out[k].data();
+                for (std::size_t j = 0; j < stride; ++j) a[j] += o[j];
+                a[dim.value()] += constant;
+              },
+              64);
+        }
+        enc[i] = std::move(acc);
         break;
       }
     }

@@ -27,7 +27,14 @@
 //                        list<i32> slot, list<i64> index, list<i64> coeff, list<i64> constant |
 //                      Bootstrap: i32 source, u8 input_width, u8 lsbs_removed, i64 offset,
 //                        u64 count, list<i64> per table, list<i32> element_table,
-//                        f64 noise_std_lsb, f64 log2_p_error
+//                        f64 noise_std_lsb, f64 log2_p_error |
+//                      ExactRound (kind 6, added without changing the layout of the others):
+//                        i32 source, u8 input_width, u8 lsbs_removed, i64 initial, u64 count,
+//                        then per step: u8 shift, u64 offset, i64 constant, list<i64> table,
+//                        f64 noise_std_box, f64 log2_p_error |
+//                      FusedLookup (kind 7, likewise added): the Bootstrap layout, then
+//                        i32 fused_into (the earlier Bootstrap node whose many-LUT bootstrap
+//                        computes it)
 //     encoding         u8 width, bool is_signed
 //   ClientSpecification  CircuitParameters, u64 count + inputs, u64 count + outputs,
 //                        list<f64> output_noise_std_lsb; argument: string name, shape,

@@ -38,7 +38,7 @@ bool known_op(std::uint8_t op) {
 
 bool known_instruction(std::uint8_t kind) {
   return kind >= static_cast<std::uint8_t>(InstructionKind::Input) &&
-         kind <= static_cast<std::uint8_t>(InstructionKind::Bootstrap);
+         kind <= static_cast<std::uint8_t>(InstructionKind::FusedLookup);
 }
 
 void write_tag(ByteWriter& w, AttributeTag tag) {
@@ -264,7 +264,8 @@ void write_instruction(ByteWriter& w, const Instruction& ins) {
         write_i64s(w, m.constant);
       }
       break;
-    case InstructionKind::Bootstrap: {
+    case InstructionKind::Bootstrap:
+    case InstructionKind::FusedLookup: {
       const BootstrapInstruction& b = ins.bootstrap;
       w.u32(static_cast<std::uint32_t>(b.source));
       w.u8(static_cast<std::uint8_t>(b.input_width));
@@ -275,6 +276,24 @@ void write_instruction(ByteWriter& w, const Instruction& ins) {
       write_i32s(w, b.element_table);
       w.f64(b.noise_std_lsb);
       w.f64(b.log2_p_error);
+      if (ins.kind == InstructionKind::FusedLookup) w.u32(static_cast<std::uint32_t>(b.fused_into));
+      break;
+    }
+    case InstructionKind::ExactRound: {
+      const ExactRoundInstruction& e = ins.rounding;
+      w.u32(static_cast<std::uint32_t>(e.source));
+      w.u8(static_cast<std::uint8_t>(e.input_width));
+      w.u8(static_cast<std::uint8_t>(e.lsbs_removed));
+      w.i64(e.initial);
+      w.u64(e.steps.size());
+      for (const RoundingStep& step : e.steps) {
+        w.u8(static_cast<std::uint8_t>(step.shift));
+        w.u64(step.offset);
+        w.i64(step.constant);
+        write_i64s(w, step.table);
+        w.f64(step.noise_std_box);
+        w.f64(step.log2_p_error);
+      }
       break;
     }
   }
@@ -316,7 +335,8 @@ Instruction read_instruction(ByteReader& r, std::size_t index) {
         m.constant = read_i64s(r, "linear map constants");
       }
       break;
-    case InstructionKind::Bootstrap: {
+    case InstructionKind::Bootstrap:
+    case InstructionKind::FusedLookup: {
       BootstrapInstruction& b = ins.bootstrap;
       b.source = static_cast<NodeId>(r.u32("bootstrap source"));
       b.input_width = r.u8("bootstrap input_width");
@@ -331,6 +351,34 @@ Instruction read_instruction(ByteReader& r, std::size_t index) {
       b.element_table = read_i32s(r, "bootstrap element_table");
       b.noise_std_lsb = r.f64("bootstrap noise_std_lsb");
       b.log2_p_error = r.f64("bootstrap log2_p_error");
+      if (ins.kind == InstructionKind::FusedLookup) {
+        b.fused_into = static_cast<NodeId>(r.u32("fused lookup leader"));
+        if (b.fused_into < 0 || static_cast<std::size_t>(b.fused_into) >= index) {
+          fail("fused lookup of node %" + std::to_string(index) + ": its bootstrap is node %" +
+               std::to_string(b.fused_into) + ", not an earlier node");
+        }
+      }
+      break;
+    }
+    case InstructionKind::ExactRound: {
+      ExactRoundInstruction& e = ins.rounding;
+      e.source = static_cast<NodeId>(r.u32("exact rounding source"));
+      e.input_width = r.u8("exact rounding input_width");
+      e.lsbs_removed = r.u8("exact rounding lsbs_removed");
+      e.initial = r.i64("exact rounding initial");
+      // Each step takes at least 41 bytes (shift, offset, constant, table count, two f64).
+      const std::uint64_t steps =
+          tfhe::serialization_detail::read_count(r, "exact rounding steps", 41);
+      for (std::uint64_t k = 0; k < steps; ++k) {
+        RoundingStep step;
+        step.shift = r.u8("exact rounding step shift");
+        step.offset = r.u64("exact rounding step offset");
+        step.constant = r.i64("exact rounding step constant");
+        step.table = read_i64s(r, "exact rounding step table");
+        step.noise_std_box = r.f64("exact rounding step noise_std_box");
+        step.log2_p_error = r.f64("exact rounding step log2_p_error");
+        e.steps.push_back(std::move(step));
+      }
       break;
     }
   }

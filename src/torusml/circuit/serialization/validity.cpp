@@ -1,5 +1,6 @@
 // What a valid object of the circuit layer is (validity.h): server programs, client
 // specifications, key sets and encrypted tensors.
+#include <bit>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -41,6 +42,10 @@ const char* kind_name(InstructionKind kind) {
       return "Alias";
     case InstructionKind::Bootstrap:
       return "Bootstrap";
+    case InstructionKind::ExactRound:
+      return "ExactRound";
+    case InstructionKind::FusedLookup:
+      return "FusedLookup";
   }
   return "unknown";
 }
@@ -208,7 +213,8 @@ bool map_is_empty(const LinearMap& m) {
 
 bool bootstrap_is_empty(const BootstrapInstruction& b) {
   return b.source == -1 && b.input_width == 0 && b.lsbs_removed == 0 && b.offset == 0 &&
-         b.tables.empty() && b.element_table.empty() && b.noise_std_lsb == 0 && b.log2_p_error == 0;
+         b.tables.empty() && b.element_table.empty() && b.noise_std_lsb == 0 &&
+         b.log2_p_error == 0 && b.fused_into == -1;
 }
 
 // The per-node facts the instruction checks need.
@@ -345,6 +351,86 @@ void check_bootstrap(const ServerProgram& sp, const ProgramFacts& f, std::size_t
   }
 }
 
+// An exact rounding by digits: its source and widths are its node's, and every step can run
+// (shifts below 64, tables of 2^p entries that fit the PBS polynomial, noise values in range).
+void check_exact_round(const ServerProgram& sp, std::size_t i, const std::string& where) {
+  const Program& p = sp.program;
+  const Node& n = p.nodes[i];
+  const ExactRoundInstruction& e = sp.instructions[i].rounding;
+  if (!sp.parameters.uses_pbs)
+    invalid(where, ": an exact rounding by digits in a circuit without PBS parameters (leveled)");
+  if (e.source != n.inputs[0])
+    invalid(where, ": its exact rounding reads %", e.source, " instead of %", n.inputs[0]);
+  const unsigned width = sp.encodings[static_cast<std::size_t>(e.source)].width;
+  if (e.input_width != width || sp.encodings[i].width != width) {
+    invalid(where, ": its exact rounding has input width ", e.input_width, ", its source ", width,
+            " and its result ", sp.encodings[i].width, " (all equal needed)");
+  }
+  const std::int64_t r = std::get<RoundAttr>(n.attributes).lsbs_to_remove;
+  if (static_cast<std::int64_t>(e.lsbs_removed) != r || r < 1 || r >= width)
+    invalid(where, ": its exact rounding removes ", e.lsbs_removed, " bits (the node ", r, ") of ",
+            width, " (1 <= bits < width needed)");
+  if (e.steps.empty() || e.steps.size() > 2 * e.lsbs_removed + 1)
+    invalid(where, ": its exact rounding has ", e.steps.size(), " steps (allowed: 1 to 2r + 1)");
+  const std::uint64_t poly = sp.parameters.pbs.polynomial_size.value();
+  for (std::size_t k = 0; k < e.steps.size(); ++k) {
+    const RoundingStep& step = e.steps[k];
+    if (step.shift > 63) invalid(where, ": exact rounding step ", k, " shifts by ", step.shift);
+    const std::size_t entries = step.table.size();
+    if (entries < 2 || !std::has_single_bit(entries) || 2 * entries > poly) {
+      invalid(where, ": exact rounding step ", k, " has a table of ", entries,
+              " entries (needed: 2^p, p >= 1, with 2^(p + 1) <= N = ", poly, ")");
+    }
+    if (!(step.noise_std_box >= 0 && step.noise_std_box <= kMaxNoiseStdLsb)) {
+      invalid(where, ": exact rounding step ", k, " noise_std_box = ", step.noise_std_box,
+              " is out of range (allowed: [0, 2^32])");
+    }
+    if (!(step.log2_p_error >= -1e6 && step.log2_p_error <= 0)) {
+      invalid(where, ": exact rounding step ", k, " log2_p_error = ", step.log2_p_error,
+              " is out of range (allowed: [-1e6, 0])");
+    }
+  }
+}
+
+// Many-LUT groups (compile/many_lut.h): every FusedLookup names an earlier Bootstrap table lookup
+// of the same input (source, widths, offset, shape), and each group's tables of 2^p entries fit
+// the polynomial with their slots: 2^(p + theta + 1) <= N, theta = ceil(log2 group size).
+void check_many_lut_groups(const ServerProgram& sp) {
+  const Program& p = sp.program;
+  std::vector<std::size_t> group_size(p.nodes.size(), 1);
+  for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+    const Instruction& ins = sp.instructions[i];
+    if (ins.kind != InstructionKind::FusedLookup) continue;
+    const std::string where = describe_node(p, i);
+    const NodeId leader = ins.bootstrap.fused_into;
+    if (leader < 0 || static_cast<std::size_t>(leader) >= i)
+      invalid(where, ": its many-LUT bootstrap is node %", leader, ", not an earlier node");
+    const auto l = static_cast<std::size_t>(leader);
+    const BootstrapInstruction& a = sp.instructions[l].bootstrap;
+    const BootstrapInstruction& b = ins.bootstrap;
+    if (sp.instructions[l].kind != InstructionKind::Bootstrap ||
+        p.nodes[l].op != OpKind::TableLookup)
+      invalid(where, ": its many-LUT bootstrap, node %", leader,
+              ", is not a Bootstrap table lookup");
+    if (a.source != b.source || a.input_width != b.input_width ||
+        a.lsbs_removed != b.lsbs_removed || a.offset != b.offset ||
+        p.nodes[l].inputs[0] != p.nodes[i].inputs[0] || p.nodes[l].shape != p.nodes[i].shape)
+      invalid(where, ": it does not read the same input as its many-LUT bootstrap, node %", leader);
+    ++group_size[l];
+  }
+  const std::uint64_t poly = sp.parameters.pbs.polynomial_size.value();
+  for (std::size_t l = 0; l < p.nodes.size(); ++l) {
+    if (group_size[l] == 1) continue;
+    const BootstrapInstruction& a = sp.instructions[l].bootstrap;
+    const unsigned theta = static_cast<unsigned>(std::bit_width(group_size[l] - 1));
+    const unsigned bits = a.input_width - a.lsbs_removed + theta;
+    if (bits >= 63 || (std::uint64_t{2} << bits) > poly)
+      invalid(describe_node(p, l), ": its many-LUT bootstrap of ", group_size[l], " tables of 2^",
+              a.input_width - a.lsbs_removed, " entries does not fit polynomial size ", poly,
+              " (2^(bits + theta + 1) <= N needed)");
+  }
+}
+
 void check_clear_tables(const Node& n, const Instruction& ins, const std::string& where) {
   const auto& attr = std::get<TableAttr>(n.attributes);
   if (ins.clear_tables.size() != attr.tables.size()) {
@@ -368,7 +454,15 @@ void check_instruction(const ServerProgram& sp, const ProgramFacts& f, std::size
   const std::string where = describe_node(p, i);
   if (ins.node != static_cast<NodeId>(i))
     invalid(where, ": its instruction names node %", ins.node);
-  const InstructionKind kind = expected_kind(p, f, i);
+  InstructionKind kind = expected_kind(p, f, i);
+  // An encrypted exact rounding is lowered by table (Bootstrap) or by digits (ExactRound).
+  if (kind == InstructionKind::Bootstrap && ins.kind == InstructionKind::ExactRound &&
+      n.op == OpKind::Round && std::get<RoundAttr>(n.attributes).mode == RoundingMode::Exact)
+    kind = InstructionKind::ExactRound;
+  // A table lookup may be computed by an earlier lookup's many-LUT bootstrap (FusedLookup).
+  if (kind == InstructionKind::Bootstrap && ins.kind == InstructionKind::FusedLookup &&
+      n.op == OpKind::TableLookup)
+    kind = InstructionKind::FusedLookup;
   if (ins.kind != kind) {
     invalid(where, ": has a ", kind_name(ins.kind), " instruction (",
             static_cast<unsigned>(ins.kind), ") but needs a ", kind_name(kind), " one");
@@ -377,13 +471,20 @@ void check_instruction(const ServerProgram& sp, const ProgramFacts& f, std::size
   if ((kind != InstructionKind::Linear || !ins.map_is_static) &&
       (ins.map_is_static || !map_is_empty(ins.map)))
     invalid(where, ": its instruction holds a linear map it does not use");
-  if (kind != InstructionKind::Bootstrap && !bootstrap_is_empty(ins.bootstrap))
+  const bool bootstraps =
+      kind == InstructionKind::Bootstrap || kind == InstructionKind::FusedLookup;
+  if (!bootstraps && !bootstrap_is_empty(ins.bootstrap))
     invalid(where, ": its instruction holds bootstrap data it does not use");
+  if (kind != InstructionKind::ExactRound && !(ins.rounding == ExactRoundInstruction{}))
+    invalid(where, ": its instruction holds exact rounding data it does not use");
   if (!clear_lookup && (ins.clear_table_min != 0 || !ins.clear_tables.empty()))
     invalid(where, ": its instruction holds clear tables it does not use");
   if (kind == InstructionKind::Linear && ins.map_is_static)
     check_linear_map(p, f, i, ins.map, where);
-  if (kind == InstructionKind::Bootstrap) check_bootstrap(sp, f, i, where);
+  if (bootstraps) check_bootstrap(sp, f, i, where);
+  if (kind == InstructionKind::Bootstrap && ins.bootstrap.fused_into != -1)
+    invalid(where, ": a Bootstrap instruction names a many-LUT leader (FusedLookup only)");
+  if (kind == InstructionKind::ExactRound) check_exact_round(sp, i, where);
   if (clear_lookup) check_clear_tables(n, ins, where);
 }
 
@@ -429,6 +530,7 @@ void validate_server_program(const ServerProgram& sp) {
     check_encoding(p.nodes[i], sp.encodings[i], describe_node(p, i));
     check_instruction(sp, facts, i);
   }
+  check_many_lut_groups(sp);
 }
 
 void validate_client_specification(const ClientSpecification& spec) {

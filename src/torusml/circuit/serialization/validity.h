@@ -26,10 +26,15 @@ inline constexpr double kMaxNoiseStdLsb = 0x1.0p32;
 /// with values in sane ranges, shapes of at most kMaxSerializedElements elements; inputs listed in
 /// node order; Program::validate(); one encoding per node (width 0 for clear values, 1..62 for
 /// encrypted ones); one instruction per node, of the kind the node needs (Clear, Input, Alias for
-/// fused approximate roundings, Linear, Bootstrap), with consistent static linear maps (CSR row
-/// starts, operand slots of encrypted operands, element indices in range), bootstrap tables of
-/// 2^(input_width - lsbs_removed) entries that fit the PBS polynomial, element tables matching the
-/// node's, clear tables of the clear lookups (1 to 2^24 entries from a start in
+/// fused approximate roundings, Linear, Bootstrap, ExactRound for an exact rounding by digits, or
+/// FusedLookup for a table lookup computed by an earlier Bootstrap lookup of the same input whose
+/// many-LUT group fits the polynomial: 2^(p + ceil(log2 group size) + 1) <= N),
+/// with consistent static linear maps (CSR row starts, operand slots of encrypted operands,
+/// element indices in range), bootstrap tables of 2^(input_width - lsbs_removed) entries that fit
+/// the PBS polynomial, element tables matching the node's, exact roundings by digits reading their
+/// node's input in its encoding (the result's) with 1 <= r < width, 1 to 2r + 1 steps of shifts
+/// below 64 and tables of 2^p entries (p >= 1, 2^(p+1) <= N), clear tables of the clear lookups (1
+/// to 2^24 entries from a start in
 /// [-2^62, 2^62]), and no data in the fields its kind does not use.
 /// Throws InvalidArgument describing the first inconsistency.
 void validate_server_program(const ServerProgram& program);

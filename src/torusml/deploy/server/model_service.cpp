@@ -88,8 +88,8 @@ std::string describe_model_json(const ModelArtifacts& model) {
   }
   std::uint64_t pbs = 0;
   for (const circuit::Instruction& ins : sp.instructions) {
-    if (ins.kind == circuit::InstructionKind::Bootstrap)
-      pbs += static_cast<std::uint64_t>(circuit::element_count(sp.program.node(ins.node).shape));
+    pbs += circuit::bootstraps_per_element(ins) *
+           static_cast<std::uint64_t>(circuit::element_count(sp.program.node(ins.node).shape));
   }
   os << "], \"parameters\": {\"uses_pbs\": " << (params.uses_pbs ? "true" : "false")
      << ", \"fingerprint\": \"" << fingerprint_hex(params) << "\""
