@@ -26,6 +26,7 @@
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/keys.h"
 #include "torusml/tfhe/lookup_table.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
 
 namespace {
 
@@ -35,7 +36,8 @@ struct Candidate {
   unsigned bits;
   tfhe::PbsParameters p;
   double estimate = 0, measured = 0, refit = 0;
-  double features[3] = {0, 0, 0};  // the model's three terms, per unit of each constant
+  double features[4] = {0, 0, 0, 0};  // the model's four terms, per unit of each constant
+  double fixed = 0;                   // the noise reduction's estimate (Drift kinds), not refitted
 };
 
 void compute_features(Candidate& c) {
@@ -48,6 +50,8 @@ void compute_features(Candidate& c) {
   c.features[0] = n * (k + 1) * (l + 1) * half * std::log2(half);
   c.features[1] = n * (k + 1) * (k + 1) * l * big_n;
   c.features[2] = (n + 1) * k * big_n * lks;
+  c.features[3] = n * (k + 1) * (k + 1) * (l - 1) * big_n;
+  c.fixed = tfhe::estimate_noise_reduction_seconds(c.p);
 }
 
 double median_seconds(const tfhe::PbsParameters& p, int runs) {
@@ -99,30 +103,33 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
-// Least squares on relative errors: minimize sum ((x . f_i - t_i) / t_i)^2 (3 unknowns).
-bool fit(const std::vector<Candidate>& cs, double x[3]) {
-  double a[3][4] = {};
+constexpr int kTerms = 4;
+
+// Least squares on relative errors: minimize sum ((x . f_i + fixed_i - t_i) / t_i)^2.
+bool fit(const std::vector<Candidate>& cs, double x[kTerms]) {
+  double a[kTerms][kTerms + 1] = {};
   for (const Candidate& c : cs) {
-    double row[3];
-    for (int j = 0; j < 3; ++j) row[j] = c.features[j] / c.measured;
-    for (int i = 0; i < 3; ++i) {
-      for (int j = 0; j < 3; ++j) a[i][j] += row[i] * row[j];
-      a[i][3] += row[i];
+    double row[kTerms];
+    for (int j = 0; j < kTerms; ++j) row[j] = c.features[j] / c.measured;
+    const double target = 1.0 - c.fixed / c.measured;
+    for (int i = 0; i < kTerms; ++i) {
+      for (int j = 0; j < kTerms; ++j) a[i][j] += row[i] * row[j];
+      a[i][kTerms] += row[i] * target;
     }
   }
-  for (int col = 0; col < 3; ++col) {  // Gauss-Jordan with partial pivoting
+  for (int col = 0; col < kTerms; ++col) {  // Gauss-Jordan with partial pivoting
     int pivot = col;
-    for (int r = col + 1; r < 3; ++r)
+    for (int r = col + 1; r < kTerms; ++r)
       if (std::abs(a[r][col]) > std::abs(a[pivot][col])) pivot = r;
     if (std::abs(a[pivot][col]) < 1e-300) return false;
-    for (int j = 0; j < 4; ++j) std::swap(a[col][j], a[pivot][j]);
-    for (int r = 0; r < 3; ++r) {
+    for (int j = 0; j <= kTerms; ++j) std::swap(a[col][j], a[pivot][j]);
+    for (int r = 0; r < kTerms; ++r) {
       if (r == col) continue;
       const double f = a[r][col] / a[col][col];
-      for (int j = col; j < 4; ++j) a[r][j] -= f * a[col][j];
+      for (int j = col; j <= kTerms; ++j) a[r][j] -= f * a[col][j];
     }
   }
-  for (int i = 0; i < 3; ++i) x[i] = a[i][3] / a[i][i];
+  for (int i = 0; i < kTerms; ++i) x[i] = a[i][kTerms] / a[i][i];
   return true;
 }
 
@@ -167,11 +174,12 @@ int main(int argc, char** argv) {
     c.measured = median_seconds(c.p, runs);
     std::fflush(stdout);
   }
-  double x[3] = {0, 0, 0};
-  const bool fitted = cs.size() >= 3 && fit(cs, x);
+  double x[kTerms] = {0, 0, 0, 0};
+  const bool fitted = cs.size() >= kTerms && fit(cs, x);
   std::vector<double> est, meas, refit;
   for (Candidate& c : cs) {
-    c.refit = x[0] * c.features[0] + x[1] * c.features[1] + x[2] * c.features[2];
+    c.refit = c.fixed;
+    for (int j = 0; j < kTerms; ++j) c.refit += x[j] * c.features[j];
     est.push_back(c.estimate);
     meas.push_back(c.measured);
     refit.push_back(c.refit);
@@ -184,9 +192,10 @@ int main(int argc, char** argv) {
   std::printf("\n%zu candidates. Spearman rank correlation, model vs measured: %.3f", cs.size(),
               spearman(est, meas));
   if (fitted) std::printf("; refit vs measured: %.3f", spearman(refit, meas));
-  std::printf("\nconstants (s per unit): fft %.4g, key %.4g, keyswitch %.4g\n", now.fft, now.key,
-              now.keyswitch);
+  std::printf("\nconstants (s per unit): fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g\n",
+              now.fft, now.key, now.keyswitch, now.extra_level);
   if (fitted)
-    std::printf("refit on this machine:  fft %.4g, key %.4g, keyswitch %.4g\n", x[0], x[1], x[2]);
+    std::printf("refit on this machine:  fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g\n",
+                x[0], x[1], x[2], x[3]);
   return 0;
 }

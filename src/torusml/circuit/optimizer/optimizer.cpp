@@ -64,21 +64,27 @@ namespace {
 // Keyswitch: k N l_ks rows of the keyswitching key, each an (n+1)-wide multiply-accumulate,
 // streamed from memory: kKeyswitchSeconds k N l_ks (n + 1).
 //
-// Calibration: bench/cost_model_fit (one core of this Zen 4 machine, idle, AVX-512 FFT) times one
-// KS + PBS for the 32 sets the optimizer weighs for 1 to 6 bits (its optimum at each N from 2^8
-// to 2^14) and fits the three constants by least squares on relative errors: Spearman rank
-// correlation 0.997 between model and measurement (0.996 with the previous constants, which
-// overestimated every set by 1.5-1.8x and ranked N = 4096, l = 2 ahead of the 30% faster
-// N = 8192, l = 1 for 6 bits).
-constexpr double kFftSeconds = 0.0698e-9;
-constexpr double kKeySeconds = 0.399e-9;
-constexpr double kKeyswitchSeconds = 0.260e-9;
+// Levels beyond the first cost more than their FFTs and key pass: at N >= 8192 a second level
+// measured 1.5-1.8x the two terms above (the doubled GGSW no longer streams at the rate of one),
+// so the model has a fourth term, kExtraLevelSeconds (k+1)^2 (l-1) N.
+//
+// Calibration: bench/cost_model_fit (one core of this Zen 4 machine, AVX-512 FFT) times one
+// KS + PBS for the 35 sets the optimizer weighs for 1 to 8 bits (its optimum at each N from 2^8
+// to 2^14, the modulus switch noise reduction included where it wins) and fits the four constants
+// by least squares on relative errors. With three terms (the previous model) the Spearman rank
+// correlation was 0.993 but every l = 2 set was underestimated 1.2-1.8x, so 7-bit lookups got
+// N = 8192, l = 2 (87 ms) instead of N = 16384, l = 1 (75 ms).
+constexpr double kFftSeconds = 0.0745e-9;
+constexpr double kKeySeconds = 0.484e-9;
+constexpr double kKeyswitchSeconds = 0.148e-9;
+constexpr double kExtraLevelSeconds = 1.06e-9;
 
 double cmux_seconds(std::size_t k, std::size_t big_n, std::size_t l) {
   const double kp1 = static_cast<double>(k + 1), half = static_cast<double>(big_n) / 2.0;
   const double ll = static_cast<double>(l);
   return kFftSeconds * kp1 * (ll + 1.0) * half * std::log2(half) +
-         kKeySeconds * kp1 * kp1 * ll * static_cast<double>(big_n);
+         kKeySeconds * kp1 * kp1 * ll * static_cast<double>(big_n) +
+         kExtraLevelSeconds * kp1 * kp1 * (ll - 1.0) * static_cast<double>(big_n);
 }
 
 /// Seconds of one KS + PBS as an affine function of n: slope * n + offset.
@@ -713,7 +719,7 @@ LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement>
 }
 
 CostModelConstants cost_model_constants() {
-  return {kFftSeconds, kKeySeconds, kKeyswitchSeconds};
+  return {kFftSeconds, kKeySeconds, kKeyswitchSeconds, kExtraLevelSeconds};
 }
 
 double estimate_pbs_seconds(const tfhe::PbsParameters& p) {

@@ -98,7 +98,8 @@ LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement>
                                               const OptimizerOptions& options = {});
 
 /// Cost model (seconds on one core of this machine class) of one KS + PBS with `p`:
-///   n [fft (k+1)(l+1)(N/2)log2(N/2) + key (k+1)^2 l N] + keyswitch k N l_ks (n+1)
+///   n [fft (k+1)(l+1)(N/2)log2(N/2) + key (k+1)^2 l N + extra_level (k+1)^2 (l-1) N]
+///   + keyswitch k N l_ks (n+1)
 /// (n CMuxes: forward and inverse FFTs and one pass over a GGSW; the keyswitching key's rows),
 /// plus, for the Drift modulus switch kinds, tfhe::estimate_noise_reduction_seconds(p).
 double estimate_pbs_seconds(const tfhe::PbsParameters& p);
@@ -106,7 +107,7 @@ double estimate_pbs_seconds(const tfhe::PbsParameters& p);
 /// The cost model's constants (seconds per unit of each term above), fitted to measurements by
 /// bench/cost_model_fit (which prints a refit for the machine it runs on).
 struct CostModelConstants {
-  double fft = 0, key = 0, keyswitch = 0;
+  double fft = 0, key = 0, keyswitch = 0, extra_level = 0;
 };
 CostModelConstants cost_model_constants();
 
