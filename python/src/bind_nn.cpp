@@ -203,6 +203,8 @@ py::list lookups_list(const PyNetwork& n) {
     d["accumulator_bits"] = l.accumulator_bits;
     d["lsbs_removed"] = l.lsbs_removed;
     d["node"] = l.node;
+    d["output_bits"] = l.output_bits;
+    d["quantization_aware"] = l.quantization_aware;
     if (circuit)
       d["precision"] = circuit->analysis().nodes.at(static_cast<std::size_t>(l.node)).pbs_precision;
     else
@@ -326,7 +328,10 @@ dimension of 1; dequantize_output and forward -> float64 (N, *output_sample_shap
           "lookups", &lookups_list,
           "The lookup nodes as dicts: name, ops (op types fused), lookups (per sample), tables "
           "(distinct functions), accumulator_bits, lsbs_removed (rounding), node (the "
-          "program's node id) and precision (bits, None before compile()).")
+          "program's node id), output_bits (its output quantizer's; 0 where it has none of its "
+          "own), quantization_aware (that quantizer is the model's QuantizeLinear / "
+          "DequantizeLinear, not a calibrated one) and precision (bits, None before "
+          "compile()).")
       .def(
           "program_text", [](const PyNetwork& n) { return n.net->lowered().program.to_text(); },
           "The integer program, one line per node.")

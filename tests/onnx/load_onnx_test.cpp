@@ -281,6 +281,40 @@ TEST(LoadOnnx, QdqModelKeepsItsQuantizationParameters) {
               T({1, 2}, {0.75 - 0.75, -3 - 2}));
 }
 
+// Per-channel weight parameters (axis 0 of a Conv kernel, written negatively, int8 zero points):
+// the axis normalized, one scale and zero point per channel; parameters that do not fit the axis
+// are rejected naming the node.
+TEST(LoadOnnx, PerChannelQdqWeights) {
+  ModelBuilder b(13);
+  b.input("x", {1, 1, 3, 3});
+  b.initializer("w_q", T({2, 1, 2, 2}, {1, 2, 3, 4, -1, -2, -3, -4}), ElementType::Int8);
+  b.initializer("w_scale", T({2}, {0.5, 0.25}));
+  b.initializer("w_zp", T({2}, {1, -1}), ElementType::Int8);
+  set_int(b.node("DequantizeLinear", {"w_q", "w_scale", "w_zp"}, {"w"}, "dq_w"), "axis", -4);
+  set_ints(b.node("Conv", {"x", "w"}, {"y"}, "conv"), "kernel_shape", {2, 2});
+  b.output("y");
+  Graph g = b.load();
+  ASSERT_EQ(g.nodes.size(), 2u);
+  const QuantizationParameters p = quantization_parameters(g, g.nodes[0]);
+  EXPECT_EQ(p.axis, std::optional<std::int64_t>(0));
+  EXPECT_EQ(p.scale, T({2}, {0.5, 0.25}));
+  EXPECT_EQ(p.zero_point, T({2}, {1, -1}));
+  EXPECT_EQ(p.zero_point_type, ElementType::Int8);
+  // (q - zp) * scale: channel 0 [0, 0.5, 1, 1.5], channel 1 [0, -0.25, -0.5, -0.75]; x all ones.
+  expect_near(
+      evaluate_graph(g, std::vector{FloatTensor({1, 1, 3, 3}, std::vector<double>(9, 1.0))}).at(0),
+      T({1, 2, 2, 2}, {3, 3, 3, 3, -1.5, -1.5, -1.5, -1.5}));
+  // A scale of the wrong length for the axis, a zero point of another length.
+  g.initializers["w_scale"] = T({3}, {0.5, 0.25, 1.0});
+  std::string msg = message_of<InvalidArgument>([&] { quantization_parameters(g, g.nodes[0]); });
+  EXPECT_NE(msg.find("dq_w"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("3 values for axis 0 of size 2"), std::string::npos) << msg;
+  g.initializers["w_scale"] = T({2}, {0.5, 0.25});
+  g.initializers["w_zp"] = T({1}, {0});
+  msg = message_of<InvalidArgument>([&] { quantization_parameters(g, g.nodes[0]); });
+  EXPECT_NE(msg.find("zero point has 1 values"), std::string::npos) << msg;
+}
+
 TEST(LoadOnnx, ReadsFiles) {
   const auto path = std::filesystem::temp_directory_path() / "torusml_onnx_test_model.onnx";
   {

@@ -233,6 +233,25 @@ TEST(OpsElementwise, QuantizePerAxis) {
   expect_near(q, T({2, 2}, {2, 7, 2, 7}));
 }
 
+// Per-channel weights as torch exports them: an OIHW kernel quantized along axis 0 (one scale and
+// int8 zero point per output channel; the axis also given negatively), then dequantized.
+TEST(OpsElementwise, QuantizeAndDequantizePerOutputChannel) {
+  const FloatTensor w = T({3, 1, 2, 1}, {1.0, -0.5, 0.25, 0.125, 3.0, -1.5});
+  const FloatTensor scale = T({3}, {0.5, 0.125, 1.0});
+  const FloatTensor zero = T({3}, {0, 2, -1});
+  for (const std::int64_t axis : {0, -4}) {
+    const auto set_axis = [axis](auto& n) { set_int(n, "axis", axis); };
+    const FloatTensor q =
+        run_op1("QuantizeLinear", {{w}, constant(scale), constant(zero, ElementType::Int8)},
+                set_axis, 13, ElementType::Int8);
+    expect_near(q, T({3, 1, 2, 1}, {2, -1, 4, 3, 2, -3}));  // round half to even: -1.5 -> -2
+    const FloatTensor dq = run_op1(
+        "DequantizeLinear",
+        {{q, ElementType::Int8}, constant(scale), constant(zero, ElementType::Int8)}, set_axis, 13);
+    expect_near(dq, T({3, 1, 2, 1}, {1.0, -0.5, 0.25, 0.125, 3.0, -2.0}));
+  }
+}
+
 TEST(OpsElementwise, Dequantize) {
   const FloatTensor q = T({4}, {0, 10, 128, 255});
   const FloatTensor x = run_op1("DequantizeLinear", {{q, ElementType::UInt8},

@@ -6,7 +6,9 @@ widths with rounding_threshold_bits=7 (wider than any accumulator here: no round
 execution and simulation must give exactly the clear quantized result on every sample. At 8 bits
 the quantized MLP must stay close to torch's float output. The same ONNX model given as a
 ModelProto, as bytes (serialized in Python) and as a file path (read by the C++ loader) must give
-the same program, circuit and outputs. Bad inputs must raise ValueError saying what is wrong.
+the same program, circuit and outputs. A quantization-aware CNN with per-channel weight scales
+(exported in QDQ form) must compile to exactly its own integers: its clear outputs equal torch's
+fake-quantized ones. Bad inputs must raise ValueError saying what is wrong.
 """
 
 import warnings
@@ -204,6 +206,129 @@ def test_cpp_file_loader_gives_the_python_circuit(cnn_data, tmp_path):
     assert expected.shape == (6, 3)
 
 
+# --- quantization-aware models: per-channel weight scales (QDQ) -------------------------------
+
+
+def _activation_qparams(x, n_bits):
+    """(scale, zero point) of an unsigned n-bit per-tensor quantizer of x (torch.ao's observer)."""
+    from torch.ao.quantization import MinMaxObserver
+
+    observer = MinMaxObserver(
+        quant_min=0, quant_max=2**n_bits - 1, dtype=torch.quint8, qscheme=torch.per_tensor_affine
+    )
+    observer(x)
+    scale, zero_point = observer.calculate_qparams()
+    return float(scale), int(zero_point)
+
+
+def _fake_quant_activation(x, scale, zero_point, n_bits):
+    """n-bit fake quantization, exported as Clip (its n-bit range) -> QuantizeLinear ->
+    DequantizeLinear (torch's exporter only writes 8-bit ranges: the Clip narrows it)."""
+    lo, hi = -zero_point * scale, (2**n_bits - 1 - zero_point) * scale
+    return torch.fake_quantize_per_tensor_affine(torch.clamp(x, lo, hi), scale, zero_point, 0, 255)
+
+
+class PerChannelQatCnn(torch.nn.Module):
+    """A small CNN with fake quantization as torch's QAT writes it: a 2-bit input, Conv2d(1 -> 3,
+    2x2) whose weights are fake-quantized per output channel (torch.ao's per_channel_symmetric
+    observer, 3 bits in the narrow range; the channels of very different magnitudes), AvgPool2d 2,
+    ReLU, 3-bit activations, Flatten, Linear(12 -> 2) with per-channel weights too. Biases on
+    their accumulators' grids (input scale times each channel's weight scale). Exported with
+    opset 14: QuantizeLinear / DequantizeLinear with axis 0 on the weights."""
+
+    def __init__(self, data, w_bits=3, a_bits=3, in_bits=2):
+        super().__init__()
+        torch.manual_seed(5)
+        self.conv = torch.nn.Conv2d(1, 3, 2)
+        self.fc = torch.nn.Linear(12, 2)
+        self.in_bits, self.a_bits, self.w_bits = in_bits, a_bits, w_bits
+        x = torch.tensor(data, dtype=torch.float32)
+        with torch.no_grad():
+            self.conv.weight[1] *= 0.1
+            self.conv.weight[2] *= 4.0
+            self.s_in, self.z_in = _activation_qparams(x, in_bits)
+            self.w1_scale, self.w1_zero = self._weight_qparams(self.conv.weight)
+            self._bias_on_grid(self.conv.bias, self.s_in * self.w1_scale)
+            self.s_a, self.z_a = _activation_qparams(self._features(x), a_bits)
+            self.w2_scale, self.w2_zero = self._weight_qparams(self.fc.weight)
+            self._bias_on_grid(self.fc.bias, self.s_a * self.w2_scale)
+
+    def _weight_qparams(self, w):
+        from torch.ao.quantization import PerChannelMinMaxObserver
+
+        q = 2 ** (self.w_bits - 1) - 1
+        observer = PerChannelMinMaxObserver(
+            ch_axis=0,
+            quant_min=-q,
+            quant_max=q,
+            dtype=torch.qint8,
+            qscheme=torch.per_channel_symmetric,
+        )
+        observer(w)
+        scale, zero_point = observer.calculate_qparams()
+        return scale.float(), zero_point.int()
+
+    @staticmethod
+    def _bias_on_grid(bias, step):
+        bias.copy_(torch.round(bias / step) * step)
+
+    def _features(self, x):
+        x = _fake_quant_activation(x, self.s_in, self.z_in, self.in_bits)
+        # (-128, 127): the range torch's exporter accepts; the weights' integers lie within +-3.
+        w = torch.fake_quantize_per_channel_affine(
+            self.conv.weight, self.w1_scale, self.w1_zero, 0, -128, 127
+        )
+        x = torch.nn.functional.conv2d(x, w, self.conv.bias)
+        return torch.relu(torch.nn.functional.avg_pool2d(x, 2))
+
+    def forward(self, x):
+        x = _fake_quant_activation(self._features(x), self.s_a, self.z_a, self.a_bits).flatten(1)
+        w = torch.fake_quantize_per_channel_affine(
+            self.fc.weight, self.w2_scale, self.w2_zero, 0, -128, 127
+        )
+        return torch.nn.functional.linear(x, w, self.fc.bias)
+
+
+def test_per_channel_qdq_cnn_keeps_its_integers():
+    data = np.random.default_rng(2).uniform(-1.0, 1.0, size=(40, 1, 5, 5))
+    model = PerChannelQatCnn(data).eval()
+    assert len(set(model.w1_scale.tolist())) == 3  # three different channel scales
+    proto = onnx.load_from_string(export_torch_model(model, data[0]))
+    axes = [
+        onnx.helper.get_attribute_value(a)
+        for node in proto.graph.node
+        if node.op_type == "DequantizeLinear"
+        for a in node.attribute
+        if a.name == "axis"
+    ]
+    assert axes == [0, 0]  # the two weights' per-channel DequantizeLinear
+
+    module = compile_torch_model(model, data)  # the QDQ nodes choose the bits and the scales
+    # One lookup (ReLU and the 3-bit activation quantizer, one table per channel and position)
+    # per pooled element; no re-quantization of the per-channel accumulators.
+    assert [entry["ops"] for entry in module.lookups] == [
+        ["Relu", "Clip", "QuantizeLinear", "DequantizeLinear"]
+    ]
+    assert module.lookups[0]["lookups"] == 12 and module.lookups[0]["lsbs_removed"] == 0
+    assert module.fhe_circuit.pbs_count == 12
+
+    # The clear quantized module computes torch's fake-quantized model (the last layer's output
+    # is its exact accumulator: float32 rounding only, far below its quantization step).
+    with torch.no_grad():
+        expected = model(torch.tensor(data, dtype=torch.float32)).double().numpy()
+    y = module.forward(data, fhe="disable")
+    step = model.s_a * model.w2_scale.double().numpy()  # the output's step, per feature
+    assert np.all(np.abs(y - expected) <= 1e-5), np.abs(y - expected).max()
+    assert np.all(np.abs(y - expected) < step)
+    assert len({tuple(row) for row in np.round(y, 6)}) > 5
+
+    # Encrypted execution equals the clear run.
+    q_x = module.quantize_input(data[:3])
+    q_clear = module.run_integer(q_x, fhe="disable")
+    np.testing.assert_array_equal(module.run_integer(q_x, fhe="execute"), q_clear)
+    np.testing.assert_array_equal(module.forward(data[:3], fhe="execute", progress=False), y[:3])
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 
@@ -378,3 +503,24 @@ def test_rounding_reported(mlp_data):
     relu = module.lookups[0]
     assert relu["accumulator_bits"] - relu["lsbs_removed"] == 5
     assert f"accumulator {relu['accumulator_bits']} bits -> 5" in module.statistics_text()
+
+
+def test_exact_rounding_of_wide_accumulators(mlp_data):
+    """6-bit activations and weights make 12-bit accumulators, wider than a lookup may read:
+    rounded exactly to 6 bits (by digits: a sign and the removed bits, each bootstrap reading at
+    most 6 bits), fhe="execute" and fhe="simulate" equal fhe="disable" on every sample."""
+    bits = {"model_inputs": 6, "op_inputs": 6, "op_weights": 6, "model_outputs": 6}
+    module = compile_torch_model(
+        make_mlp(), mlp_data, n_bits=bits,
+        rounding_threshold_bits={"n_bits": 6, "method": "exact"},
+    )
+    lookups = module.lookups
+    assert max(entry["accumulator_bits"] for entry in lookups) > 10
+    assert all(entry["accumulator_bits"] - entry["lsbs_removed"] == 6 for entry in lookups)
+    statistics = module.fhe_circuit.statistics
+    assert statistics["exact_rounding_pbs_count"] > 0
+    assert statistics["max_table_bits"] <= 7
+    assert "after an exact rounding of" in str(module.fhe_circuit)
+    clear = module.forward(mlp_data, fhe="disable")
+    np.testing.assert_array_equal(module.forward(mlp_data, fhe="simulate"), clear)
+    np.testing.assert_array_equal(module.forward(mlp_data[:3], fhe="execute"), clear[:3])

@@ -84,9 +84,11 @@ def compile_onnx_model(
     output quantization allows, keeping at most 8 bits; the statistics report it), an int (most
     significant bits kept of each accumulator before its lookup, approximate rounding), or
     {"n_bits": int or "auto", "method": "exact" | "approximate"}. Unlike Concrete ML, an int
-    means "approximate": here exact rounding still reads the accumulator's full width (a wider,
-    much slower lookup). Approximate rounding may put a lookup's input one step off near a
-    rounding boundary under encryption, so fhe="execute" may differ from fhe="disable" there.
+    means "approximate": exact rounding costs 2 or 3 more bootstraps per lookup (more when the
+    accumulator is over twice as wide as the bits kept), each reading no more bits than the
+    lookup, and less noise (larger parameters). Approximate rounding may put a lookup's input one step off
+    near a rounding boundary under encryption, so fhe="execute" may differ from fhe="disable"
+    there; with "exact" they are equal.
     p_error / global_p_error: failure probability of one bootstrap / one whole evaluation (set at
     most one). verbose: print the circuit's statistics. progress: key generation's progress bar
     (None: when stderr is a terminal and it takes more than a few seconds; False: never).

@@ -14,6 +14,7 @@ import io
 
 from torusml._quantized_module import QuantizedModule, check_inputset
 from torusml.onnx import compile_onnx_model
+from torusml.torch import _qat
 
 __all__ = ["ONNX_OPSET", "QuantizedModule", "compile_torch_model", "export_torch_model"]
 
@@ -23,7 +24,12 @@ ONNX_OPSET = 14
 
 def export_torch_model(torch_model, sample):
     """The serialized ONNX model of torch_model (in eval mode, batch size 1) traced on `sample`
-    (a float numpy array of one sample's shape, without the batch axis)."""
+    (a float numpy array of one sample's shape, without the batch axis).
+
+    A quantization-aware model (torch.ao.quantization's prepare_qat, before convert) exports its
+    fake quantization as QuantizeLinear [-> Clip] -> DequantizeLinear with its own scales, zero
+    points and integer ranges (any range within 8 bits, e.g. 4-bit activations; observers frozen
+    for the export, fused fake-quantize modules included: see torusml/torch/_qat.py)."""
     import torch  # Debian's python3-torch; imported here so that torusml imports without it
 
     if not isinstance(torch_model, torch.nn.Module):
@@ -43,17 +49,26 @@ def export_torch_model(torch_model, sample):
     buffer = io.BytesIO()
     torch_model.eval()
     try:
-        torch.onnx.export(
-            torch_model,
-            dummy,
-            buffer,
-            opset_version=ONNX_OPSET,
-            input_names=["input"],
-            output_names=["output"],
-            do_constant_folding=True,
-        )
+        with _qat.exportable(torch_model, ONNX_OPSET):
+            torch.onnx.export(
+                torch_model,
+                dummy,
+                buffer,
+                opset_version=ONNX_OPSET,
+                input_names=["input"],
+                output_names=["output"],
+                do_constant_folding=True,
+            )
     except Exception as error:  # torch raises many types; say what failed
-        raise ValueError(f"torch.onnx.export could not export the model: {error}") from error
+        hint = ""
+        if "quantized::" in str(error):  # a model after torch.ao.quantization.convert
+            hint = (
+                "; give a quantization-aware model before torch.ao.quantization.convert (the "
+                "prepared and trained one): its fake quantization is imported exactly"
+            )
+        raise ValueError(
+            f"torch.onnx.export could not export the model: {error}{hint}"
+        ) from error
     finally:
         torch_model.train(was_training)
     return buffer.getvalue()
@@ -72,9 +87,11 @@ def compile_torch_model(
     """Exports a torch model to ONNX and compiles it to FHE; returns a compiled QuantizedModule.
 
     torch_model: a torch.nn.Module with one input and one output (put in eval mode for the
-    export, its mode restored after). inputset: representative samples (numpy array or torch
-    tensor), shape (n_samples, *sample_shape). The other arguments as
-    torusml.onnx.compile_onnx_model's.
+    export, its mode restored after), or a quantization-aware one prepared with
+    torch.ao.quantization.prepare_qat and trained (not converted): its fake quantization is
+    imported with its own scales and bit widths (see export_torch_model). inputset:
+    representative samples (numpy array or torch tensor), shape (n_samples, *sample_shape). The
+    other arguments as torusml.onnx.compile_onnx_model's.
     """
     inputset = check_inputset(inputset)
     onnx_bytes = export_torch_model(torch_model, inputset[0])

@@ -251,7 +251,7 @@ ClientArtifact make_client_artifact(const ml::QuantizedNetwork& model, ModelTran
   a.input.scale = std::move(standardization_scale);
   a.input.quantizers = {model.input_quantizer()};
   const ml::NetworkOutput& out = model.output();
-  a.output.scale = {out.scale};
+  a.output.scale = out.scales.empty() ? std::vector<double>{out.scale} : out.scales;
   a.output.zero = {static_cast<double>(out.zero_point)};
   a.output.post_processing = out.post_processing;
   a.transform = std::move(transform);

@@ -280,7 +280,16 @@ QuantizationParameters quantization_parameters(const Graph& graph, const Node& n
       throw InvalidArgument(node.describe() + ": axis " + std::to_string(axis) +
                             " is out of range for its input of rank " + std::to_string(rank));
     p.axis = axis;
+    const std::int64_t dim = graph.value_info(node.inputs[0]).shape[static_cast<std::size_t>(axis)];
+    if (static_cast<std::int64_t>(scale->size()) != dim)
+      throw InvalidArgument(node.describe() + ": its per-axis scale has " +
+                            std::to_string(scale->size()) + " values for axis " +
+                            std::to_string(axis) + " of size " + std::to_string(dim));
   }
+  if (p.zero_point.size() != p.scale.size())
+    throw InvalidArgument(node.describe() + ": its zero point has " +
+                          std::to_string(p.zero_point.size()) + " values and its scale " +
+                          std::to_string(p.scale.size()));
   return p;
 }
 

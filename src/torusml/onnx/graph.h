@@ -130,7 +130,9 @@ std::string summarize_graph(const Graph& graph);
 /// The quantization parameters of a QuantizeLinear or DequantizeLinear node: its scale and zero
 /// point (initializers), the zero point's element type (UInt8 if the node has none) and the axis
 /// of per-axis parameters (normalized to [0, rank), or nullopt for per-tensor ones). Throws
-/// InvalidArgument if the node is of another op type or its scale or zero point is not constant.
+/// InvalidArgument if the node is of another op type, its scale or zero point is not constant,
+/// its axis is out of range, a per-axis scale does not have one value per index of the axis, or
+/// the zero point has not as many values as the scale.
 struct QuantizationParameters {
   FloatTensor scale;
   FloatTensor zero_point;

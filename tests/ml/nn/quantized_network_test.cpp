@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <random>
+#include <set>
 
+#include "../../onnx/model_builder.h"
 #include "torusml/common/error.h"
 #include "torusml/onnx/evaluate_graph.h"
 
@@ -338,6 +341,39 @@ TEST(QuantizedNetwork, AutomaticRoundingKeepsWhatTheOutputQuantizationNeeds) {
   EXPECT_NE(rounded.statistics_text().find("accumulator"), std::string::npos);
 }
 
+// Exact rounding of accumulators wider than a lookup (circuit/compile/exact_rounding.h): 6-bit
+// inputs and weights make accumulators of 11 bits or more, rounded exactly to 6 bits before each
+// lookup; encrypted and simulated runs equal the clear ones, and the statistics count the
+// rounding's bootstraps.
+TEST(QuantizedNetwork, ExactRoundingOfWideAccumulators) {
+  std::mt19937_64 rng(17);
+  const Graph g = mlp(rng);
+  const std::vector<FloatTensor> calibration = samples(rng, g, 40);
+  NetworkOptions options;
+  options.bits = {6, 6, 6, 6};
+  options.rounding_threshold_bits = 6;
+  options.rounding_mode = circuit::RoundingMode::Exact;
+  QuantizedNetwork q(g, calibration, options);
+  unsigned widest = 0;
+  for (const NetworkLookup& l : q.lowered().lookups) {
+    widest = std::max(widest, l.accumulator_bits);
+    EXPECT_EQ(l.accumulator_bits - l.lsbs_removed, 6u) << l.name;
+  }
+  EXPECT_GT(widest, 10u);
+  q.compile(calibration, {}, test_seed());
+  const circuit::Tensor qx = q.quantize_input(flat(calibration), calibration.size());
+  const circuit::Tensor clear = q.run_integer(qx, Mode::Clear);
+  EXPECT_EQ(q.run_integer(qx, Mode::Simulate, 3), clear);
+  const circuit::Tensor few(
+      {2, 4}, std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 8));
+  EXPECT_EQ(q.run_integer(few, Mode::Execute), q.run_integer(few, Mode::Clear));
+  const circuit::CircuitStatistics& s = q.compiled_circuit().statistics();
+  EXPECT_GT(s.exact_rounding_pbs_count, 0u);
+  EXPECT_LE(s.max_table_bits, 7u);
+  EXPECT_NE(q.statistics_text().find("after an exact rounding of"), std::string::npos)
+      << q.statistics_text();
+}
+
 // Each lookup reads its element's accumulator minus the middle of that element's own range:
 // biases that spread the neurons far apart cost no lookup bit (the accumulator itself may be
 // wider than the lookup's input: it wraps harmlessly under encryption).
@@ -522,6 +558,528 @@ TEST(QuantizedNetwork, ErrorsNameWhatToDo) {
   } catch (const UnsupportedOperator& e) {
     EXPECT_NE(std::string(e.what()).find("MatMul"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("aa_node"), std::string::npos) << e.what();
+  }
+}
+
+// --- Per-channel weight scales (QDQ models) ------------------------------------------------------
+
+namespace ob = onnx::testing;
+
+// Adds to `b`: x -> Clip -> QuantizeLinear -> DequantizeLinear (uint8 zero point `zp`, the clip
+// range 2^bits levels of `scale`); returns the dequantized name.
+std::string qdq_activation(ob::ModelBuilder& b, const std::string& x, double scale, std::int64_t zp,
+                           unsigned bits) {
+  b.initializer(x + "_lo", ob::T({}, {-static_cast<double>(zp) * scale}));
+  b.initializer(x + "_hi",
+                ob::T({}, {static_cast<double>((std::int64_t{1} << bits) - 1 - zp) * scale}));
+  b.initializer(x + "_s", ob::T({}, {scale}));
+  b.initializer(x + "_z", ob::T({}, {static_cast<double>(zp)}), onnx::ElementType::UInt8);
+  b.node("Clip", {x, x + "_lo", x + "_hi"}, {x + "_c"});
+  b.node("QuantizeLinear", {x + "_c", x + "_s", x + "_z"}, {x + "_q"});
+  b.node("DequantizeLinear", {x + "_q", x + "_s", x + "_z"}, {x + "_dq"});
+  return x + "_dq";
+}
+
+// Adds int8 weights stored as q = integers + zero_point (per index along `axis`: one scale and
+// zero point each, or one for all when `scales` has one value) and their DequantizeLinear, as a
+// quantization-aware export writes them; returns the dequantized name.
+std::string qdq_weights(ob::ModelBuilder& b, const std::string& name, const FloatTensor& integers,
+                        const std::vector<double>& scales, const std::vector<double>& zero_points,
+                        std::int64_t axis) {
+  FloatTensor q = integers;
+  const onnx::Shape& shape = integers.shape();
+  const std::size_t a =
+      static_cast<std::size_t>(axis < 0 ? axis + static_cast<std::int64_t>(shape.size()) : axis);
+  std::size_t inner = 1;
+  for (std::size_t d = a + 1; d < shape.size(); ++d) inner *= static_cast<std::size_t>(shape[d]);
+  for (std::size_t i = 0; i < q.size(); ++i)
+    q.data()[i] += zero_points[(i / inner) % zero_points.size()];
+  const bool per_axis = scales.size() > 1;
+  const auto n = static_cast<std::int64_t>(scales.size());
+  b.initializer(name + "_q", q, onnx::ElementType::Int8);
+  b.initializer(name + "_s", per_axis ? ob::T({n}, scales) : ob::T({}, scales));
+  b.initializer(name + "_z", per_axis ? ob::T({n}, zero_points) : ob::T({}, zero_points),
+                onnx::ElementType::Int8);
+  auto& dq = b.node("DequantizeLinear", {name + "_q", name + "_s", name + "_z"}, {name});
+  if (per_axis) ob::set_int(dq, "axis", axis);
+  return name;
+}
+
+FloatTensor random_integers(std::mt19937_64& rng, onnx::Shape shape, int lo, int hi) {
+  std::uniform_int_distribution<int> pick(lo, hi);
+  FloatTensor t(std::move(shape));
+  for (double& v : t.data()) v = pick(rng);
+  return t;
+}
+
+std::vector<FloatTensor> uniform_samples(std::mt19937_64& rng, const onnx::Shape& shape,
+                                         std::size_t n, double lo, double hi) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<FloatTensor> s;
+  for (std::size_t i = 0; i < n; ++i) {
+    FloatTensor t(shape);
+    for (double& v : t.data()) v = d(rng);
+    s.push_back(std::move(t));
+  }
+  return s;
+}
+
+// Whether the program holds a clear constant of the values of `integers` (row-major, whatever its
+// shape: a 1-D convolution's kernel is a 2-D one of height 1), or for a matrix of its transpose
+// (Gemm's transB is applied to the constant).
+bool program_holds(const circuit::Program& program, const FloatTensor& integers) {
+  std::vector<std::int64_t> v(integers.values().begin(), integers.values().end());
+  std::vector<std::int64_t> vt;
+  circuit::Shape st;
+  if (integers.rank() == 2) {
+    const std::int64_t r = integers.shape()[0], c = integers.shape()[1];
+    st = {c, r};
+    for (std::int64_t j = 0; j < c; ++j)
+      for (std::int64_t i = 0; i < r; ++i) vt.push_back(v[static_cast<std::size_t>(i * c + j)]);
+  }
+  for (const circuit::Node& n : program.nodes) {
+    if (n.op != circuit::OpKind::Constant) continue;
+    const circuit::Tensor& t = std::get<circuit::ConstantAttr>(n.attributes).value;
+    const std::vector<std::int64_t> tv(t.values().begin(), t.values().end());
+    if (tv == v || (!vt.empty() && t.shape() == st && tv == vt)) return true;
+  }
+  return false;
+}
+
+// A CNN exported in QDQ form with per-channel weights (torch.ao's per_channel_symmetric, plus
+// per-channel zero points on the first convolution): a 2-bit input, Conv 2x2 with three output
+// channels of three different scales -> AveragePool 2x2 -> Relu -> 3-bit QDQ -> depthwise Conv
+// 1x1 (per channel) -> Flatten -> Relu -> 3-bit QDQ -> Gemm (transB, per output feature). The
+// lowering keeps the model's own integers (q - zero_point) and carries each output channel's
+// scale s_x s_w[o] through the pooling, the flattening and into the lookups (one table per
+// channel) and the outputs: no re-quantization anywhere, so that the clear integers, dequantized,
+// equal the float graph's outputs (biases on their accumulators' grids, scales powers of 2); the
+// encrypted run equals the clear one.
+TEST(QuantizedNetwork, PerChannelQdqConvAndGemmKeepTheirIntegers) {
+  std::mt19937_64 rng(41);
+  ob::ModelBuilder b(13);
+  b.input("x", {1, 1, 5, 5});
+  const std::string xq = qdq_activation(b, "x", 0.25, 2, 2);  // levels 0..3
+  const FloatTensor k1 = random_integers(rng, {3, 1, 2, 2}, -2, 2);
+  const std::vector<double> s1{0.5, 0.125, 0.03125};
+  const std::string w1 = qdq_weights(b, "w1", k1, s1, {0, 2, -1}, 0);
+  FloatTensor b1({3});
+  for (std::size_t o = 0; o < 3; ++o) b1.data()[o] = (static_cast<double>(o) - 1) * 0.25 * s1[o];
+  b.initializer("b1", b1);
+  ob::set_ints(b.node("Conv", {xq, w1, "b1"}, {"conv1"}), "kernel_shape", {2, 2});  // 1x3x4x4
+  auto& pool = b.node("AveragePool", {"conv1"}, {"pool"});
+  ob::set_ints(pool, "kernel_shape", {2, 2});
+  ob::set_ints(pool, "strides", {2, 2});  // 1x3x2x2
+  b.node("Relu", {"pool"}, {"relu1"});
+  const std::string a1 = qdq_activation(b, "relu1", 0.0625, 0, 3);
+  const FloatTensor k2 = random_integers(rng, {3, 1, 1, 1}, 1, 3);
+  const std::string w2 = qdq_weights(b, "w2", k2, {0.25, 0.5, 1.0}, {0, 0, 0}, 0);
+  auto& depthwise = b.node("Conv", {a1, w2}, {"conv2"});
+  ob::set_ints(depthwise, "kernel_shape", {1, 1});
+  ob::set_int(depthwise, "group", 3);
+  ob::set_int(b.node("Flatten", {"conv2"}, {"flat"}), "axis", 1);  // 1x12
+  b.node("Relu", {"flat"}, {"relu2"});
+  const std::string a2 = qdq_activation(b, "relu2", 0.125, 0, 3);
+  const FloatTensor k3 = random_integers(rng, {2, 12}, -3, 3);
+  const std::vector<double> s3{0.5, 0.0625};
+  const std::string w3 = qdq_weights(b, "w3", k3, s3, {0, 0}, 0);
+  b.initializer("b3", ob::T({2}, {3 * 0.125 * s3[0], -5 * 0.125 * s3[1]}));
+  ob::set_int(b.node("Gemm", {a2, w3, "b3"}, {"y"}), "transB", 1);
+  b.output("y");
+  const Graph g = b.load();
+
+  const std::vector<FloatTensor> calibration = uniform_samples(rng, {1, 1, 5, 5}, 40, -0.6, 0.35);
+  NetworkOptions options;                // 8 bits by default: the QDQ nodes decide instead
+  options.rounding_threshold_bits = 16;  // no rounding: the clear run is the QDQ model exactly
+  QuantizedNetwork q(g, calibration, options);
+  EXPECT_EQ(q.input_quantizer(), UniformQuantizer({2, false, false}, 0.25, 2));
+  // The model's integers, not re-quantized ones.
+  EXPECT_TRUE(program_holds(q.lowered().program, k1));
+  EXPECT_TRUE(program_holds(q.lowered().program, k2));
+  EXPECT_TRUE(program_holds(q.lowered().program, k3));
+  // Two lookups (the activations' Relu + QDQ), each with a table per channel; no re-quantization.
+  const auto& lookups = q.lowered().lookups;
+  ASSERT_EQ(lookups.size(), 2u);
+  const std::vector<std::string> activation{"Relu", "Clip", "QuantizeLinear", "DequantizeLinear"};
+  EXPECT_EQ(lookups[0].ops, activation);
+  EXPECT_EQ(lookups[1].ops, activation);
+  EXPECT_EQ(lookups[0].lookups, 12u);
+  EXPECT_GE(lookups[0].tables, 3u);
+  EXPECT_EQ(lookups[1].lookups, 12u);
+  // The output's scale per element: s_a2 s_w3[o].
+  EXPECT_EQ(q.output().scales, (std::vector<double>{0.125 * s3[0], 0.125 * s3[1]}));
+
+  const std::vector<double> x = flat(calibration);
+  const circuit::Tensor qx = q.quantize_input(x, calibration.size());
+  const circuit::Tensor clear = q.run_integer(qx, Mode::Clear);
+  const std::vector<double> y = q.dequantize_output(clear);
+  std::set<std::vector<double>> distinct;
+  for (std::size_t i = 0; i < calibration.size(); ++i) {
+    const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+    distinct.insert(std::vector<double>(ref.values().begin(), ref.values().end()));
+    for (std::size_t k = 0; k < 2; ++k) EXPECT_NEAR(y[i * 2 + k], ref[k], 1e-9) << i << " " << k;
+  }
+  EXPECT_GT(distinct.size(), 5u);  // the network is not trivial on these samples
+
+  q.compile(calibration, {}, test_seed());
+  EXPECT_LE(q.compiled_circuit().statistics().max_table_bits, 7u);
+  const circuit::Tensor few(
+      {3, 25}, std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 75));
+  const circuit::Tensor few_clear = q.run_integer(few, Mode::Clear);
+  EXPECT_EQ(q.run_integer(few, Mode::Execute), few_clear);
+  EXPECT_EQ(q.run_integer(few, Mode::Simulate, 3), few_clear);
+}
+
+// One linear layer with per-axis QDQ weights on its output channels: MatMul (axis -1), Gemm
+// (transB and alpha, or not), a grouped 1-D Conv, ConvTranspose (axis 1, groups): the accumulator
+// keeps each channel's scale, so the clear result, dequantized, is the float graph's exactly
+// (biases on their grids). A per-axis grid on an input axis cannot be kept exactly: those weights
+// are quantized per tensor (op_weights bits) and the result stays close.
+struct LinearCase {
+  std::string name;
+  std::string op;
+  onnx::Shape x_shape, w_shape;
+  std::int64_t axis;  // of the weights' DequantizeLinear
+  std::function<void(::onnx::NodeProto&)> attributes;
+  bool exact;
+};
+
+class PerChannelLinear : public ::testing::TestWithParam<LinearCase> {};
+
+TEST_P(PerChannelLinear, KeepsEachOutputChannelsScale) {
+  const LinearCase& c = GetParam();
+  std::mt19937_64 rng(43);
+  ob::ModelBuilder b(13);
+  b.input("x", c.x_shape);
+  const std::string xq = qdq_activation(b, "x", 0.25, 4, 3);
+  const std::size_t axis = static_cast<std::size_t>(
+      c.axis < 0 ? c.axis + static_cast<std::int64_t>(c.w_shape.size()) : c.axis);
+  const auto channels = static_cast<std::size_t>(c.w_shape[axis]);
+  std::vector<double> scales, zero_points;
+  for (std::size_t o = 0; o < channels; ++o) {
+    scales.push_back(std::ldexp(1.0, -static_cast<int>(o % 4)));
+    zero_points.push_back(static_cast<double>(o % 3) - 1);
+  }
+  const FloatTensor k = random_integers(rng, c.w_shape, -3, 3);
+  const std::string w = qdq_weights(b, "w", k, scales, zero_points, c.axis);
+  auto& node = b.node(c.op, {xq, w}, {"y"});
+  if (c.attributes) c.attributes(node);
+  b.output("y");
+  const Graph g = b.load();
+  const std::vector<FloatTensor> calibration = uniform_samples(rng, c.x_shape, 30, -1.1, 0.8);
+  NetworkOptions options;
+  options.rounding_threshold_bits = 16;
+  const QuantizedNetwork q(g, calibration, options);
+  EXPECT_TRUE(q.lowered().lookups.empty());
+  if (c.op != "ConvTranspose") {  // (its kernel is flipped into a convolution's)
+    EXPECT_EQ(program_holds(q.lowered().program, k), c.exact);
+  }
+  EXPECT_EQ(q.output().scales.empty(), !c.exact);
+  const std::vector<double> y = q.forward(flat(calibration), calibration.size(), Mode::Clear);
+  const std::size_t per = y.size() / calibration.size();
+  double worst = 0, magnitude = 0;
+  for (std::size_t i = 0; i < calibration.size(); ++i) {
+    const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+    ASSERT_EQ(ref.size(), per);
+    for (std::size_t j = 0; j < per; ++j) {
+      worst = std::max(worst, std::abs(y[i * per + j] - ref[j]));
+      magnitude = std::max(magnitude, std::abs(ref[j]));
+    }
+  }
+  EXPECT_GT(magnitude, 0.5);
+  if (c.exact)
+    EXPECT_LE(worst, 1e-9);
+  else
+    EXPECT_LE(worst, 0.05 * magnitude);  // 8-bit weights per tensor
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layers, PerChannelLinear,
+    ::testing::Values(LinearCase{"MatMul", "MatMul", {1, 4}, {4, 5}, -1, {}, true},
+                      LinearCase{"GemmTransB",
+                                 "Gemm",
+                                 {1, 4},
+                                 {5, 4},
+                                 0,
+                                 [](auto& n) {
+                                   ob::set_int(n, "transB", 1);
+                                   ob::set_float(n, "alpha", 0.5f);
+                                 },
+                                 true},
+                      LinearCase{"Gemm", "Gemm", {2, 4}, {4, 3}, 1, {}, true},
+                      LinearCase{"GroupedConv1d",
+                                 "Conv",
+                                 {1, 2, 5},
+                                 {4, 1, 2},
+                                 0,
+                                 [](auto& n) {
+                                   ob::set_int(n, "group", 2);
+                                   ob::set_ints(n, "pads", {1, 0});
+                                 },
+                                 true},
+                      LinearCase{"ConvTranspose",
+                                 "ConvTranspose",
+                                 {1, 4, 2, 2},
+                                 {4, 2, 2, 2},
+                                 1,
+                                 [](auto& n) {
+                                   ob::set_int(n, "group", 2);
+                                   ob::set_ints(n, "strides", {2, 2});
+                                 },
+                                 true},
+                      LinearCase{
+                          "InputAxisQuantizedPerTensor", "MatMul", {1, 4}, {4, 3}, 0, {}, false}),
+    [](const ::testing::TestParamInfo<LinearCase>& p) { return p.param.name; });
+
+// What meets a per-channel accumulator: a sum within each channel (GlobalAveragePool) keeps the
+// channels' scales (no lookup; the outputs exact); a sum across channels of different scales
+// (ReduceSum over the channel axis) reads them re-quantized to one scale first (one lookup per
+// element, close to the float graph); so does an Add of two of them.
+TEST(QuantizedNetwork, PerChannelAccumulatorsMixOnlyAfterARequantization) {
+  auto graph = [](const std::string& consumer) {
+    std::mt19937_64 rng(47);
+    ob::ModelBuilder b(13);
+    b.input("x", {1, 1, 3, 3});
+    const std::string xq = qdq_activation(b, "x", 0.25, 4, 3);
+    const std::string w = qdq_weights(b, "w", random_integers(rng, {3, 1, 2, 2}, -3, 3),
+                                      {0.5, 0.25, 0.0625}, {0, 0, 0}, 0);
+    ob::set_ints(b.node("Conv", {xq, w}, {"conv"}), "kernel_shape", {2, 2});  // 1x3x2x2
+    if (consumer == "GlobalAveragePool") {
+      b.node("GlobalAveragePool", {"conv"}, {"y"});
+    } else if (consumer == "ReduceSum") {
+      b.initializer("axes", ob::T({1}, {1}), onnx::ElementType::Int64);
+      b.node("ReduceSum", {"conv", "axes"}, {"y"});
+    } else {
+      b.node("Add", {"conv", "conv"}, {"y"});
+    }
+    b.output("y");
+    return b.load();
+  };
+  std::mt19937_64 rng(53);
+  const std::vector<FloatTensor> calibration = uniform_samples(rng, {1, 1, 3, 3}, 30, -1.1, 0.8);
+  for (const std::string consumer : {"GlobalAveragePool", "ReduceSum", "Add"}) {
+    SCOPED_TRACE(consumer);
+    const Graph g = graph(consumer);
+    NetworkOptions options;
+    options.rounding_threshold_bits = 16;
+    QuantizedNetwork q(g, calibration, options);
+    const bool within = consumer == "GlobalAveragePool";
+    if (within) {
+      EXPECT_TRUE(q.lowered().lookups.empty());
+      EXPECT_EQ(q.output().scales, (std::vector<double>{0.125 / 4, 0.0625 / 4, 0.015625 / 4}));
+    } else {
+      ASSERT_FALSE(q.lowered().lookups.empty());
+      EXPECT_EQ(q.lowered().lookups[0].ops, std::vector<std::string>{"Identity"});
+      EXPECT_TRUE(q.output().scales.empty());
+    }
+    const std::vector<double> y = q.forward(flat(calibration), calibration.size(), Mode::Clear);
+    const std::size_t per = y.size() / calibration.size();
+    double worst = 0, magnitude = 0;
+    for (std::size_t i = 0; i < calibration.size(); ++i) {
+      const FloatTensor ref = onnx::evaluate_graph(g, std::span(&calibration[i], 1)).at(0);
+      for (std::size_t j = 0; j < per; ++j) {
+        worst = std::max(worst, std::abs(y[i * per + j] - ref[j]));
+        magnitude = std::max(magnitude, std::abs(ref[j]));
+      }
+    }
+    EXPECT_GT(magnitude, 0.5);
+    EXPECT_LE(worst, within ? 1e-9 : 0.02 * magnitude);
+    if (consumer == "ReduceSum") {  // and under encryption
+      q.compile(calibration, {}, test_seed());
+      const circuit::Tensor qx = q.quantize_input(flat(calibration), calibration.size());
+      const circuit::Tensor few(
+          {2, 9}, std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 18));
+      EXPECT_EQ(q.run_integer(few, Mode::Execute), q.run_integer(few, Mode::Clear));
+    }
+  }
+}
+
+// --- Quantization-aware models as torch.ao exports them ------------------------------------------
+
+// Adds to `b`: x -> QuantizeLinear -> Clip(lo, hi) -> DequantizeLinear, the Clip on the integers
+// (uint8 bounds), as torch writes quant ranges narrower than 8 bits (reduce_range's 0..127, 4-bit
+// activations' 0..15); returns the dequantized name.
+std::string q_clip_dq(ob::ModelBuilder& b, const std::string& x, double scale, std::int64_t zp,
+                      std::int64_t lo, std::int64_t hi) {
+  b.initializer(x + "_s", ob::T({}, {scale}));
+  b.initializer(x + "_z", ob::T({}, {static_cast<double>(zp)}), onnx::ElementType::UInt8);
+  b.initializer(x + "_lo", ob::T({}, {static_cast<double>(lo)}), onnx::ElementType::UInt8);
+  b.initializer(x + "_hi", ob::T({}, {static_cast<double>(hi)}), onnx::ElementType::UInt8);
+  b.node("QuantizeLinear", {x, x + "_s", x + "_z"}, {x + "_q"});
+  b.node("Clip", {x + "_q", x + "_lo", x + "_hi"}, {x + "_c"});
+  b.node("DequantizeLinear", {x + "_c", x + "_s", x + "_z"}, {x + "_dq"}, x + "_dq_node");
+  return x + "_dq";
+}
+
+// y (two outputs per sample) equals the float graph's outputs on `samples` within 1e-9, over at
+// least six distinct outputs (a test that cannot pass by constant outputs).
+void expect_equals_two_output_graph(const onnx::Graph& g, const std::vector<FloatTensor>& samples,
+                                    const std::vector<double>& y) {
+  std::set<std::vector<double>> distinct;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const FloatTensor ref = onnx::evaluate_graph(g, std::span(&samples[i], 1)).at(0);
+    distinct.insert(std::vector<double>(ref.values().begin(), ref.values().end()));
+    for (std::size_t k = 0; k < 2; ++k) EXPECT_NEAR(y[i * 2 + k], ref[k], 1e-9) << i << " " << k;
+  }
+  EXPECT_GT(distinct.size(), 5u);
+}
+
+// A 4-bit QAT MLP in torch's QDQ form: the input QuantizeLinear -> Clip(0, 15) ->
+// DequantizeLinear, per-channel int8 weights, Gemm -> Relu -> 4-bit QDQ (fused ReLU), then
+// Gemm -> 4-bit QDQ with a zero point of 5 -> Relu after the DequantizeLinear (an unfused ReLU:
+// torch gives it no quantizer of its own; it keeps the grid, integers 5..15), Gemm. The quantizers
+// are the graph's: the client's input quantizer is 4 bits, each lookup outputs the model's 4-bit
+// integers, and without rounding the clear run is the float graph exactly (the float biases, off
+// the accumulators' grids as torch's QAT keeps them, included: the lookups and the client add
+// what the integer bias lacks); with the automatic (exact) rounding, encrypted equals clear.
+TEST(QuantizedNetwork, TorchQdqPatternsKeepTheirQuantizers) {
+  std::mt19937_64 rng(47);
+  ob::ModelBuilder b(13);
+  b.input("x", {1, 4});
+  const std::string xq = q_clip_dq(b, "x", 0.125, 8, 0, 15);
+  const std::vector<double> s1{0.25, 0.125, 0.0625, 0.25, 0.5};
+  const std::string w1 =
+      qdq_weights(b, "w1", random_integers(rng, {5, 4}, -3, 3), s1, std::vector<double>(5, 0.0), 0);
+  b.initializer("b1", ob::T({5}, {0.3, -0.07, 0.011, 0.2, -0.4}));  // float, off the grids
+  ob::set_int(b.node("Gemm", {xq, w1, "b1"}, {"h1"}), "transB", 1);
+  b.node("Relu", {"h1"}, {"r1"});
+  const std::string a1 = q_clip_dq(b, "r1", 0.125, 0, 0, 15);
+  const std::string w2 =
+      qdq_weights(b, "w2", random_integers(rng, {3, 5}, -3, 3), {0.125}, {0.0}, 0);
+  ob::set_int(b.node("Gemm", {a1, w2}, {"h2"}), "transB", 1);
+  const std::string a2 = q_clip_dq(b, "h2", 0.25, 5, 0, 15);
+  b.node("Relu", {a2}, {"r2"});
+  const std::string w3 =
+      qdq_weights(b, "w3", random_integers(rng, {2, 3}, -3, 3), {0.25}, {0.0}, 0);
+  b.initializer("b3", ob::T({2}, {0.05, -0.3}));
+  ob::set_int(b.node("Gemm", {"r2", w3, "b3"}, {"y"}), "transB", 1);
+  b.output("y");
+  const Graph g = b.load();
+
+  const std::vector<FloatTensor> calibration = uniform_samples(rng, {1, 4}, 40, -1.2, 1.0);
+  NetworkOptions options;                // 8 bits by default: the QDQ nodes decide instead
+  options.rounding_threshold_bits = 16;  // no rounding: the clear run is the QDQ model exactly
+  QuantizedNetwork q(g, calibration, options);
+  EXPECT_EQ(q.input_quantizer(), UniformQuantizer({4, false, false}, 0.125, 8));
+  const auto& lookups = q.lowered().lookups;
+  ASSERT_EQ(lookups.size(), 2u);
+  EXPECT_EQ(lookups[0].ops,
+            (std::vector<std::string>{"Relu", "QuantizeLinear", "Clip", "DequantizeLinear"}));
+  EXPECT_EQ(lookups[1].ops,
+            (std::vector<std::string>{"QuantizeLinear", "Clip", "DequantizeLinear", "Relu"}));
+  for (const NetworkLookup& l : lookups) {
+    EXPECT_TRUE(l.quantization_aware) << l.name;
+    EXPECT_EQ(l.output_bits, 4u) << l.name;  // 0..15, and 5..15 after the Relu
+  }
+  EXPECT_NE(q.statistics_text().find("4-bit output (the model's own quantizer)"), std::string::npos)
+      << q.statistics_text();
+
+  const std::vector<double> x = flat(calibration);
+  const circuit::Tensor qx = q.quantize_input(x, calibration.size());
+  for (std::int64_t v : qx.values()) ASSERT_TRUE(v >= 0 && v <= 15);
+  const std::vector<double> y = q.dequantize_output(q.run_integer(qx, Mode::Clear));
+  expect_equals_two_output_graph(g, calibration, y);
+
+  // With the automatic rounding (exact, so that encryption changes nothing), narrow lookups that
+  // still output the model's 4-bit integers; encrypted equals clear.
+  options.rounding_threshold_bits = 0;
+  options.rounding_mode = circuit::RoundingMode::Exact;
+  QuantizedNetwork rounded(g, calibration, options);
+  for (const NetworkLookup& l : rounded.lowered().lookups) {
+    EXPECT_TRUE(l.quantization_aware) << l.name;
+    EXPECT_EQ(l.output_bits, 4u) << l.name;
+    EXPECT_GT(l.lsbs_removed, 0u) << l.name;
+  }
+  rounded.compile(calibration, {}, test_seed());
+  EXPECT_LE(rounded.compiled_circuit().statistics().max_table_bits, 7u);
+  const circuit::Tensor few(
+      {3, 4}, std::vector<std::int64_t>(qx.values().begin(), qx.values().begin() + 12));
+  EXPECT_EQ(rounded.run_integer(few, Mode::Execute), rounded.run_integer(few, Mode::Clear));
+}
+
+// A float bias off the accumulator's grid stays exact through a sum of accumulators: a 4-bit
+// input -> Conv (3 channels, per-channel scales, float bias) -> padded AveragePool
+// (count_include_pad) -> Relu -> 4-bit QDQ -> Flatten -> Gemm (float bias) -> output. The clear
+// run (no rounding) is the float graph up to double rounding.
+TEST(QuantizedNetwork, FloatBiasesOffTheGridSurvivePoolingAndOutputs) {
+  std::mt19937_64 rng(59);
+  ob::ModelBuilder b(13);
+  b.input("x", {1, 1, 4, 4});
+  const std::string xq = q_clip_dq(b, "x", 0.25, 8, 0, 15);
+  const std::string w1 = qdq_weights(b, "w1", random_integers(rng, {3, 1, 2, 2}, -3, 3),
+                                     {0.25, 0.125, 0.5}, {0, 0, 0}, 0);
+  b.initializer("b1", ob::T({3}, {0.11, -0.23, 0.37}));
+  ob::set_ints(b.node("Conv", {xq, w1, "b1"}, {"conv"}), "kernel_shape", {2, 2});  // 1x3x3x3
+  auto& pool = b.node("AveragePool", {"conv"}, {"pool"});
+  ob::set_ints(pool, "kernel_shape", {2, 2});
+  ob::set_ints(pool, "strides", {2, 2});
+  ob::set_ints(pool, "pads", {0, 0, 1, 1});
+  ob::set_int(pool, "count_include_pad", 1);  // 1x3x2x2
+  b.node("Relu", {"pool"}, {"relu"});
+  const std::string a = q_clip_dq(b, "relu", 0.125, 0, 0, 15);
+  ob::set_int(b.node("Flatten", {a}, {"flat"}), "axis", 1);
+  const std::string w2 =
+      qdq_weights(b, "w2", random_integers(rng, {2, 12}, -3, 3), {0.0625}, {0.0}, 0);
+  b.initializer("b2", ob::T({2}, {0.017, -0.29}));
+  ob::set_int(b.node("Gemm", {"flat", w2, "b2"}, {"y"}), "transB", 1);
+  b.output("y");
+  const Graph g = b.load();
+
+  const std::vector<FloatTensor> calibration = uniform_samples(rng, {1, 1, 4, 4}, 30, -1.5, 1.5);
+  NetworkOptions options;
+  options.rounding_threshold_bits = 16;
+  const QuantizedNetwork q(g, calibration, options);
+  ASSERT_EQ(q.lowered().lookups.size(), 1u);      // after the pooling, one table per channel
+  EXPECT_TRUE(q.output().has_post_processing());  // the output bias's residual
+  const std::vector<double> y = q.forward(flat(calibration), calibration.size(), Mode::Clear);
+  expect_equals_two_output_graph(g, calibration, y);
+}
+
+// Quantization-aware patterns that cannot be imported exactly are errors naming the node: an
+// activation quantized per channel (per-axis DequantizeLinear on an encrypted value), and an
+// operation after the DequantizeLinear that leaves its grid before the next layer (a Clip to a
+// bound between two grid points, e.g. an unquantized Hardtanh).
+TEST(QuantizedNetwork, InexactQdqPatternsAreErrorsNamingTheNode) {
+  std::mt19937_64 rng(53);
+  auto build = [&](bool per_axis_activation) {
+    ob::ModelBuilder b(13);
+    b.input("x", {1, 4});
+    const std::string xq = q_clip_dq(b, "x", 0.125, 8, 0, 15);
+    const std::string w1 =
+        qdq_weights(b, "w1", random_integers(rng, {3, 4}, -7, 7), {0.25}, {0.0}, 0);
+    ob::set_int(b.node("Gemm", {xq, w1}, {"h1"}), "transB", 1);
+    std::string a;
+    if (per_axis_activation) {
+      b.initializer("h1_s", ob::T({3}, {0.125, 0.25, 0.5}));
+      b.initializer("h1_z", ob::T({3}, {0, 0, 0}), onnx::ElementType::UInt8);
+      ob::set_int(b.node("QuantizeLinear", {"h1", "h1_s", "h1_z"}, {"h1_q"}), "axis", 1);
+      ob::set_int(b.node("DequantizeLinear", {"h1_q", "h1_s", "h1_z"}, {"h1_dq"}, "per_axis_dq"),
+                  "axis", 1);
+      a = "h1_dq";
+    } else {
+      const std::string h1q = q_clip_dq(b, "h1", 0.125, 0, 0, 15);
+      b.initializer("lo", ob::T({}, {0.0}));
+      b.initializer("hi", ob::T({}, {1.3}));  // between 10 and 11 steps of 0.125
+      b.node("Clip", {h1q, "lo", "hi"}, {"a"}, "hardtanh");
+      a = "a";
+    }
+    const std::string w2 =
+        qdq_weights(b, "w2", random_integers(rng, {2, 3}, -7, 7), {0.25}, {0.0}, 0);
+    ob::set_int(b.node("Gemm", {a, w2}, {"y"}), "transB", 1);
+    b.output("y");
+    return b.load();
+  };
+  for (const bool per_axis : {true, false}) {
+    const Graph g = build(per_axis);
+    const std::vector<FloatTensor> calibration = uniform_samples(rng, {1, 4}, 10, -1.0, 1.0);
+    try {
+      QuantizedNetwork q(g, calibration);
+      ADD_FAILURE() << "expected UnsupportedOperator";
+    } catch (const UnsupportedOperator& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(per_axis ? "per_axis_dq" : "hardtanh"), std::string::npos) << what;
+      EXPECT_NE(what.find(per_axis ? "per-axis" : "off that grid"), std::string::npos) << what;
+    }
   }
 }
 

@@ -44,12 +44,84 @@ void NetworkLowering::lower_constant(const Node& node) {
     inputs.push_back(c ? *c : FloatTensor());
     types.push_back(i.empty() ? onnx::ElementType::Float : graph_.value_info(i).type);
   }
-  constants_[node.outputs.at(0)] = evaluate_alone(node, inputs, types);
-  if (node.op_type == "DequantizeLinear") {
+  const std::string& out = node.outputs.at(0);
+  constants_[out] = evaluate_alone(node, inputs, types);
+  const std::string& op = node.op_type;
+  if (op == "DequantizeLinear") {
+    // (q - zero_point) * scale: the integers q - zero_point on a grid of that scale, one per
+    // tensor or one per index along the axis.
     const onnx::QuantizationParameters p = onnx::quantization_parameters(graph_, node);
-    if (!p.axis && p.scale.size() == 1 && p.zero_point[0] == 0 && p.scale[0] > 0)
-      weight_grid_[node.outputs.at(0)] = p.scale[0];
+    const onnx::Shape& shape = constants_[out].shape();
+    FloatTensor grid(shape);
+    std::size_t dim = 1, inner = 1;
+    if (p.axis) {
+      const auto axis = static_cast<std::size_t>(*p.axis);
+      dim = static_cast<std::size_t>(shape.at(axis));
+      for (std::size_t d = axis + 1; d < shape.size(); ++d)
+        inner *= static_cast<std::size_t>(shape[d]);
+    }
+    if (p.scale.size() != dim) return;
+    for (std::size_t i = 0; i < grid.size(); ++i) {
+      const double s = p.scale[(i / inner) % dim];
+      if (!(s > 0) || !std::isfinite(s)) return;
+      grid.data()[i] = s;
+    }
+    weight_grid_[out] = std::move(grid);
+  } else if ((op == "Identity" || op == "Transpose" || op == "Reshape" || op == "Flatten" ||
+              op == "Squeeze" || op == "Unsqueeze") &&
+             weight_grid_.count(node.inputs.at(0)) != 0) {
+    // Data movement keeps each weight on its grid.
+    inputs[0] = weight_grid_.at(node.inputs[0]);
+    weight_grid_[out] = evaluate_alone(node, inputs, types);
   }
+}
+
+std::vector<double> NetworkLowering::weight_channel_scales(const Node& node, const FloatTensor& w,
+                                                           double alpha) const {
+  const auto grid = weight_grid_.find(node.inputs.at(1));
+  if (grid == weight_grid_.end() || grid->second.shape() != w.shape() || !(alpha > 0)) return {};
+  // The output channel each weight contributes to.
+  const onnx::Shape& shape = w.shape();
+  const std::size_t rank = shape.size();
+  const std::string& op = node.op_type;
+  std::size_t axis = 0, channels = 1;  // of the weights
+  std::size_t group_size = 0, per_group = 0;
+  if (op == "Conv") {
+    channels = static_cast<std::size_t>(shape.at(0));
+  } else if (op == "ConvTranspose") {  // (C_in, C_out / group, ...): out = g * C_out/g + j
+    const auto groups = static_cast<std::size_t>(node.int_attribute("group", 1));
+    axis = 1;
+    per_group = static_cast<std::size_t>(shape.at(1));
+    group_size = static_cast<std::size_t>(shape.at(0)) / groups;
+    channels = groups * per_group;
+  } else if (op == "Gemm") {
+    axis = node.int_attribute("transB", 0) != 0 ? 0 : 1;
+    channels = static_cast<std::size_t>(shape.at(axis));
+  } else if (rank >= 2) {  // MatMul: the last axis (a 1-D right operand has no output axis)
+    axis = rank - 1;
+    channels = static_cast<std::size_t>(shape.back());
+  }
+  std::vector<std::size_t> strides(rank, 1);
+  for (std::size_t d = rank; d-- > 1;)
+    strides[d - 1] = strides[d] * static_cast<std::size_t>(shape[d]);
+  constexpr double kUnset = -1.0;
+  std::vector<double> scales(channels, kUnset);
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    std::size_t c = 0;
+    if (rank > 0 && channels > 1) {
+      c = (i / strides[axis]) % static_cast<std::size_t>(shape[axis]);
+      if (per_group != 0) c += (i / strides[0] / group_size) * per_group;
+    }
+    const double g = grid->second[i];
+    const double k = w[i] / g;
+    // Every weight an integer on its grid, one scale per output channel (a per-axis grid on an
+    // input axis gives none: the sum of products would mix scales).
+    if (std::abs(k - std::nearbyint(k)) > 1e-6 || (scales[c] != kUnset && scales[c] != g))
+      return {};
+    scales[c] = g;
+  }
+  for (double& s : scales) s = s == kUnset ? alpha : s * alpha;
+  return scales;
 }
 
 void NetworkLowering::lower_linear(const Node& node, const std::vector<std::string>& enc) {
@@ -60,43 +132,65 @@ void NetworkLowering::lower_linear(const Node& node, const std::vector<std::stri
   const FloatTensor* w = constant(node.inputs.at(1));
   if (w == nullptr) unsupported(node, "non-constant weights");
   const Encrypted x = materialize(enc[0], true);
+  TORUSML_CHECK(x.scales.empty(), "a linear layer reads values of one scale");
   double alpha = 1.0;
   if (op == "Gemm") alpha = node.float_attribute("alpha", 1.0);
-  // Symmetric signed weights of op_weights bits, or the quantization-aware model's own
-  // (weights dequantized by a per-tensor DequantizeLinear with zero point 0: exact integers).
-  double w_max = 0;
-  for (double v : w->values()) w_max = std::max(w_max, std::abs(v * alpha));
-  const unsigned wb = options_.bits.op_weights;
-  const double levels = wb >= 2 ? static_cast<double>((std::int64_t{1} << (wb - 1)) - 1) : 1.0;
-  double w_scale = w_max > 0 ? w_max / levels : 1.0;
-  const auto grid = weight_grid_.find(node.inputs.at(1));
-  if (grid != weight_grid_.end() && alpha > 0) w_scale = grid->second * alpha;
+  // The quantization-aware model's own integers (weights dequantized by a DequantizeLinear, per
+  // tensor or per output channel: exact), else symmetric signed weights of op_weights bits.
+  std::vector<double> w_scales = weight_channel_scales(node, *w, alpha);
   FloatTensor wq = *w;
-  for (double& v : wq.data()) v = std::nearbyint(v * alpha / w_scale);
-  const double scale = x.scale * w_scale;
-  // Bias: Gemm's beta C, Conv's B, quantized at the accumulator's scale.
-  std::vector<FloatTensor> inputs{
-      FloatTensor(
-          graph_.value_info(enc[0]).shape,
-          std::vector<double>(
-              static_cast<std::size_t>(onnx::element_count(graph_.value_info(enc[0]).shape)), 0.0)),
-      wq};
+  if (!w_scales.empty()) {
+    const FloatTensor& grid = weight_grid_.at(node.inputs.at(1));
+    for (std::size_t i = 0; i < wq.size(); ++i) wq.data()[i] = std::nearbyint((*w)[i] / grid[i]);
+  } else {
+    double w_max = 0;
+    for (double v : w->values()) w_max = std::max(w_max, std::abs(v * alpha));
+    const unsigned wb = options_.bits.op_weights;
+    const double levels = wb >= 2 ? static_cast<double>((std::int64_t{1} << (wb - 1)) - 1) : 1.0;
+    const double w_scale = w_max > 0 ? w_max / levels : 1.0;
+    for (double& v : wq.data()) v = std::nearbyint(v * alpha / w_scale);
+    w_scales = {w_scale};
+  }
+  // The accumulator's scale: x's times the weight scale of each element's output channel (axis
+  // 1 of a convolution's or Gemm's output, the last of MatMul's).
+  const onnx::Shape& out_shape = graph_.value_info(node.outputs.at(0)).shape;
+  const auto elements = static_cast<std::size_t>(onnx::element_count(out_shape));
+  std::vector<double> scales(elements, x.scale * w_scales[0]);
+  if (w_scales.size() > 1) {
+    const std::size_t axis = op == "MatMul" ? out_shape.size() - 1 : 1;
+    TORUSML_CHECK_EQ(static_cast<std::size_t>(out_shape.at(axis)), w_scales.size());
+    std::size_t inner = 1;
+    for (std::size_t d = axis + 1; d < out_shape.size(); ++d)
+      inner *= static_cast<std::size_t>(out_shape[d]);
+    for (std::size_t p = 0; p < elements; ++p)
+      scales[p] = x.scale * w_scales[(p / inner) % w_scales.size()];
+  }
+  // Bias: Gemm's beta C, Conv's B, broadcast to the output (the node run on a zero input) and
+  // quantized at each element's accumulator scale.
+  std::vector<std::int64_t> offset(elements, 0);
+  std::vector<double> residuals;
   if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
     const FloatTensor* c = constant(node.inputs[2]);
     if (c == nullptr) unsupported(node, "a non-constant bias");
-    FloatTensor cq = *c;
-    const double beta = op == "Gemm" ? node.float_attribute("beta", 1.0) : 1.0;
-    for (double& v : cq.data()) v = std::nearbyint(v * beta / scale);
-    inputs.push_back(std::move(cq));
-  }
-  Node integer_node = node;
-  if (op == "Gemm") {
-    integer_node.attributes.erase("alpha");
-    integer_node.attributes.erase("beta");
+    const onnx::Shape& x_shape = graph_.value_info(enc[0]).shape;
+    const FloatTensor bias = evaluate_alone(
+        node,
+        {FloatTensor(x_shape, std::vector<double>(
+                                  static_cast<std::size_t>(onnx::element_count(x_shape)), 0.0)),
+         *w, *c});
+    residuals.assign(elements, 0.0);
+    for (std::size_t p = 0; p < elements; ++p) {
+      const double units = bias[p] / scales[p];
+      offset[p] = static_cast<std::int64_t>(std::nearbyint(units));
+      // A bias on the grid up to float32 rounding (a model that put it there) has none.
+      const double r = units - static_cast<double>(offset[p]);
+      residuals[p] = std::abs(r) <= 1e-6 * std::max(1.0, std::abs(units)) ? 0.0 : r;
+    }
+    if (std::all_of(residuals.begin(), residuals.end(), [](double v) { return v == 0.0; }))
+      residuals.clear();
   }
   // The input centered first (x - z: float 0 is integer 0, so padding adds zeros, and no
   // intermediate is wider than the accumulator); the constant term is then the bias alone.
-  const FloatTensor offset = evaluate_alone(integer_node, inputs);
   const Value centered = x.zero_point != 0 ? x.q - x.zero_point : x.q;
   Value acc;
   const circuit::Tensor wt = to_int_tensor(wq);
@@ -110,11 +204,12 @@ void NetworkLowering::lower_linear(const Node& node, const std::vector<std::stri
   } else {
     acc = circuit::matmul(centered, wt);
   }
-  acc = acc + to_int_tensor(offset);
+  acc = acc + circuit::Tensor(out_shape, std::move(offset));
   Encrypted r;
   r.q = acc;
-  r.scale = scale;
+  r.set_scales(std::move(scales));
   r.zero_point = 0;
+  r.residuals = std::move(residuals);
   r.base = node.outputs.at(0);
   values_[r.base] = r;
 }
@@ -153,29 +248,98 @@ Value NetworkLowering::lower_conv(const Node& node, Value x, const circuit::Tens
   return circuit::reshape(circuit::conv2d(x2, w2, std::nullopt, a), out_shape);
 }
 
+namespace {
+
+// The scale of each element of a sum over `axes` (normalized; empty: all) of elements with
+// per-element `scales` (row-major over `shape`), in the sum's row-major order; empty if the
+// scales differ within a sum.
+std::vector<double> summed_scales(const onnx::Shape& shape, const std::vector<double>& scales,
+                                  const std::vector<std::int64_t>& axes) {
+  std::vector<bool> reduced(shape.size(), axes.empty());
+  for (std::int64_t a : axes) reduced.at(static_cast<std::size_t>(a)) = true;
+  std::size_t n = 1;
+  for (std::size_t d = 0; d < shape.size(); ++d)
+    if (!reduced[d]) n *= static_cast<std::size_t>(shape[d]);
+  constexpr double kUnset = -1.0;
+  std::vector<double> out(n, kUnset);
+  std::vector<std::int64_t> index(shape.size(), 0);
+  for (double s : scales) {
+    std::size_t o = 0;
+    for (std::size_t d = 0; d < shape.size(); ++d)
+      if (!reduced[d])
+        o = o * static_cast<std::size_t>(shape[d]) + static_cast<std::size_t>(index[d]);
+    if (out[o] != kUnset && out[o] != s) return {};
+    out[o] = s;
+    for (std::size_t d = shape.size(); d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void NetworkLowering::lower_sum(const Node& node, const std::vector<std::string>& enc) {
   // A sum is linear: it reads an accumulator as it is (Conv -> AveragePool -> Relu is one lookup
   // per pooled element, after the pooling), and a pending univariate chain through its lookup.
   Encrypted x = encrypted(enc.at(0));
   if (!x.chain.empty() || x.client_only != nullptr) x = materialize(enc.at(0));
-  // Only a sum of activations stays narrow enough for a linear layer to read it directly.
-  const bool summed = x.activation || x.summed;
   const std::string& op = node.op_type;
   const onnx::Shape& in_shape = graph_.value_info(enc[0]).shape;
   const onnx::Shape& out_shape = graph_.value_info(node.outputs.at(0)).shape;
+  // The summed axes: the spatial ones of the pooling (whose windows stay within one channel),
+  // the reduction's.
+  std::vector<std::int64_t> axes;
+  if (op == "ReduceSum" || op == "ReduceMean") {
+    for (std::int64_t a : node.ints_attribute("axes", {}))
+      axes.push_back(a < 0 ? a + static_cast<std::int64_t>(in_shape.size()) : a);
+  } else {
+    for (std::size_t d = 2; d < in_shape.size(); ++d) axes.push_back(static_cast<std::int64_t>(d));
+  }
+  // Per-channel scales (a per-channel quantized layer's accumulator) add up within a channel; a
+  // sum across channels of different scales reads them re-quantized to one scale (a lookup).
+  std::vector<double> sum_scales;
+  if (!x.scales.empty()) {
+    sum_scales = summed_scales(in_shape, x.scales, axes);
+    if (sum_scales.empty()) x = materialize(enc.at(0));
+  }
+  // Only a sum of activations stays narrow enough for a linear layer to read it directly.
+  const bool summed = x.activation || x.summed;
   const double count = static_cast<double>(onnx::element_count(in_shape)) /
                        static_cast<double>(onnx::element_count(out_shape));
+  // The result's scales: the summed scales over the divisor (each pooled element of a channel
+  // at that channel's).
+  auto set_scales = [&](Encrypted& r, double divisor) {
+    r.scale = x.scale / divisor;
+    if (sum_scales.empty()) return;
+    const auto elements = static_cast<std::size_t>(onnx::element_count(out_shape));
+    const std::size_t per_sum = elements / sum_scales.size();
+    std::vector<double> s(elements);
+    for (std::size_t p = 0; p < elements; ++p) s[p] = sum_scales[p / per_sum] / divisor;
+    r.set_scales(std::move(s));
+  };
   Value s;
   double divisor = 1.0;
+  // The residuals of the summed elements add up (padding holds none): the node's mean of them
+  // times the divisor.
+  auto sum_residuals = [&](Encrypted& r) {
+    if (x.residuals.empty()) return;
+    std::vector<FloatTensor> inputs{FloatTensor(in_shape, x.residuals)};
+    for (std::size_t i = 1; i < node.inputs.size(); ++i) {
+      const FloatTensor* c = constant(node.inputs[i]);
+      inputs.push_back(c != nullptr ? *c : FloatTensor());
+    }
+    const FloatTensor mean = evaluate_alone(node, inputs);
+    r.residuals.assign(mean.values().begin(), mean.values().end());
+    for (double& v : r.residuals) v *= divisor;
+  };
   if (op == "GlobalAveragePool") {
-    std::vector<std::int64_t> axes;
-    for (std::size_t d = 2; d < in_shape.size(); ++d) axes.push_back(static_cast<std::int64_t>(d));
     s = circuit::sum(x.q, axes, true);
     divisor = count;
   } else if (op == "ReduceSum" || op == "ReduceMean") {
-    std::vector<std::int64_t> axes = node.ints_attribute("axes", {});
     const bool keep = node.int_attribute("keepdims", 1) != 0;
-    s = circuit::sum(x.q, axes, keep);
+    s = circuit::sum(x.q, node.ints_attribute("axes", {}), keep);
     if (op == "ReduceMean") divisor = count;
   } else {  // AveragePool
     const std::vector<std::int64_t> kernel = node.ints_attribute("kernel_shape", {});
@@ -195,18 +359,20 @@ void NetworkLowering::lower_sum(const Node& node, const std::vector<std::string>
     divisor = static_cast<double>(kernel[0] * kernel[1]);
     Encrypted r;
     r.q = s;
-    r.scale = x.scale / divisor;
+    set_scales(r, divisor);
     r.zero_point = padded ? 0 : x.zero_point * kernel[0] * kernel[1];
     r.summed = summed;
+    sum_residuals(r);
     r.base = node.outputs.at(0);
     values_[r.base] = r;
     return;
   }
   Encrypted r;
   r.q = circuit::reshape(s, out_shape);
-  r.scale = x.scale / divisor;
+  set_scales(r, divisor);
   r.zero_point = static_cast<std::int64_t>(std::llround(count)) * x.zero_point;
   r.summed = summed;
+  sum_residuals(r);
   r.base = node.outputs.at(0);
   values_[r.base] = r;
 }

@@ -17,7 +17,7 @@ namespace torusml::ml::detail {
 std::vector<const Node*> NetworkLowering::qdq_after(const std::string& value) const {
   std::vector<const Node*> chain;
   std::string v = value;
-  for (const char* op : {"Clip", "QuantizeLinear", "DequantizeLinear"}) {
+  for (const char* op : {"Clip", "QuantizeLinear", "Clip", "DequantizeLinear"}) {
     const std::vector<const Node*> c = consumers(v);
     if (c.size() != 1 || c[0]->op_type != op || c[0]->inputs.at(0) != v) {
       if (std::string(op) == "Clip") continue;  // optional
@@ -29,52 +29,143 @@ std::vector<const Node*> NetworkLowering::qdq_after(const std::string& value) co
   return chain;
 }
 
-std::optional<UniformQuantizer> NetworkLowering::qdq_quantizer(
+namespace {
+
+// The parameters of a QuantizeLinear or DequantizeLinear on an encrypted value: per tensor.
+onnx::QuantizationParameters per_tensor_parameters(const onnx::Graph& graph, const Node& node) {
+  onnx::QuantizationParameters p = onnx::quantization_parameters(graph, node);
+  if (p.axis || p.scale.size() != 1)
+    throw UnsupportedOperator(
+        node.describe() +
+        ": per-axis quantization of an encrypted value (one scale per channel of an activation) "
+        "cannot be imported exactly; quantize activations per tensor (torch's per_tensor_affine "
+        "or per_tensor_symmetric observers)");
+  if (!(p.scale[0] > 0) || !std::isfinite(p.scale[0]))
+    throw UnsupportedOperator(node.describe() + ": its scale " + std::to_string(p.scale[0]) +
+                              " is not a finite positive number");
+  return p;
+}
+
+// x as an integer when it is one (up to float rounding of the model's float32 constants).
+std::optional<std::int64_t> near_integer(double x) {
+  const double r = std::nearbyint(x);
+  if (!std::isfinite(x) || std::abs(x - r) > 1e-6 * std::max(1.0, std::abs(x))) return std::nullopt;
+  return static_cast<std::int64_t>(r);
+}
+
+}  // namespace
+
+std::optional<NetworkLowering::ChainQuantizer> NetworkLowering::qdq_quantizer(
     const std::vector<const Node*>& chain) const {
-  const std::size_t k = chain.size();
-  if (k < 2 || chain[k - 2]->op_type != "QuantizeLinear" ||
-      chain[k - 1]->op_type != "DequantizeLinear" ||
-      chain[k - 1]->inputs.at(0) != chain[k - 2]->outputs.at(0))
-    return std::nullopt;
-  const onnx::QuantizationParameters q = onnx::quantization_parameters(graph_, *chain[k - 2]);
-  const onnx::QuantizationParameters dq = onnx::quantization_parameters(graph_, *chain[k - 1]);
-  if (q.axis || dq.axis || q.scale.size() != 1 || q.scale[0] != dq.scale[0] ||
-      q.zero_point[0] != dq.zero_point[0] || !(q.scale[0] > 0))
-    return std::nullopt;
-  const double scale = q.scale[0];
-  const auto zp = static_cast<std::int64_t>(q.zero_point[0]);
-  auto qlo = static_cast<std::int64_t>(onnx::type_min(q.zero_point_type));
-  auto qhi = static_cast<std::int64_t>(onnx::type_max(q.zero_point_type));
-  if (k >= 3 && chain[k - 3]->op_type == "Clip" &&
-      chain[k - 3]->outputs.at(0) == chain[k - 2]->inputs.at(0)) {
-    const Node& clip = *chain[k - 3];
+  // The last DequantizeLinear and what follows it (checked below to keep its grid).
+  std::size_t t = chain.size();
+  while (t > 0 && chain[t - 1]->op_type != "DequantizeLinear") --t;
+  if (t == 0) return std::nullopt;
+  const std::size_t d = t - 1;
+  const Node& dequantize = *chain[d];
+  const onnx::QuantizationParameters dq = per_tensor_parameters(graph_, dequantize);
+  const double scale = dq.scale[0];
+  const auto zp = static_cast<std::int64_t>(dq.zero_point[0]);
+  // The integers the DequantizeLinear reads: its type's range, narrowed by integer Clips (torch's
+  // quant ranges narrower than the type: QuantizeLinear -> Clip -> DequantizeLinear) and by a
+  // float Clip before the QuantizeLinear (Clip -> QuantizeLinear -> DequantizeLinear).
+  auto qlo = static_cast<std::int64_t>(onnx::type_min(dq.zero_point_type));
+  auto qhi = static_cast<std::int64_t>(onnx::type_max(dq.zero_point_type));
+  auto feeds = [&](std::size_t i, std::size_t j) {  // chain[i] is chain[j]'s operand
+    return chain[j]->inputs.at(0) == chain[i]->outputs.at(0);
+  };
+  std::size_t first = d;
+  while (first > 0 && chain[first - 1]->op_type == "Clip" && feeds(first - 1, first)) {
+    const Node& clip = *chain[--first];
     if (clip.has_attribute("min"))
-      qlo = std::max<std::int64_t>(qlo, std::llround(clip.float_attribute("min", 0) / scale) + zp);
+      qlo = std::max(qlo, static_cast<std::int64_t>(std::ceil(clip.float_attribute("min", 0))));
     if (clip.has_attribute("max"))
-      qhi = std::min<std::int64_t>(qhi, std::llround(clip.float_attribute("max", 0) / scale) + zp);
+      qhi = std::min(qhi, static_cast<std::int64_t>(std::floor(clip.float_attribute("max", 0))));
   }
-  const std::int64_t levels = qhi - qlo + 1;
-  if (levels < 2 || levels > (std::int64_t{1} << 16) ||
-      std::popcount(static_cast<std::uint64_t>(levels)) != 1)
-    return std::nullopt;
-  const auto bits = static_cast<unsigned>(std::countr_zero(static_cast<std::uint64_t>(levels)));
-  return UniformQuantizer({bits, false, false}, scale, zp - qlo);
+  if (first > 0 && chain[first - 1]->op_type == "QuantizeLinear" && feeds(first - 1, first)) {
+    const Node& quantize = *chain[--first];
+    const onnx::QuantizationParameters q = per_tensor_parameters(graph_, quantize);
+    const auto qzp = static_cast<double>(q.zero_point[0]);
+    if (first > 0 && chain[first - 1]->op_type == "Clip" && feeds(first - 1, first)) {
+      const Node& clip = *chain[first - 1];
+      if (clip.has_attribute("min"))
+        qlo = std::max(qlo, static_cast<std::int64_t>(
+                                std::nearbyint(clip.float_attribute("min", 0) / q.scale[0]) + qzp));
+      if (clip.has_attribute("max"))
+        qhi = std::min(qhi, static_cast<std::int64_t>(
+                                std::nearbyint(clip.float_attribute("max", 0) / q.scale[0]) + qzp));
+    }
+  }
+  // What follows: Relu, Identity and Clips to bounds on the grid keep it (and narrow the range);
+  // anything else would need a quantizer the model does not have.
+  for (std::size_t i = t; i < chain.size(); ++i) {
+    const Node& n = *chain[i];
+    if (n.op_type == "Identity") continue;
+    std::optional<std::int64_t> lo, hi;
+    if (n.op_type == "Relu") {
+      lo = zp;
+    } else if (n.op_type == "Clip") {
+      lo = n.has_attribute("min")
+               ? near_integer(n.float_attribute("min", 0) / scale + static_cast<double>(zp))
+               : qlo;
+      hi = n.has_attribute("max")
+               ? near_integer(n.float_attribute("max", 0) / scale + static_cast<double>(zp))
+               : qhi;
+    }
+    if ((n.op_type != "Relu" && n.op_type != "Clip") || !lo || (n.op_type == "Clip" && !hi))
+      throw UnsupportedOperator(
+          n.describe() + " cannot be imported exactly: it takes the encrypted values that " +
+          dequantize.describe() +
+          " put on its quantization grid off that grid before the next layer reads them; "
+          "fake-quantize its output too (QuantizeLinear -> DequantizeLinear after it: in "
+          "torch, an observer or a QuantStub), or move it before the QuantizeLinear");
+    qlo = std::max(qlo, *lo);
+    qhi = std::max(qhi, *lo);
+    if (hi) {
+      qlo = std::min(qlo, *hi);
+      qhi = std::min(qhi, *hi);
+    }
+  }
+  if (qhi < qlo) qhi = qlo;
+  const auto levels = static_cast<std::uint64_t>(qhi - qlo) + 1;
+  const auto bits = std::max(1u, static_cast<unsigned>(std::bit_width(levels - 1)));
+  if (bits > 16)
+    throw UnsupportedOperator(dequantize.describe() + ": its " + std::to_string(bits) +
+                              "-bit integers are too wide for a lookup (at most 16 bits)");
+  return ChainQuantizer{UniformQuantizer({bits, false, false}, scale, zp - qlo), first, levels};
 }
 
 Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, unsigned n_bits) {
   const auto [out_lo, out_hi] = range_of(name);
   // A chain ending in quantization-aware nodes keeps their quantizer (exact QAT integers).
-  const std::optional<UniformQuantizer> qat = qdq_quantizer(e.chain);
+  const std::optional<ChainQuantizer> qat = qdq_quantizer(e.chain);
+  // A re-encoding of integers already on an activation's grid (maxima of activations) keeps
+  // that quantizer: the identity on them.
+  const bool regrid = e.chain.empty() && e.grid_bits > 0 && e.scales.empty();
   const UniformQuantizer quantizer =
-      qat ? *qat : UniformQuantizer::from_range(out_lo, out_hi, {n_bits, false, false});
+      qat      ? qat->quantizer
+      : regrid ? UniformQuantizer({e.grid_bits, false, false}, e.scale, e.zero_point)
+               : UniformQuantizer::from_range(out_lo, out_hi, {n_bits, false, false});
   // The integer range of q on the input set, from the base value's float range.
   const std::pair<double, double> in_range = range_of(e.base);
   const double in_lo = in_range.first, in_hi = in_range.second;
-  const auto ilo = static_cast<std::int64_t>(std::floor(in_lo / e.scale)) + e.zero_point;
-  const auto ihi = static_cast<std::int64_t>(std::ceil(in_hi / e.scale)) + e.zero_point;
+  auto ilo = static_cast<std::int64_t>(std::floor(in_lo / e.scale)) + e.zero_point;
+  auto ihi = static_cast<std::int64_t>(std::ceil(in_hi / e.scale)) + e.zero_point;
   const onnx::Graph chain = chain_graph(e, name);
   const onnx::Shape& shape = graph_.value_info(e.base).shape;
   const auto elements = static_cast<std::size_t>(onnx::element_count(shape));
+  if (!e.scales.empty()) {  // per-element scales: each element's integer range at its own scale
+    const auto& [elo, ehi] = element_ranges_.at(e.base);
+    TORUSML_CHECK(elo.size() == elements && e.scales.size() == elements, "per-element ranges");
+    ilo = std::numeric_limits<std::int64_t>::max();
+    ihi = std::numeric_limits<std::int64_t>::min();
+    for (std::size_t p = 0; p < elements; ++p) {
+      ilo = std::min(ilo, static_cast<std::int64_t>(std::floor(elo[p] / e.scales[p])));
+      ihi = std::max(ihi, static_cast<std::int64_t>(std::ceil(ehi[p] / e.scales[p])));
+    }
+    ilo += e.zero_point;
+    ihi += e.zero_point;
+  }
   auto lsbs_for = [&](unsigned bits) -> unsigned {
     if (options_.rounding_threshold_bits != 0) {
       const unsigned keep = options_.rounding_threshold_bits;
@@ -83,7 +174,7 @@ Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, u
     // The slope of the operations before a quantization-aware model's own output quantization
     // (its QuantizeLinear / DequantizeLinear staircase is the output step itself).
     Encrypted smooth = e;
-    if (qat) smooth.chain.resize(smooth.chain.size() - 2);
+    if (qat) smooth.chain.resize(qat->first);
     const std::string smooth_name =
         smooth.chain.empty() ? smooth.base : smooth.chain.back()->outputs.at(0);
     return automatic_lsbs(smooth, qat ? chain_graph(smooth, smooth_name) : chain, quantizer.scale(),
@@ -107,9 +198,11 @@ Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, u
       chi = std::numeric_limits<std::int64_t>::min();
       for (std::size_t p = 0; p < elements; ++p) {
         const auto plo =
-            static_cast<std::int64_t>(std::floor(it->second.first[p] / e.scale)) + e.zero_point;
+            static_cast<std::int64_t>(std::floor(it->second.first[p] / e.scale_at(p))) +
+            e.zero_point;
         const auto phi =
-            static_cast<std::int64_t>(std::ceil(it->second.second[p] / e.scale)) + e.zero_point;
+            static_cast<std::int64_t>(std::ceil(it->second.second[p] / e.scale_at(p))) +
+            e.zero_point;
         o[p] =
             static_cast<std::int64_t>(std::llround(0.5 * static_cast<double>(plo + phi) / quantum) *
                                       static_cast<std::int64_t>(quantum));
@@ -152,8 +245,9 @@ Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, u
   std::vector<double> xs(elements);
   for (std::int64_t k = first; k <= last; ++k) {
     for (std::size_t p = 0; p < elements; ++p)
-      xs[p] = e.scale *
-              static_cast<double>(k * step + (offsets.empty() ? 0 : offsets[p]) - e.zero_point);
+      xs[p] = e.scale_at(p) *
+              (static_cast<double>(k * step + (offsets.empty() ? 0 : offsets[p]) - e.zero_point) +
+               e.residual_at(p));
     const FloatTensor filled(shape, xs);
     const FloatTensor y =
         e.chain.empty() ? filled : onnx::evaluate_graph(chain, std::span(&filled, 1)).at(0);
@@ -184,8 +278,12 @@ Encrypted NetworkLowering::lookup(const Encrypted& e, const std::string& name, u
   a.scale = quantizer.scale();
   a.zero_point = quantizer.zero_point();
   a.activation = true;
+  a.grid_bits = quantizer.n_bits();
+  a.quantization_aware = qat.has_value() || (regrid && e.quantization_aware);
   a.base = name;
   NetworkLookup l{name, {}, elements, table_of.size(), bits, lsbs, a.q.id()};
+  l.output_bits = quantizer.n_bits();
+  l.quantization_aware = a.quantization_aware;
   for (const Node* n : e.chain) l.ops.push_back(n->op_type);
   if (l.ops.empty()) l.ops.push_back("Identity");
   out_.lookups.push_back(std::move(l));
@@ -251,6 +349,7 @@ onnx::Graph NetworkLowering::chain_graph(const Encrypted& e, const std::string& 
 }
 
 Encrypted NetworkLowering::rescale(const Encrypted& e, const std::string& name, double target) {
+  TORUSML_CHECK(e.scales.empty(), "re-quantizing a value of one scale");
   const auto [lo, hi] = range_of(name);
   const auto qlo = static_cast<std::int64_t>(std::floor(lo / target)) - 1;
   const auto qhi = static_cast<std::int64_t>(std::ceil(hi / target)) + 1;

@@ -205,6 +205,8 @@ void NetworkLowering::lower_movement(const Node& node, const std::vector<std::st
             out + ".common");
         parts[k].scale = common.scale();
         parts[k].zero_point = common.zero_point();
+        parts[k].grid_bits = common.n_bits();
+        parts[k].quantization_aware = false;
       }
     }
     std::vector<Value> qs;
@@ -273,8 +275,31 @@ void NetworkLowering::lower_movement(const Node& node, const std::vector<std::st
   if (q.shape() != out_shape) q = circuit::reshape(q, out_shape);
   Encrypted r = x;
   r.q = q;
+  if (!x.scales.empty()) r.set_scales(moved_scales(node, x));
+  r.residuals.clear();  // an accumulator's bias residuals are not moved: its bias as rounded
   r.base = out;
   values_[out] = r;
+}
+
+std::vector<double> NetworkLowering::moved_scales(const Node& node, const Encrypted& x) const {
+  std::vector<FloatTensor> inputs;
+  std::vector<onnx::ElementType> types;
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    const std::string& name = node.inputs[i];
+    if (i == 0) {
+      inputs.emplace_back(info(name).shape, x.scales);
+      types.push_back(onnx::ElementType::Float);
+      continue;
+    }
+    const FloatTensor* c = constant(name);
+    inputs.push_back(c ? *c : FloatTensor());
+    types.push_back(name.empty() ? onnx::ElementType::Float : graph_.value_info(name).type);
+  }
+  const FloatTensor moved = evaluate_alone(node, inputs, types);
+  std::vector<double> s(moved.values().begin(), moved.values().end());
+  for (double& v : s)
+    if (!(v > 0)) v = x.scale;
+  return s;
 }
 
 }  // namespace torusml::ml::detail

@@ -46,13 +46,22 @@ LoweredNetwork NetworkLowering::run() {
   const auto [lo, hi] = range_of(in.name);
   out_.input_quantizer =
       UniformQuantizer::from_range(lo, hi, {options_.bits.model_inputs, false, false});
-  // A quantization-aware model quantizes its input itself ([Clip ->] QuantizeLinear ->
-  // DequantizeLinear): the client applies that quantizer, and those nodes compute nothing here.
+  // A quantization-aware model quantizes its input itself ([Clip ->] QuantizeLinear [-> Clip]
+  // -> DequantizeLinear): the client applies that quantizer, and those nodes compute nothing
+  // here. Only when the client's quantizer is the same function (one scale and zero point for
+  // both nodes, 2^n levels); otherwise the nodes stay, computed by the first lookup.
   std::string input_value = in.name;
+  bool input_quantization_aware = false;
   std::vector<const Node*> qdq = qdq_after(in.name);
   if (!qdq.empty()) {
-    if (const auto q = qdq_quantizer(qdq)) {
-      out_.input_quantizer = *q;
+    const auto q = qdq_quantizer(qdq);
+    const Node& quantize = *qdq[qdq.size() - (qdq[qdq.size() - 2]->op_type == "Clip" ? 3 : 2)];
+    const onnx::QuantizationParameters qp = onnx::quantization_parameters(graph_, quantize);
+    const onnx::QuantizationParameters dqp = onnx::quantization_parameters(graph_, *qdq.back());
+    if (q && q->levels == (std::uint64_t{1} << q->quantizer.n_bits()) &&
+        qp.scale[0] == dqp.scale[0] && qp.zero_point[0] == dqp.zero_point[0]) {
+      out_.input_quantizer = q->quantizer;
+      input_quantization_aware = true;
       for (const Node* n : qdq) skipped_.insert(n);
       input_value = qdq.back()->outputs.at(0);
     }
@@ -63,6 +72,8 @@ LoweredNetwork NetworkLowering::run() {
   x.scale = out_.input_quantizer.scale();
   x.zero_point = out_.input_quantizer.zero_point();
   x.activation = true;
+  x.grid_bits = out_.input_quantizer.n_bits();
+  x.quantization_aware = input_quantization_aware;
   x.base = input_value;
   values_[input_value] = x;
   for (const Node& node : graph_.nodes)
@@ -160,8 +171,33 @@ void NetworkLowering::emit_output(const onnx::GraphInput& o) {
   out.name = o.name;
   out.shape = o.info.shape;
   out.scale = e.scale;
+  out.scales = e.scales;
   out.zero_point = e.zero_point;
   if (!e.chain.empty()) out.post_processing = chain_graph(e, o.name);
+  if (!e.residuals.empty()) {
+    // The bias residuals, added by the client to the dequantized accumulator before the rest.
+    onnx::Graph& g = out.post_processing;
+    if (e.chain.empty()) {
+      g.name = "chain";
+      g.opset = graph_.opset;
+      g.outputs.push_back({o.name, info(o.name)});
+    }
+    const std::string accumulator = e.base + ".accumulator", residual = e.base + ".bias_residual";
+    const onnx::ValueInfo& base_info = info(e.base);
+    g.inputs = {{accumulator, base_info}};
+    g.values[accumulator] = base_info;
+    g.values[e.base] = base_info;
+    std::vector<double> r(e.residuals.size());
+    for (std::size_t p = 0; p < r.size(); ++p) r[p] = e.residuals[p] * e.scale_at(p);
+    g.initializers[residual] = FloatTensor(base_info.shape, std::move(r));
+    g.values[residual] = base_info;
+    Node add;
+    add.op_type = "Add";
+    add.name = e.base + ".bias_residual";
+    add.inputs = {accumulator, residual};
+    add.outputs = {e.base};
+    g.nodes.insert(g.nodes.begin(), std::move(add));
+  }
   b_.output(e.q);
   out_.outputs.push_back(std::move(out));
 }

@@ -10,7 +10,14 @@
 //    dilations and groups): weights quantized to op_weights bits (symmetric, per tensor), the
 //    integer product with the encrypted activation computed exactly (no lookup), the input's
 //    zero point and the bias (quantized at scale s_x s_w) folded into one clear constant: the
-//    result is a wide accumulator of scale s_x s_w and zero point 0;
+//    result is a wide accumulator of scale s_x s_w and zero point 0. Weights dequantized by a
+//    quantization-aware model's DequantizeLinear keep its integers q - zero_point exactly: per
+//    tensor, or per output channel (axis 0 of Conv's OIHW weights, Gemm's 0 with transB else 1,
+//    MatMul's last), then the accumulator of output channel o has the scale s_x s_w[o], one
+//    scale per element, which the sums within a channel (pooling), data movement and the next
+//    lookup (one table per channel) read as they are; other consumers, and sums across channels,
+//    re-quantize it first (one lookup). A per-axis grid on an input axis cannot be kept (the
+//    products of a sum would have different scales): those weights are quantized per tensor;
 //  * AveragePool (with count_include_pad, or without padding), GlobalAveragePool, ReduceSum,
 //    ReduceMean: integer sums, the divisor folded into the scale (no lookup);
 //  * univariate operations (any elementwise operator whose other operands are constants: Relu,
@@ -20,7 +27,10 @@
 //    linear layer (or data movement, or pooling) needs an activation. The table reads the
 //    accumulator (rounded to its rounding_threshold_bits most significant bits when wider),
 //    dequantizes it, applies the operations in float, and quantizes the result with an unsigned
-//    op_inputs-bit quantizer calibrated on the input set. Operations with per-position constants
+//    op_inputs-bit quantizer calibrated on the input set (a quantization-aware model's own
+//    quantizer when the chain ends in a DequantizeLinear: its scale, and the range of its
+//    integers, narrowed by Clips around its QuantizeLinear; float biases off the accumulator's
+//    grid enter the tables exactly). Operations with per-position constants
 //    (per-channel BatchNormalization, PRelu) use one table per distinct function;
 //  * data movement (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Slice, Gather by constant
 //    indices, Concat, Pad, Identity) moves the integers (after the pending operations' lookup);
@@ -65,8 +75,9 @@ struct NetworkOptions {
   /// kept, at least 2 (statistics report the choice).
   unsigned rounding_threshold_bits = 0;
   /// Approximate (the default): the lookup reads only the kept bits (off by one near the
-  /// rounding boundaries); Exact rounds exactly but its lookup reads the accumulator's full
-  /// width (possible only when that width fits a lookup).
+  /// rounding boundaries); Exact rounds exactly, with a few more bootstraps per lookup that read
+  /// no more bits than the lookup (circuit/compile/exact_rounding.h), for accumulators of any
+  /// width whose kept bits fit a lookup.
   circuit::RoundingMode rounding_mode = circuit::RoundingMode::Approximate;
   bool operator==(const NetworkOptions&) const = default;
 };
@@ -85,6 +96,12 @@ struct NetworkLookup {
       0;                      // width of what it reads on the input set (centred, before rounding)
   unsigned lsbs_removed = 0;  // rounding
   circuit::NodeId node = -1;  // the program's table-lookup node
+  /// Bits of its output quantizer; 0 where it keeps its operands' (MaxPool, products, ...) or
+  /// re-quantizes (Rescale).
+  unsigned output_bits = 0;
+  /// Its output quantizer is the graph's own (a quantization-aware model's DequantizeLinear),
+  /// not one calibrated on the input set.
+  bool quantization_aware = false;
 };
 
 /// How the client reads one program output: x = scale (q - zero_point), then the pending
@@ -93,7 +110,11 @@ struct NetworkOutput {
   std::string name;
   onnx::Shape shape;
   double scale = 1.0;
+  /// One scale per element (row-major) when they differ (the output of a layer with per-channel
+  /// weight scales); empty: `scale` for every element.
+  std::vector<double> scales;
   std::int64_t zero_point = 0;
+  double scale_at(std::size_t element) const { return scales.empty() ? scale : scales[element]; }
   onnx::Graph post_processing;  // one input (the dequantized value), one output; no node if none
   bool has_post_processing() const { return !post_processing.nodes.empty(); }
 };

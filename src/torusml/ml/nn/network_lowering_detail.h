@@ -2,6 +2,7 @@
 // split by kind over lowering_*.cpp. Not a public header.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -37,16 +38,42 @@ circuit::Tensor to_int_tensor(const FloatTensor& t);
 unsigned bit_length(std::int64_t lo, std::int64_t hi);
 
 // An encrypted graph value: integers q meaning scale (q - zero_point), then the pending
-// univariate nodes (`chain`, in order) whose last output is this value.
+// univariate nodes (`chain`, in order) whose last output is this value. The accumulator of a
+// layer whose weights have one scale per output channel (a quantization-aware model's per-axis
+// DequantizeLinear) has one scale per element instead (`scales`), as have the sums and data
+// movements of it; lookups read each element at its own scale, and every other consumer first
+// re-quantizes such a value to one scale (materialize).
 struct Encrypted {
   Value q;
-  double scale = 1.0;
+  double scale = 1.0;          // the largest of `scales` when there are per-element scales
+  std::vector<double> scales;  // per element (row-major); empty: `scale` for every element
   std::int64_t zero_point = 0;
   bool activation = false;  // the output of a lookup or the input: op_inputs-bit or less
   bool summed = false;      // a sum of activations (pooling): a linear layer may read it
-  std::string base;         // the graph value q stands for (before the chain)
+  // > 0: q holds the integers of an unsigned grid_bits-bit quantizer (scale, zero_point): an
+  // activation, or maxima of activations in a wider encoding, whose re-encoding keeps them.
+  unsigned grid_bits = 0;
+  bool quantization_aware = false;  // that quantizer is the model's own (QuantizeLinear)
+  std::string base;                 // the graph value q stands for (before the chain)
   std::vector<const Node*> chain;
   const Node* client_only = nullptr;  // a chain node only the client can apply (Softmax)
+  // Per element (row-major), in units of its scale: what the integer accumulator lacks of the
+  // float bias (bias / scale minus its rounding, a quantization-aware model's float bias being
+  // off the accumulator's grid). Lookups and outputs add it back, sums add it up; empty: none.
+  std::vector<double> residuals;
+
+  double scale_at(std::size_t element) const { return scales.empty() ? scale : scales[element]; }
+  double residual_at(std::size_t element) const {
+    return residuals.empty() ? 0.0 : residuals[element];
+  }
+  // Per-element scales (one for every element, > 0); all equal: the single `scale`.
+  void set_scales(std::vector<double> s) {
+    scales.clear();
+    if (s.empty()) return;
+    scale = *std::max_element(s.begin(), s.end());
+    if (std::all_of(s.begin(), s.end(), [&](double v) { return v == s[0]; })) return;
+    scales = std::move(s);
+  }
 };
 
 class NetworkLowering {
@@ -76,16 +103,27 @@ class NetworkLowering {
   // The nodes consuming `value`.
   std::vector<const Node*> consumers(const std::string& value) const;
 
-  // [Clip ->] QuantizeLinear -> DequantizeLinear right after `value` (each the only consumer of
-  // the previous output), or nothing.
+  // [Clip ->] QuantizeLinear [-> Clip] -> DequantizeLinear right after `value` (each the only
+  // consumer of the previous output), or nothing.
   std::vector<const Node*> qdq_after(const std::string& value) const;
 
-  // The unsigned quantizer equal to a per-tensor [Clip ->] QuantizeLinear -> DequantizeLinear
-  // chain (the last nodes of `chain`): same scale, the zero point shifted so that the lowest
-  // integer the chain can produce is 0, 2^n levels covering its range; nullopt if the chain is
-  // not of that form (per-axis parameters, different Q and DQ parameters, a clipped range that
-  // is not 2^n levels).
-  std::optional<UniformQuantizer> qdq_quantizer(const std::vector<const Node*>& chain) const;
+  // A quantization-aware model's own quantizer at the end of a chain (qdq_quantizer).
+  struct ChainQuantizer {
+    UniformQuantizer quantizer;
+    std::size_t first = 0;     // chain[first] is its QuantizeLinear (or DequantizeLinear)
+    std::uint64_t levels = 0;  // integers it produces (at most 2^n_bits)
+  };
+
+  // The unsigned quantizer equal to a chain ending in a per-tensor DequantizeLinear, possibly
+  // followed by operations that keep its grid (Relu, Identity, Clip to bounds on the grid): the
+  // DequantizeLinear's scale, its integers' range (their type's, narrowed by an integer Clip
+  // before it, as torch writes quant ranges narrower than 8 bits: QuantizeLinear -> Clip ->
+  // DequantizeLinear, by a float Clip before its QuantizeLinear, and by the operations after
+  // it), the zero point shifted so that the lowest integer is 0, ceil(log2(levels)) bits.
+  // nullopt if the chain has no DequantizeLinear. Throws UnsupportedOperator, naming the node,
+  // where the chain cannot be imported exactly: a per-axis QuantizeLinear or DequantizeLinear on
+  // the encrypted value, or an operation after the last DequantizeLinear that leaves its grid.
+  std::optional<ChainQuantizer> qdq_quantizer(const std::vector<const Node*>& chain) const;
 
   void lower_node(const Node& node);
 
@@ -114,13 +152,24 @@ class NetworkLowering {
                              const std::vector<onnx::ElementType>& types = {}) const;
 
   // A node of constants only (the loader keeps QuantizeLinear / DequantizeLinear on weights):
-  // evaluated once; a per-tensor DequantizeLinear with zero point 0 records its scale, the grid
-  // its weights lie on.
+  // evaluated once; a DequantizeLinear (per tensor or per axis, any zero point) records the grid
+  // its weights lie on (weight_grid_), which data movement (Transpose, Reshape, ...) carries.
   void lower_constant(const Node& node);
 
   // Gemm, MatMul, Conv with constant weights: exact integer products, one clear constant for the
   // zero point and the bias.
   void lower_linear(const Node& node, const std::vector<std::string>& enc);
+
+  // The scale of each output channel of a linear layer whose weights `w` lie on their own
+  // quantization grid (weight_grid_) with one scale per output channel (per tensor, or per axis
+  // on the output channels' axis: Conv's 0, Gemm's 0 with transB else 1, MatMul's last,
+  // ConvTranspose's 1), times `alpha`; empty if there is no such grid.
+  std::vector<double> weight_channel_scales(const Node& node, const FloatTensor& w,
+                                            double alpha) const;
+
+  // The per-element scales of `x` (an input of the data-movement `node`) moved as the node moves
+  // the elements (padding gets x.scale: it holds float 0 whatever the scale).
+  std::vector<double> moved_scales(const Node& node, const Encrypted& x) const;
 
   Value lower_conv(const Node& node, Value x, const circuit::Tensor& w);
 
@@ -166,7 +215,9 @@ class NetworkLowering {
   std::map<std::string, FloatTensor> constants_;         // constant nodes' outputs
   std::map<std::string, onnx::ValueInfo> extra_values_;  // values the lowering made up
   std::deque<Node> synthetic_;                           // nodes the lowering made up
-  std::map<std::string, double> weight_grid_;            // DequantizeLinear outputs: their scale
+  // Constant values on a quantization grid (DequantizeLinear outputs and their data movement):
+  // the grid's scale of each element.
+  std::map<std::string, FloatTensor> weight_grid_;
 };
 
 }  // namespace torusml::ml::detail

@@ -86,7 +86,7 @@ std::vector<double> QuantizedNetwork::dequantize_output(const circuit::Tensor& q
   const std::size_t rows = q_y.size() / per_row;
   std::vector<double> y(q_y.size());
   for (std::size_t i = 0; i < y.size(); ++i)
-    y[i] = out.scale * static_cast<double>(q_y.values()[i] - out.zero_point);
+    y[i] = out.scale_at(i % per_row) * static_cast<double>(q_y.values()[i] - out.zero_point);
   if (!out.has_post_processing()) return y;
   const onnx::Shape& in_shape = out.post_processing.inputs.at(0).info.shape;
   parallel_for(rows, [&](std::size_t r) {
@@ -150,7 +150,7 @@ std::string QuantizedNetwork::statistics_text() const {
   const auto current = compiled();
   std::size_t total = 0;
   os << "network: per lookup node (operations fused, lookups per sample, accumulator bits -> "
-        "bits kept, precision once compiled)\n";
+        "bits kept, output bits, precision once compiled)\n";
   for (const NetworkLookup& l : lowered_.lookups) {
     total += l.lookups;
     os << "  " << l.name << ": ";
@@ -159,10 +159,21 @@ std::string QuantizedNetwork::statistics_text() const {
     if (l.accumulator_bits > 0)
       os << ", accumulator " << l.accumulator_bits << " bits -> "
          << l.accumulator_bits - l.lsbs_removed;
-    if (current)
-      os << ", "
-         << current->circuit.analysis().nodes.at(static_cast<std::size_t>(l.node)).pbs_precision
-         << "-bit lookup";
+    if (l.output_bits > 0)
+      os << ", " << l.output_bits << "-bit output"
+         << (l.quantization_aware ? " (the model's own quantizer)" : "");
+    if (current) {
+      const circuit::ProgramAnalysis& a = current->circuit.analysis();
+      os << ", " << a.nodes.at(static_cast<std::size_t>(l.node)).pbs_precision << "-bit lookup";
+      // An exact rounding by digits before the lookup: its bootstraps per lookup.
+      const circuit::ServerProgram& sp = current->circuit.server_program();
+      const circuit::NodeId input = sp.program.node(l.node).inputs.at(0);
+      const circuit::NodeAnalysis& r = a.nodes.at(static_cast<std::size_t>(input));
+      if (r.rounding_by_digits)
+        os << " after an exact rounding of "
+           << circuit::bootstraps_per_element(sp.instructions.at(static_cast<std::size_t>(input)))
+           << " bootstraps of at most " << r.pbs_precision << " bits each";
+    }
     os << "\n";
   }
   os << "  total: " << total << " lookups per sample";
