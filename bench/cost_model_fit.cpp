@@ -50,7 +50,7 @@ void compute_features(Candidate& c) {
   c.features[0] = n * (k + 1) * (l + 1) * half * std::log2(half);
   c.features[1] = n * (k + 1) * (k + 1) * l * big_n;
   c.features[2] = (n + 1) * k * big_n * lks;
-  c.features[3] = n * (k + 1) * (k + 1) * (l - 1) * big_n;
+  c.features[3] = big_n >= 8192 ? n * (k + 1) * (k + 1) * (l - 1) * big_n : 0.0;
   c.fixed = tfhe::estimate_noise_reduction_seconds(c.p);
 }
 

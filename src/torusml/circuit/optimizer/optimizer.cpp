@@ -66,25 +66,30 @@ namespace {
 //
 // Levels beyond the first cost more than their FFTs and key pass: at N >= 8192 a second level
 // measured 1.5-1.8x the two terms above (the doubled GGSW no longer streams at the rate of one),
-// so the model has a fourth term, kExtraLevelSeconds (k+1)^2 (l-1) N.
+// so the model has a fourth term, kExtraLevelSeconds (k+1)^2 (l-1) N, from N = 8192 on (below,
+// e.g. N = 4096 with l = 3 in the digits CNN, the three terms match the measured latency).
 //
 // Calibration: bench/cost_model_fit (one core of this Zen 4 machine, AVX-512 FFT) times one
 // KS + PBS for the 35 sets the optimizer weighs for 1 to 8 bits (its optimum at each N from 2^8
 // to 2^14, the modulus switch noise reduction included where it wins) and fits the four constants
 // by least squares on relative errors. With three terms (the previous model) the Spearman rank
 // correlation was 0.993 but every l = 2 set was underestimated 1.2-1.8x, so 7-bit lookups got
-// N = 8192, l = 2 (87 ms) instead of N = 16384, l = 1 (75 ms).
-constexpr double kFftSeconds = 0.0745e-9;
-constexpr double kKeySeconds = 0.484e-9;
-constexpr double kKeyswitchSeconds = 0.148e-9;
-constexpr double kExtraLevelSeconds = 1.06e-9;
+// N = 8192, l = 2 (87 ms) instead of N = 16384, l = 1 (75 ms). With four, refitted idle:
+// Spearman 0.994 (`build/bench/cost_model_fit --max-bits 8 --runs 3`).
+constexpr double kFftSeconds = 0.0702e-9;
+constexpr double kKeySeconds = 0.535e-9;
+constexpr double kKeyswitchSeconds = 0.130e-9;
+constexpr double kExtraLevelSeconds = 0.671e-9;
+constexpr std::size_t kExtraLevelFromN = 8192;
 
 double cmux_seconds(std::size_t k, std::size_t big_n, std::size_t l) {
   const double kp1 = static_cast<double>(k + 1), half = static_cast<double>(big_n) / 2.0;
   const double ll = static_cast<double>(l);
   return kFftSeconds * kp1 * (ll + 1.0) * half * std::log2(half) +
          kKeySeconds * kp1 * kp1 * ll * static_cast<double>(big_n) +
-         kExtraLevelSeconds * kp1 * kp1 * (ll - 1.0) * static_cast<double>(big_n);
+         (big_n >= kExtraLevelFromN
+              ? kExtraLevelSeconds * kp1 * kp1 * (ll - 1.0) * static_cast<double>(big_n)
+              : 0.0);
 }
 
 /// Seconds of one KS + PBS as an affine function of n: slope * n + offset.

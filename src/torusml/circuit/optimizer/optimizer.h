@@ -98,7 +98,7 @@ LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement>
                                               const OptimizerOptions& options = {});
 
 /// Cost model (seconds on one core of this machine class) of one KS + PBS with `p`:
-///   n [fft (k+1)(l+1)(N/2)log2(N/2) + key (k+1)^2 l N + extra_level (k+1)^2 (l-1) N]
+///   n [fft (k+1)(l+1)(N/2)log2(N/2) + key (k+1)^2 l N + extra_level (k+1)^2 (l-1) N [N >= 8192]]
 ///   + keyswitch k N l_ks (n+1)
 /// (n CMuxes: forward and inverse FFTs and one pass over a GGSW; the keyswitching key's rows),
 /// plus, for the Drift modulus switch kinds, tfhe::estimate_noise_reduction_seconds(p).
