@@ -19,14 +19,10 @@
 #include "torusml/tfhe/serialization.h"
 #include "torusml/tfhe/validity.h"
 
+#include "test_keys.h"
+
 namespace torusml::tfhe {
 namespace {
-
-Seed seed_of(std::uint8_t v) {
-  Seed s{};
-  s.fill(v);
-  return s;
-}
 
 PbsParameters with_drift(PbsParameters p, ModulusSwitchKind kind, std::size_t zeros,
                          std::size_t rounds) {
@@ -35,20 +31,9 @@ PbsParameters with_drift(PbsParameters p, ModulusSwitchKind kind, std::size_t ze
   return p;
 }
 
-// Tiny well-formed parameters (far below 128-bit security: only under
-// ScopedInsecureParametersForTesting) so that keys take a few hundred KiB.
 PbsParameters small_params(ModulusSwitchKind kind) {
-  PbsParameters p;
-  p.name = "ms_noise_reduction_small";
-  p.message_bits = 2;
-  p.lwe_dimension = LweDimension(16);
-  p.glwe_dimension = GlweDimension(1);
-  p.polynomial_size = PolynomialSize(256);
-  p.lwe_noise = NoiseDistribution::tuniform(45);
-  p.glwe_noise = NoiseDistribution::gaussian(1e-9);
-  p.pbs = {DecompositionBaseLog(15), DecompositionLevelCount(1)};
-  p.ks = {DecompositionBaseLog(4), DecompositionLevelCount(3)};
-  p.source = "tests/tfhe/ms_noise_reduction_test.cpp (insecure, tests only)";
+  const PbsParameters p = testing::insecure_small_parameters(
+      "ms_noise_reduction_small", 16, "tests/tfhe/ms_noise_reduction_test.cpp");
   return uses_noise_reduction(kind) ? with_drift(p, kind, 24, 3) : p;
 }
 
@@ -171,19 +156,19 @@ TEST(MsNoiseReductionModel, ClosedFormsAndRounds) {
 // exact measure.
 TEST(MsNoiseReductionAlgorithm, KeepsThePhaseAndLowersTheMeasure) {
   ScopedInsecureParametersForTesting allow;
-  Csprng key_rng(seed_of(1));
+  Csprng key_rng(testing::fixed_seed(1));
   const LweDimension n(918);
   const PolynomialSize big_n(2048);
   const LweSecretKey key = generate_lwe_secret_key(n, key_rng);
   PbsParameters p = with_drift(preset_for_bits(4), ModulusSwitchKind::DriftCenteredMean, 128, 3);
   p.ms_noise_reduction.zeros_noise = NoiseDistribution::tuniform(0);  // |e| <= 1: tracked below
   const SeededLweCiphertextList zeros =
-      generate_modulus_switch_zeros(key, p, seed_of(2), seed_of(3));
+      generate_modulus_switch_zeros(key, p, testing::fixed_seed(2), testing::fixed_seed(3));
   ASSERT_EQ(zeros.size(), 128u);
   const ModulusSwitchNoiseReductionKey rk = expand_noise_reduction_key(zeros, big_n, 3);
   ASSERT_EQ(rk.windows.size(), 128u * 918);
   for (auto kind : {ModulusSwitchKind::Drift, ModulusSwitchKind::DriftCenteredMean}) {
-    EncryptionGenerator gen(seed_of(4), seed_of(5));
+    EncryptionGenerator gen(testing::fixed_seed(4), testing::fixed_seed(5));
     std::size_t lowered = 0, applied = 0;
     for (int t = 0; t < 60; ++t) {
       LweCiphertext ct =
@@ -225,7 +210,7 @@ TEST(MsNoiseReductionAlgorithm, KeepsThePhaseAndLowersTheMeasure) {
 // The exact measure is the key average of the squared switch error: check it against all keys of
 // a tiny dimension (n = 10: 1024 keys).
 TEST(MsNoiseReductionAlgorithm, MeasureIsTheKeyAverage) {
-  Csprng rng(seed_of(7));
+  Csprng rng(testing::fixed_seed(7));
   const std::size_t n = 10;
   const PolynomialSize big_n(256);
   for (int t = 0; t < 20; ++t) {
@@ -261,8 +246,9 @@ class MsNoiseReductionKeys : public ::testing::Test {
 TEST_F(MsNoiseReductionKeys, GeneratedSerializedAndValidated) {
   for (auto kind : {ModulusSwitchKind::Drift, ModulusSwitchKind::DriftCenteredMean}) {
     const PbsParameters p = small_params(kind);
-    const ClientKey client = generate_client_key(p, seed_of(1));
-    const CompressedServerKey compressed = generate_compressed_server_key(client, seed_of(2));
+    const ClientKey client = generate_client_key(p, testing::fixed_seed(1));
+    const CompressedServerKey compressed =
+        generate_compressed_server_key(client, testing::fixed_seed(2));
     ASSERT_EQ(compressed.ms_noise_reduction_zeros.size(), 24u);
     ASSERT_EQ(compressed.ms_noise_reduction_zeros.dimension, p.lwe_dimension);
     // The zeros decrypt to (small) noise under the small key.
@@ -281,8 +267,8 @@ TEST_F(MsNoiseReductionKeys, GeneratedSerializedAndValidated) {
         expand_noise_reduction_key(compressed.ms_noise_reduction_zeros, p.polynomial_size, 3));
     // 8 bytes per zero plus the seed and the count, after the keys of the plain kind.
     const PbsParameters plain = small_params(ModulusSwitchKind::CenteredMean);
-    const auto plain_bytes = serialize_compressed_server_key(
-        generate_compressed_server_key(generate_client_key(plain, seed_of(1)), seed_of(2)));
+    const auto plain_bytes = serialize_compressed_server_key(generate_compressed_server_key(
+        generate_client_key(plain, testing::fixed_seed(1)), testing::fixed_seed(2)));
     EXPECT_EQ(bytes.size(), plain_bytes.size() + 29 + 32 + 8 + 24 * 8);
 
     // Inconsistent keys are refused.
@@ -293,8 +279,8 @@ TEST_F(MsNoiseReductionKeys, GeneratedSerializedAndValidated) {
     ServerKey bad = server;
     bad.ms_noise_reduction_key.windows.pop_back();
     EXPECT_THROW(validate_server_key(bad), InvalidArgument);
-    CompressedServerKey stray =
-        generate_compressed_server_key(generate_client_key(plain, seed_of(1)), seed_of(2));
+    CompressedServerKey stray = generate_compressed_server_key(
+        generate_client_key(plain, testing::fixed_seed(1)), testing::fixed_seed(2));
     stray.ms_noise_reduction_zeros = compressed.ms_noise_reduction_zeros;
     EXPECT_THROW(validate_compressed_server_key(stray), InvalidArgument);
   }

@@ -16,14 +16,10 @@
 #include "torusml/tfhe/modulus_switch.h"
 #include "torusml/tfhe/polynomial.h"
 
+#include "test_keys.h"
+
 namespace torusml::tfhe {
 namespace {
-
-Seed seed_of(std::uint8_t v) {
-  Seed s{};
-  s.fill(v);
-  return s;
-}
 
 TEST(Encoding, RoundTripsSignedAndUnsigned) {
   for (unsigned bits = 1; bits <= 30; ++bits) {
@@ -42,9 +38,9 @@ TEST(Encoding, RoundTripsSignedAndUnsigned) {
 }
 
 TEST(Lwe, EncryptDecryptAndLinearOperations) {
-  Csprng key_rng(seed_of(1));
+  Csprng key_rng(testing::fixed_seed(1));
   const LweSecretKey key = generate_lwe_secret_key(LweDimension(630), key_rng);
-  EncryptionGenerator gen(seed_of(2), seed_of(3));
+  EncryptionGenerator gen(testing::fixed_seed(2), testing::fixed_seed(3));
   const auto noise = NoiseDistribution::gaussian(std::ldexp(1.0, -25));
   const unsigned bits = 6;
   for (std::int64_t a = -32; a < 32; a += 7) {
@@ -72,7 +68,7 @@ TEST(Lwe, EncryptDecryptAndLinearOperations) {
 }
 
 TEST(Lwe, DimensionMismatchIsReported) {
-  Csprng key_rng(seed_of(1));
+  Csprng key_rng(testing::fixed_seed(1));
   const LweSecretKey key = generate_lwe_secret_key(LweDimension(16), key_rng);
   LweCiphertext a(LweDimension(16)), b(LweDimension(17));
   EXPECT_THROW(lwe_add_assign(a, b), ParameterMismatch);
@@ -122,10 +118,10 @@ TEST(Polynomial, MonomialAndBinaryProducts) {
 }
 
 TEST(Glwe, EncryptDecrypt) {
-  Csprng key_rng(seed_of(4));
+  Csprng key_rng(testing::fixed_seed(4));
   const GlweSecretKey key =
       generate_glwe_secret_key(GlweDimension(2), PolynomialSize(512), key_rng);
-  EncryptionGenerator gen(seed_of(5), seed_of(6));
+  EncryptionGenerator gen(testing::fixed_seed(5), testing::fixed_seed(6));
   std::vector<Torus> msg(512);
   for (std::size_t i = 0; i < msg.size(); ++i)
     msg[i] = encode_message(static_cast<std::int64_t>(i % 8), 3);
@@ -141,13 +137,13 @@ class GgswTest
 
 TEST_P(GgswTest, ExternalProductAndCmux) {
   const auto [big_n, beta, levels] = GetParam();
-  Csprng key_rng(seed_of(7));
+  Csprng key_rng(testing::fixed_seed(7));
   const GgswShape shape{GlweDimension(1),
                         PolynomialSize(big_n),
                         {DecompositionBaseLog(beta), DecompositionLevelCount(levels)}};
   const GlweSecretKey key =
       generate_glwe_secret_key(shape.glwe_dimension, shape.polynomial_size, key_rng);
-  EncryptionGenerator gen(seed_of(8), seed_of(9));
+  EncryptionGenerator gen(testing::fixed_seed(8), testing::fixed_seed(9));
   const auto noise = NoiseDistribution::gaussian(std::ldexp(1.0, -50));
   const FftPlan& plan = fft_plan(shape.polynomial_size);
   std::vector<Torus> msg(big_n);
@@ -187,13 +183,13 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GgswTest,
                                            std::tuple{4096u, 15u, 2u}));
 
 TEST(Ggsw, OwnedTypesAndGlweLists) {
-  Csprng key_rng(seed_of(30));
+  Csprng key_rng(testing::fixed_seed(30));
   const GgswShape shape{GlweDimension(2),
                         PolynomialSize(512),
                         {DecompositionBaseLog(12), DecompositionLevelCount(2)}};
   const GlweSecretKey key =
       generate_glwe_secret_key(shape.glwe_dimension, shape.polynomial_size, key_rng);
-  EncryptionGenerator gen(seed_of(31), seed_of(32));
+  EncryptionGenerator gen(testing::fixed_seed(31), testing::fixed_seed(32));
   const auto noise = NoiseDistribution::gaussian(std::ldexp(1.0, -50));
   const GgswCiphertext one = encrypt_ggsw(key, 1, shape, noise, gen);
   const FourierGgswCiphertext fourier = convert_ggsw_to_fourier(one);
@@ -214,14 +210,15 @@ TEST(Ggsw, OwnedTypesAndGlweLists) {
 }
 
 TEST(Keyswitch, PreservesTheMessage) {
-  Csprng key_rng(seed_of(10));
+  Csprng key_rng(testing::fixed_seed(10));
   const LweSecretKey big = generate_lwe_secret_key(LweDimension(2048), key_rng);
   const LweSecretKey small = generate_lwe_secret_key(LweDimension(700), key_rng);
   const DecompositionParameters ks{DecompositionBaseLog(4), DecompositionLevelCount(4)};
   const auto seeded = generate_seeded_keyswitch_key(
-      big, small, ks, NoiseDistribution::gaussian(std::ldexp(1.0, -20)), seed_of(11), seed_of(12));
+      big, small, ks, NoiseDistribution::gaussian(std::ldexp(1.0, -20)), testing::fixed_seed(11),
+      testing::fixed_seed(12));
   const LweKeyswitchKey ksk = decompress_keyswitch_key(seeded);
-  EncryptionGenerator gen(seed_of(13), seed_of(14));
+  EncryptionGenerator gen(testing::fixed_seed(13), testing::fixed_seed(14));
   for (std::int64_t m = 0; m < 16; ++m) {
     const LweCiphertext ct = encrypt_lwe(big, encode_message(m, 4),
                                          NoiseDistribution::gaussian(std::ldexp(1.0, -40)), gen);
@@ -234,9 +231,9 @@ TEST(Keyswitch, PreservesTheMessage) {
 }
 
 TEST(ModulusSwitch, KeepsThePhaseWithinRounding) {
-  Csprng key_rng(seed_of(15));
+  Csprng key_rng(testing::fixed_seed(15));
   const LweSecretKey key = generate_lwe_secret_key(LweDimension(800), key_rng);
-  EncryptionGenerator gen(seed_of(16), seed_of(17));
+  EncryptionGenerator gen(testing::fixed_seed(16), testing::fixed_seed(17));
   const std::size_t big_n = 2048;
   for (auto kind : {ModulusSwitchKind::Standard, ModulusSwitchKind::CenteredMean}) {
     for (std::int64_t m = 0; m < 16; ++m) {
@@ -258,10 +255,10 @@ TEST(ModulusSwitch, KeepsThePhaseWithinRounding) {
 }
 
 TEST(SampleExtract, ReadsTheConstantCoefficient) {
-  Csprng key_rng(seed_of(18));
+  Csprng key_rng(testing::fixed_seed(18));
   const GlweSecretKey key =
       generate_glwe_secret_key(GlweDimension(2), PolynomialSize(256), key_rng);
-  EncryptionGenerator gen(seed_of(19), seed_of(20));
+  EncryptionGenerator gen(testing::fixed_seed(19), testing::fixed_seed(20));
   std::vector<Torus> msg(256, 0);
   msg[0] = encode_message(5, 4);
   msg[1] = encode_message(9, 4);

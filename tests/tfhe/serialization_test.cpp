@@ -23,6 +23,8 @@
 // checks behind the checksum.
 #include "torusml/tfhe/serialization_detail.h"
 
+#include "test_keys.h"
+
 namespace torusml::tfhe {
 namespace {
 
@@ -44,18 +46,9 @@ class Serialization : public ::testing::Test {
 
 // Small well-formed parameters: keys of a few hundred KiB at most, for the byte-level tests.
 PbsParameters small_params() {
-  PbsParameters p;
-  p.name = "serialization_test_small";
-  p.message_bits = 2;
-  p.lwe_dimension = LweDimension(8);
-  p.glwe_dimension = GlweDimension(1);
-  p.polynomial_size = PolynomialSize(256);
-  p.lwe_noise = NoiseDistribution::tuniform(45);
-  p.glwe_noise = NoiseDistribution::gaussian(1e-9);
-  p.pbs = {DecompositionBaseLog(15), DecompositionLevelCount(1)};
-  p.ks = {DecompositionBaseLog(4), DecompositionLevelCount(3)};
+  PbsParameters p = testing::insecure_small_parameters("serialization_test_small", 8,
+                                                       "tests/tfhe/serialization_test.cpp");
   p.max_two_norm = 2.5;
-  p.source = "tests/tfhe/serialization_test.cpp (insecure, tests only)";
   return p;
 }
 

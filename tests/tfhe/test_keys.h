@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "torusml/tfhe/keys.h"
 
@@ -19,6 +20,25 @@ inline Seed fixed_seed(std::uint8_t v) {
   Seed s{};
   s.fill(v);
   return s;
+}
+
+/// Tiny well-formed parameters (2-bit messages, N = 256, far below 128-bit security: usable only
+/// under ScopedInsecureParametersForTesting) whose keys take a few hundred KiB, for byte-level
+/// and key-format tests.
+inline PbsParameters insecure_small_parameters(std::string name, std::size_t lwe_dimension,
+                                               std::string source) {
+  PbsParameters p;
+  p.name = std::move(name);
+  p.message_bits = 2;
+  p.lwe_dimension = LweDimension(lwe_dimension);
+  p.glwe_dimension = GlweDimension(1);
+  p.polynomial_size = PolynomialSize(256);
+  p.lwe_noise = NoiseDistribution::tuniform(45);
+  p.glwe_noise = NoiseDistribution::gaussian(1e-9);
+  p.pbs = {DecompositionBaseLog(15), DecompositionLevelCount(1)};
+  p.ks = {DecompositionBaseLog(4), DecompositionLevelCount(3)};
+  p.source = std::move(source) + " (insecure, tests only)";
+  return p;
 }
 
 /// Keys for `params`, generated from fixed seeds on first use and cached. Small key sets
