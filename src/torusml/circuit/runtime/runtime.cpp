@@ -46,6 +46,22 @@ using ClearValues = std::vector<std::vector<Tensor>>;  // [node][sample]
 // One many-LUT bootstrap per element of `input` (the leader's offset input) for the group `nodes`
 // (a Bootstrap lookup, then its FusedLookup members; compile/many_lut.h): output j encrypts
 // nodes[j]'s value. Each element packs the tables its members select for it.
+// A copy of `src` (same dimension and count) with `offset` added to every body, in parallel.
+LweCiphertextList copy_with_body_offset(const LweCiphertextList& src, Torus offset) {
+  const std::size_t body = src.dimension().value();
+  LweCiphertextList out(src.dimension(), src.size());
+  parallel_for(
+      src.size(),
+      [&](std::size_t k) {
+        auto s = src[k].data();
+        auto d = out[k].data();
+        std::copy(s.begin(), s.end(), d.begin());
+        d[body] += offset;
+      },
+      64);
+  return out;
+}
+
 std::vector<LweCiphertextList> run_many_lut(const ServerProgram& sp, std::span<const NodeId> nodes,
                                             const LweCiphertextList& input, std::size_t elements,
                                             const tfhe::ServerKey& key) {
@@ -360,18 +376,8 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
             encoded[k] = encode_value(values[k], out_width);
           luts.push_back(tfhe::make_lookup_table(big_n, bi.input_width - bi.lsbs_removed, encoded));
         }
-        const LweCiphertextList& src = ct_of(bi.source);
-        LweCiphertextList input(dim, batch * elements);
-        const Torus offset = encode_value(bi.offset, bi.input_width);
-        parallel_for(
-            batch * elements,
-            [&](std::size_t k) {
-              auto s = src[k].data();
-              auto d = input[k].data();
-              std::copy(s.begin(), s.end(), d.begin());
-              d[dim.value()] += offset;
-            },
-            64);
+        const LweCiphertextList input =
+            copy_with_body_offset(ct_of(bi.source), encode_value(bi.offset, bi.input_width));
         if (!fused_members[i].empty()) {
           // A many-LUT group: this lookup and its FusedLookup members from one bootstrap.
           std::vector<NodeId> group{static_cast<NodeId>(i)};
@@ -401,18 +407,9 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
         const tfhe::PolynomialSize big_n = sp.parameters.pbs.polynomial_size;
         const unsigned width = er.input_width;
         const std::size_t total = batch * elements;
-        const LweCiphertextList& src = ct_of(er.source);
-        LweCiphertextList acc(dim, total), input(dim, total), out;
-        const Torus initial = encode_half_lsb(er.initial, width);
-        parallel_for(
-            total,
-            [&](std::size_t k) {
-              auto s = src[k].data();
-              auto d = acc[k].data();
-              std::copy(s.begin(), s.end(), d.begin());
-              d[dim.value()] += initial;
-            },
-            64);
+        LweCiphertextList acc =
+            copy_with_body_offset(ct_of(er.source), encode_half_lsb(er.initial, width));
+        LweCiphertextList input(dim, total), out;
         for (const RoundingStep& step : er.steps) {
           std::vector<Torus> encoded(step.table.size());
           for (std::size_t k = 0; k < encoded.size(); ++k)
