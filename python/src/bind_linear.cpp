@@ -37,8 +37,27 @@ py::dict statistics_dict(const circuit::CompiledCircuit& c) {
   d["evaluation_key_seeded_bytes"] = s.evaluation_key_seeded_bytes;
   d["input_ciphertext_bytes"] = s.input_ciphertext_bytes;
   d["output_ciphertext_bytes"] = s.output_ciphertext_bytes;
-  d["uses_pbs"] = c.parameters().uses_pbs;
-  d["lwe_dimension"] = c.parameters().encryption_dimension().value();
+  const circuit::CircuitParameters& params = c.parameters();
+  d["uses_pbs"] = params.uses_pbs;
+  d["lwe_dimension"] = params.encryption_dimension().value();  // partition 0's
+  // Multi-parameter circuits: each partition's encryption dimension and statistics (one entry for
+  // single-parameter circuits).
+  py::list dimensions;
+  for (std::size_t q = 0; q < params.partition_count(); ++q)
+    dimensions.append(params.encryption_dimension(static_cast<std::uint32_t>(q)).value());
+  d["partition_count"] = params.partition_count();
+  d["lwe_dimensions"] = dimensions;
+  py::list partitions;
+  for (const circuit::CircuitStatistics::Partition& part : s.partitions) {
+    py::dict e;
+    e["pbs_count"] = part.pbs_count;
+    e["max_table_bits"] = part.max_table_bits;
+    e["cross_keyswitch_count"] = part.cross_keyswitch_count;
+    e["estimated_pbs_seconds"] = part.estimated_pbs_seconds;
+    partitions.append(e);
+  }
+  d["partitions"] = partitions;
+  d["single_parameter_estimated_seconds"] = s.single_parameter_estimated_seconds;
   return d;
 }
 
@@ -101,10 +120,17 @@ void bind_linear(py::module_& m) {
       .def_property_readonly(
           "max_bit_width",
           [](const FheCircuit& c) { return c.circuit->statistics().max_bit_width; })
-      .def_property_readonly("lwe_dimension",
-                             [](const FheCircuit& c) {
-                               return c.circuit->parameters().encryption_dimension().value();
-                             })
+      .def_property_readonly(
+          "lwe_dimension",
+          [](const FheCircuit& c) {
+            return c.circuit->parameters().encryption_dimension().value();
+          },
+          "The LWE dimension of the ciphertexts (of partition 0 for multi-parameter circuits: "
+          "statistics['lwe_dimensions'] lists every partition's).")
+      .def_property_readonly(
+          "partition_count",
+          [](const FheCircuit& c) { return c.circuit->parameters().partition_count(); },
+          "The number of parameter partitions (1 unless the circuit is multi-parameter).")
       .def_property_readonly(
           "program",
           [](const FheCircuit& c) { return c.circuit->server_program().program.to_text(); },

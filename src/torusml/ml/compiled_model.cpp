@@ -46,8 +46,12 @@ circuit::Tensor execute_in_chunks(const CompiledModel& model, const circuit::Ten
   TORUSML_CHECK_EQ(inputs.rank(), 2u);
   const auto rows = static_cast<std::size_t>(inputs.shape()[0]);
   const auto columns = static_cast<std::size_t>(inputs.shape()[1]);
-  const std::size_t ct_bytes =
-      (model.circuit.parameters().encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
+  // The largest ciphertext of the circuit's partitions (multi-parameter circuits).
+  const circuit::CircuitParameters& params = model.circuit.parameters();
+  std::size_t widest = 0;
+  for (std::size_t q = 0; q < params.partition_count(); ++q)
+    widest = std::max(widest, params.encryption_dimension(static_cast<std::uint32_t>(q)).value());
+  const std::size_t ct_bytes = (widest + 1) * sizeof(tfhe::Torus);
   const std::size_t chunk =
       std::max<std::size_t>(1, kExecuteChunkBytes / std::max<std::size_t>(1, columns * ct_bytes));
   const std::size_t chunks = (rows + chunk - 1) / chunk;

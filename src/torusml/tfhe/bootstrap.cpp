@@ -53,7 +53,8 @@ void detail::init_accumulator(const LookupTable& lut, std::uint32_t body, const 
 
 void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiphertextList& in,
                                              const PrepareBlindRotation& prepare,
-                                             const FinishBlindRotation& finish) {
+                                             const FinishBlindRotation& finish,
+                                             const LweKeyswitchKey* keyswitch_key) {
   if (in.size() == 0) return;
   const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
   const std::size_t per_thread = (in.size() + threads - 1) / threads;
@@ -81,7 +82,7 @@ void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiph
       ins.push_back(in[begin + t]);
       outs.push_back(small[t]);
     }
-    keyswitch_group(key.keyswitch_key, ins, outs);
+    keyswitch_group(keyswitch_key ? *keyswitch_key : key.keyswitch_key, ins, outs);
     for (std::size_t t = 0; t < count; ++t) prepare(begin + t, small[t], switched[t], accs[t]);
     const FftPlan& plan = fft_plan(g.polynomial_size);
     for (std::size_t i = 0; i < n_small; ++i)
@@ -182,16 +183,24 @@ LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const Lookup
 }
 
 void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
-                               std::span<const LookupTable* const> tables, LweCiphertextList& out) {
+                               std::span<const LookupTable* const> tables, LweCiphertextList& out,
+                               const LweKeyswitchKey* keyswitch_key) {
   if (tables.size() != 1 && tables.size() != in.size()) {
     std::ostringstream os;
     os << "keyswitch_bootstrap_batch: " << tables.size() << " tables for " << in.size()
        << " ciphertexts; pass one table, or one per ciphertext";
     throw InvalidArgument(os.str());
   }
-  require_same_dimension(in.dimension(), key.parameters.big_lwe_dimension(), "batch input");
-  if (out.size() != in.size() || out.dimension() != in.dimension())
-    out = LweCiphertextList(in.dimension(), in.size());
+  const LweDimension big = key.parameters.big_lwe_dimension();
+  if (keyswitch_key) {
+    require_same_dimension(keyswitch_key->shape.output_lwe_dimension,
+                           key.parameters.lwe_dimension, "cross keyswitching key output");
+    require_same_dimension(in.dimension(), keyswitch_key->shape.input_lwe_dimension,
+                           "batch input (cross keyswitch)");
+  } else {
+    require_same_dimension(in.dimension(), big, "batch input");
+  }
+  if (out.size() != in.size() || out.dimension() != big) out = LweCiphertextList(big, in.size());
   for (const LookupTable* t : tables) require_table(key.bootstrap_key, *t);
   const GgswShape& g = key.bootstrap_key.shape.ggsw;
   const std::size_t n_small = key.parameters.lwe_dimension.value();
@@ -204,7 +213,8 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
       },
       [&](std::size_t i, std::span<const Torus> acc) {
         sample_extract(acc, g.glwe_dimension, g.polynomial_size, out[i]);
-      });
+      },
+      keyswitch_key);
 }
 
 }  // namespace torusml::tfhe

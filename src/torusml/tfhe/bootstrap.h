@@ -52,8 +52,12 @@ void keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lu
 LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut);
 
 /// out[i] = keyswitch_bootstrap(in[i], *tables[i]) for every i, on all cores. `tables` has one
-/// entry per input or a single entry used for all. Throws InvalidArgument on a size mismatch.
+/// entry per input or a single entry used for all. With `keyswitch_key` (a cross keyswitching key
+/// of a multi-parameter circuit: another set's big key -> key's small key), inputs are under that
+/// key's input key and are keyswitched with it instead of key.keyswitch_key; outputs are under
+/// key's big key. Throws InvalidArgument on a size mismatch, ParameterMismatch on dimensions.
 void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
-                               std::span<const LookupTable* const> tables, LweCiphertextList& out);
+                               std::span<const LookupTable* const> tables, LweCiphertextList& out,
+                               const LweKeyswitchKey* keyswitch_key = nullptr);
 
 }  // namespace torusml::tfhe

@@ -32,8 +32,11 @@ using FinishBlindRotation = std::function<void(std::size_t index, std::span<cons
 /// PBS). Groups are sized so that the threads get equal shares: about 4 ciphertexts, up to twice
 /// that when it balances the rounds. `prepare` and `finish` run on the pool's threads, each index
 /// once; they must only touch their own index's outputs.
+/// `keyswitch_key`, when given, replaces key.keyswitch_key (a cross keyswitching key from another
+/// parameter set's big key to key's small key: multi-parameter circuits).
 void lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiphertextList& in,
                                      const PrepareBlindRotation& prepare,
-                                     const FinishBlindRotation& finish);
+                                     const FinishBlindRotation& finish,
+                                     const LweKeyswitchKey* keyswitch_key = nullptr);
 
 }  // namespace torusml::tfhe::detail

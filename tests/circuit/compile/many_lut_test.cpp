@@ -55,9 +55,12 @@ std::vector<std::vector<Tensor>> shared_input_set(unsigned w_bits) {
   return set;
 }
 
+// One parameter set: many-LUT groups stay within one (the 3- and 5-bit reads here would
+// otherwise get partitions of their own, compile/partition.h).
 CompileOptions with_many_lut(bool on) {
   CompileOptions o;
   o.many_lut = on;
+  o.multi_parameter = false;
   return o;
 }
 

@@ -7,6 +7,7 @@
 #include "server_test_util.h"
 #include "torusml/deploy/server/handlers.h"
 #include "torusml/deploy/server/json.h"
+#include "torusml/tfhe/presets.h"
 #include "torusml/tfhe/serialization.h"
 
 namespace torusml::deploy::server::testing {
@@ -275,6 +276,48 @@ TEST(Handlers, MetricsCountRequestsErrorsAndLatency) {
   Metrics small(2);
   for (double s : {100.0, 1.0, 2.0}) small.record("/run", 200, s);
   EXPECT_EQ(small.run_latency().max, 2.0);  // the window keeps the latest two
+}
+
+// GET /model for a multi-parameter circuit (issue 12): every partition's parameter set, the cross
+// keyswitches, and per value its partition and the size of its own ciphertexts. The program is
+// compiled with one parameter set and moved by hand to two: x under tfhe_2bit's big key (1536),
+// its lookup under tfhe_3bit's (2048), keyswitched 0 -> 1.
+TEST(ModelJson, MultiParameterCircuitsListTheirPartitions) {
+  circuit::Builder b;
+  circuit::Value x = b.input("x", {4});
+  b.output(circuit::apply_table(
+      x, [](std::int64_t v) { return 1 - v; }, "flip"));
+  std::vector<std::vector<circuit::Tensor>> set;
+  for (std::int64_t i = 0; i < 4; ++i)
+    set.push_back({circuit::Tensor::vector({i % 2, i / 2, 1, 0})});
+  const circuit::CompiledCircuit c = circuit::compile(b.build(), set);
+  const tfhe::PbsParameters& p2 = tfhe::preset_by_name("tfhe_2bit");
+  const tfhe::PbsParameters& p3 = tfhe::preset_by_name("tfhe_3bit");
+  ModelArtifacts model;
+  model.program = c.server_program();
+  circuit::CircuitParameters& params = model.program.parameters;
+  params = {};
+  params.uses_pbs = true;
+  params.pbs = p2;
+  params.extra_partitions = {p3};
+  params.cross_keyswitches = {{0, 1, p3.ks}};
+  for (std::size_t i = 0; i < model.program.encodings.size(); ++i)
+    model.program.encodings[i].partition =
+        model.program.instructions[i].kind == circuit::InstructionKind::Bootstrap ? 1 : 0;
+  ASSERT_NO_THROW(circuit::validate_server_program(model.program));
+  const std::string json = describe_model_json(model);
+  for (const std::string needle :
+       {"\"ciphertext_bytes_per_sample\": 49184, \"partition\": 0",  // 4 * 8 * (1536 + 1)
+        "\"ciphertext_bytes_per_sample\": 65568, \"partition\": 1",  // 4 * 8 * (2048 + 1)
+        "\"encryption_dimension\": 1536, \"name\": \"tfhe_2bit\"",
+        "\"partitions\": [{\"name\": \"tfhe_2bit\"",
+        "\"polynomial_size\": 1024, \"encryption_dimension\": 2048}]",
+        "\"cross_keyswitches\": [{\"from\": 0, \"to\": 1, \"base_log\": 5, \"level_count\": 3}]",
+        "\"ciphertext_bytes\": 16392"})  // the widest ciphertext
+    EXPECT_NE(json.find(needle), std::string::npos) << needle << "\n" << json;
+  // Single-parameter circuits: no partition fields.
+  EXPECT_EQ(describe_model_json(load_model_directory(tiny_model().dir->path())).find("partition"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -163,6 +163,7 @@ std::vector<NodeId> derive(const Program& program, ProgramAnalysis& a,
   a.classes.clear();
   a.pbs_requirements.clear();
   a.pbs_nodes.clear();
+  a.pbs_sources.clear();
   a.output_requirements.clear();
   for (NodeAnalysis& na : a.nodes) {
     const ValueRange range = na.range;
@@ -270,6 +271,7 @@ std::vector<NodeId> derive(const Program& program, ProgramAnalysis& a,
       for (const ExactRoundingStep& step : plan.steps) {
         const double scale = std::ldexp(1.0, 2 * static_cast<int>(step.shift));
         a.pbs_nodes.push_back(static_cast<NodeId>(i));
+        a.pbs_sources.push_back(n.inputs[0]);
         a.pbs_requirements.push_back(
             {step.precision_bits, (src.pbs_weight + step.outputs_before) * scale,
              src.fresh_weight * scale, static_cast<std::uint64_t>(element_count(n.shape))});
@@ -396,6 +398,7 @@ std::vector<NodeId> derive(const Program& program, ProgramAnalysis& a,
       throw CompileError(os.str());
     }
     a.pbs_nodes.push_back(static_cast<NodeId>(i));
+    a.pbs_sources.push_back(source);
     a.pbs_requirements.push_back({na.pbs_precision, src.pbs_weight, src.fresh_weight,
                                   static_cast<std::uint64_t>(element_count(n.shape))});
   }

@@ -65,7 +65,8 @@ struct ProgramAnalysis {
   /// One per table-lookup node (and exact rounding by table), one per bootstrap step of an exact
   /// rounding by digits.
   std::vector<PbsRequirement> pbs_requirements;
-  std::vector<NodeId> pbs_nodes;                       // the node of each requirement
+  std::vector<NodeId> pbs_nodes;    // the node of each requirement
+  std::vector<NodeId> pbs_sources;  // the node each requirement's bootstrap reads (its class)
   std::vector<OutputRequirement> output_requirements;  // one per encrypted output
 };
 

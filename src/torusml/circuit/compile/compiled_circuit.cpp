@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "torusml/common/byte_io.h"
 #include "torusml/common/error.h"
@@ -14,6 +15,17 @@ std::uint64_t CircuitParameters::fingerprint() const {
   w.u8(uses_pbs ? 1 : 0);
   if (uses_pbs) {
     w.u64(pbs.fingerprint());
+    if (!extra_partitions.empty() || !cross_keyswitches.empty()) {
+      w.u64(extra_partitions.size());
+      for (const tfhe::PbsParameters& p : extra_partitions) w.u64(p.fingerprint());
+      w.u64(cross_keyswitches.size());
+      for (const CrossKeyswitchParameters& c : cross_keyswitches) {
+        w.u32(c.from);
+        w.u32(c.to);
+        w.u64(c.ks.base_log.value());
+        w.u64(c.ks.level_count.value());
+      }
+    }
   } else {
     w.u64(leveled_dimension.value());
     w.u8(static_cast<std::uint8_t>(leveled_noise.kind));
@@ -23,11 +35,50 @@ std::uint64_t CircuitParameters::fingerprint() const {
   return fnv1a64(w.data());
 }
 
+std::ptrdiff_t CircuitParameters::cross_keyswitch_index(std::uint32_t from,
+                                                        std::uint32_t to) const {
+  for (std::size_t i = 0; i < cross_keyswitches.size(); ++i)
+    if (cross_keyswitches[i].from == from && cross_keyswitches[i].to == to)
+      return static_cast<std::ptrdiff_t>(i);
+  return -1;
+}
+
+bool CircuitParameters::is_encryption_dimension(tfhe::LweDimension d) const {
+  if (!uses_pbs) return d == leveled_dimension;
+  for (std::size_t p = 0; p < partition_count(); ++p)
+    if (partition(p).big_lwe_dimension() == d) return true;
+  return false;
+}
+
 void CircuitParameters::validate() const {
   if (uses_pbs) {
     pbs.validate();
+    if (partition_count() > kMaxPartitions)
+      throw InvalidArgument("invalid circuit parameters: " + std::to_string(partition_count()) +
+                            " partitions (allowed: at most " + std::to_string(kMaxPartitions) +
+                            ")");
+    for (const tfhe::PbsParameters& p : extra_partitions) p.validate();
+    for (std::size_t i = 0; i < cross_keyswitches.size(); ++i) {
+      const CrossKeyswitchParameters& c = cross_keyswitches[i];
+      const std::size_t bits = c.ks.base_log.value() * c.ks.level_count.value();
+      if (c.from >= partition_count() || c.to >= partition_count() || c.from == c.to ||
+          c.ks.base_log.value() < 1 || c.ks.level_count.value() < 1 ||
+          bits > tfhe::kKeyswitchModulusBits ||
+          (i > 0 && std::pair(cross_keyswitches[i - 1].from, cross_keyswitches[i - 1].to) >=
+                        std::pair(c.from, c.to)))
+        throw InvalidArgument(
+            "invalid circuit parameters: cross keyswitch " + std::to_string(i) + " (" +
+            std::to_string(c.from) + " -> " + std::to_string(c.to) + ", 2^" +
+            std::to_string(c.ks.base_log.value()) + " x " +
+            std::to_string(c.ks.level_count.value()) + ") (allowed: distinct partitions below " +
+            std::to_string(partition_count()) +
+            ", sorted by (from, to) without repeats, base_log * level_count in [1, 32])");
+    }
     return;
   }
+  if (!extra_partitions.empty() || !cross_keyswitches.empty())
+    throw InvalidArgument(
+        "invalid circuit parameters: a leveled circuit has no partitions or cross keyswitches");
   const std::size_t n = leveled_dimension.value();
   if (n < 1 || n > kMaxLeveledDimension) {
     throw InvalidArgument("invalid circuit parameters: leveled_dimension = " + std::to_string(n) +

@@ -16,37 +16,67 @@
 
 namespace torusml::circuit {
 
-/// How an encrypted value is encoded: (v mod 2^(width+1)) * 2^(63 - width).
+/// How an encrypted value is encoded: (v mod 2^(width+1)) * 2^(63 - width), under the big key of
+/// partition `partition` (multi-parameter circuits, CircuitParameters; 0 in the others).
 struct Encoding {
   unsigned width = 0;
   bool is_signed = false;
+  std::uint32_t partition = 0;
   bool operator==(const Encoding&) const = default;
 };
 
 /// Largest dimension of a leveled circuit's key.
 inline constexpr std::size_t kMaxLeveledDimension = std::size_t{1} << 21;
 
+/// Largest number of parameter partitions of a multi-parameter circuit.
+inline constexpr std::size_t kMaxPartitions = 16;
+
 /// Cryptographic parameters of a circuit: with bootstraps (a KS-PBS set) or leveled only (one LWE
 /// key, no evaluation key).
+///
+/// Multi-parameter circuits (Concrete's multi-parameter optimization; issue 12): the lookups are
+/// split into partitions, each with its own KS-PBS set (partition 0 is `pbs`, the others
+/// `extra_partitions`) and keys. A value lives under one partition's big key (Encoding::partition);
+/// linear operations combine values of one partition; a lookup of partition q reading a value of
+/// partition p != q keyswitches it with the cross keyswitching key p -> q (big key of p to small
+/// key of q, decomposition cross_keyswitches[i].ks, noise q's lwe_noise) before q's bootstrap.
 struct CircuitParameters {
   bool uses_pbs = false;
-  tfhe::PbsParameters pbs;                // when uses_pbs
+  tfhe::PbsParameters pbs;                // when uses_pbs: partition 0
   tfhe::LweDimension leveled_dimension;   // when !uses_pbs
   tfhe::NoiseDistribution leveled_noise;  // when !uses_pbs
-  /// The encryption key's dimension and noise (big key for PBS circuits).
-  tfhe::LweDimension encryption_dimension() const {
-    return uses_pbs ? pbs.big_lwe_dimension() : leveled_dimension;
+  /// Multi-parameter circuits only (uses_pbs): partitions 1.., and the keyswitches between
+  /// partitions, sorted by (from, to), each pair at most once. Empty for single-parameter circuits.
+  std::vector<tfhe::PbsParameters> extra_partitions;
+  std::vector<CrossKeyswitchParameters> cross_keyswitches;
+
+  /// 1 + extra_partitions.size() (1 for leveled circuits).
+  std::size_t partition_count() const { return 1 + extra_partitions.size(); }
+  /// The KS-PBS set of partition p (< partition_count(); PBS circuits).
+  const tfhe::PbsParameters& partition(std::size_t p) const {
+    return p == 0 ? pbs : extra_partitions.at(p - 1);
   }
-  tfhe::NoiseDistribution encryption_noise() const {
-    return uses_pbs ? pbs.glwe_noise : leveled_noise;
+  /// Index in cross_keyswitches of the keyswitch from -> to, or -1 if there is none.
+  std::ptrdiff_t cross_keyswitch_index(std::uint32_t from, std::uint32_t to) const;
+  /// The encryption key's dimension and noise (big key of partition p for PBS circuits).
+  tfhe::LweDimension encryption_dimension(std::uint32_t p = 0) const {
+    return uses_pbs ? partition(p).big_lwe_dimension() : leveled_dimension;
   }
-  /// A 64-bit digest of every field (stored in serialized objects to detect mismatches).
+  tfhe::NoiseDistribution encryption_noise(std::uint32_t p = 0) const {
+    return uses_pbs ? partition(p).glwe_noise : leveled_noise;
+  }
+  /// Whether some partition's big key has dimension d (ciphertexts of this circuit have one).
+  bool is_encryption_dimension(tfhe::LweDimension d) const;
+  /// A 64-bit digest of every field (stored in serialized objects to detect mismatches); the
+  /// partition fields enter it only when non-empty (single-parameter digests are unchanged).
   std::uint64_t fingerprint() const;
   /// The one definition of valid circuit parameters, called by compilation, key generation and
-  /// every loader: PbsParameters::validate() (well formed, 128-bit secure) for PBS circuits; for
+  /// every loader: PbsParameters::validate() (well formed, 128-bit secure) for PBS circuits, for
+  /// every partition (at most kMaxPartitions), and cross keyswitches between distinct existing
+  /// partitions, sorted by (from, to) without repeats, with base_log * level_count in [1, 32]; for
   /// leveled ones a dimension in [1, 2^21], a well-formed noise (the other kind's field zero, so
-  /// that the encoding is canonical) and 128-bit security. Throws InvalidArgument naming the field
-  /// and InsecureParameters (tfhe/security.h).
+  /// that the encoding is canonical), 128-bit security and no partition fields. Throws
+  /// InvalidArgument naming the field and InsecureParameters (tfhe/security.h).
   void validate() const;
   bool operator==(const CircuitParameters& o) const { return fingerprint() == o.fingerprint(); }
 };
@@ -171,6 +201,17 @@ struct CircuitStatistics {
   double log2_global_p_error = 0;
   std::uint64_t client_key_bytes = 0, evaluation_key_bytes = 0, evaluation_key_seeded_bytes = 0;
   std::uint64_t input_ciphertext_bytes = 0, output_ciphertext_bytes = 0;  // per sample
+  /// Multi-parameter circuits: per partition, its bootstraps per sample, the widest precision
+  /// they read, those that keyswitch from another partition's key, and one KS + PBS's cost model.
+  struct Partition {
+    std::uint64_t pbs_count = 0;
+    unsigned max_table_bits = 0;
+    std::uint64_t cross_keyswitch_count = 0;
+    double estimated_pbs_seconds = 0;
+  };
+  std::vector<Partition> partitions;  // one per partition (one entry for PBS circuits)
+  /// The estimated cost of the same circuit with one parameter set (0 if not weighed).
+  double single_parameter_estimated_seconds = 0;
   std::string to_string(const CircuitParameters& parameters) const;
 };
 

@@ -11,6 +11,7 @@
 
 #include "torusml/circuit/compile/exact_rounding.h"
 #include "torusml/circuit/compile/many_lut.h"
+#include "torusml/circuit/compile/partition.h"
 #include "torusml/circuit/evaluate/evaluate.h"
 #include "torusml/common/byte_io.h"
 #include "torusml/common/check.h"
@@ -170,12 +171,37 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
   os << "  linear multiply-accumulates of ciphertexts: " << linear_terms << "\n";
   os << "  widest encrypted value: " << max_bit_width
      << " bits, widest table input: " << max_table_bits << " bits\n";
-  if (p.uses_pbs) {
-    const auto& q = p.pbs;
-    os << "  parameters: " << q.name << ": n=" << q.lwe_dimension.value()
-       << " k=" << q.glwe_dimension.value() << " N=" << q.polynomial_size.value() << " pbs=2^"
-       << q.pbs.base_log.value() << "x" << q.pbs.level_count.value() << " ks=2^"
-       << q.ks.base_log.value() << "x" << q.ks.level_count.value() << " (128-bit security)\n";
+  const auto print_set = [&](const tfhe::PbsParameters& q) {
+    os << q.name << ": n=" << q.lwe_dimension.value() << " k=" << q.glwe_dimension.value()
+       << " N=" << q.polynomial_size.value() << " pbs=2^" << q.pbs.base_log.value() << "x"
+       << q.pbs.level_count.value() << " ks=2^" << q.ks.base_log.value() << "x"
+       << q.ks.level_count.value();
+  };
+  if (p.uses_pbs && p.partition_count() > 1) {
+    os << "  parameters: " << p.partition_count()
+       << " partitions (multi-parameter, 128-bit security each)\n";
+    for (std::size_t q = 0; q < p.partition_count(); ++q) {
+      os << "    partition " << q << ": ";
+      print_set(p.partition(q));
+      if (q < partitions.size()) {
+        const Partition& s = partitions[q];
+        os << "; " << s.pbs_count << " PBS of at most " << s.max_table_bits << " bits";
+        if (s.cross_keyswitch_count > 0)
+          os << " (" << s.cross_keyswitch_count << " keyswitched from another partition)";
+        os << ", " << s.estimated_pbs_seconds * 1e3 << " ms each";
+      }
+      os << "\n";
+    }
+    for (const CrossKeyswitchParameters& c : p.cross_keyswitches)
+      os << "    keyswitch " << c.from << " -> " << c.to << ": 2^" << c.ks.base_log.value() << "x"
+         << c.ks.level_count.value() << "\n";
+    if (single_parameter_estimated_seconds > 0)
+      os << "  one parameter set would cost " << single_parameter_estimated_seconds * 1e3
+         << " ms of bootstraps per sample on one core\n";
+  } else if (p.uses_pbs) {
+    os << "  parameters: ";
+    print_set(p.pbs);
+    os << " (128-bit security)\n";
   } else {
     os << "  parameters: leveled only (no bootstrap), LWE n=" << p.leveled_dimension.value()
        << ", noise std 2^" << std::log2(std::sqrt(p.leveled_noise.variance()))
@@ -204,8 +230,9 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
   ServerProgram server;
   server.program = program;
   CircuitStatistics stats;
-  double var_pbs = 0, var_fresh = 0, var_ks = 0, var_ms = 0;
   ManyLutPlan many_lut;
+  // Each encoding class's partition (all 0 with one parameter set).
+  std::vector<std::uint32_t> class_partition(analysis.classes.size(), 0);
   if (!analysis.pbs_requirements.empty()) {
     // Many-LUT groups (many_lut.h) and the parameters, chosen together.
     const ManyLutChoice choice = choose_many_lut_parameters(
@@ -218,20 +245,58 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
     const OptimizerResult& r = choice.parameters;
     server.parameters.uses_pbs = true;
     server.parameters.pbs = r.parameters;
-    const auto& p = r.parameters;
-    var_pbs = tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size,
-                                            p.pbs, p.glwe_noise);
-    var_fresh = p.glwe_noise.variance();
-    var_ks = tfhe::variance_keyswitch(p.big_lwe_dimension(), p.ks, p.lwe_noise);
-    var_ms = tfhe::variance_modulus_switch(p);
     stats.estimated_pbs_seconds = r.estimated_pbs_seconds;
+    // Multi-parameter (partition.h): kept when the cost model finds it clearly cheaper.
+    if (options.multi_parameter &&
+        options.parameter_source == CompileOptions::ParameterSource::Optimizer) {
+      std::uint64_t bootstraps = 0;
+      for (const PbsRequirement& q : analysis.pbs_requirements) bootstraps += q.count;
+      bootstraps -= many_lut.fused_lookups() - many_lut.bootstraps();
+      const double single = r.estimated_pbs_seconds * static_cast<double>(bootstraps);
+      stats.single_parameter_estimated_seconds = single;
+      if (std::optional<PartitionChoice> m = choose_partitions(
+              program, analysis, opt, single / std::max(options.multi_parameter_gain, 1.0))) {
+        many_lut = {};  // many-LUT groups stay within one parameter set: not combined
+        class_partition = m->plan.class_partition;
+        server.parameters.pbs = m->result.partitions[0];
+        server.parameters.extra_partitions.assign(m->result.partitions.begin() + 1,
+                                                  m->result.partitions.end());
+        server.parameters.cross_keyswitches = m->result.cross;
+        stats.estimated_pbs_seconds = m->result.estimated_total_seconds /
+                                      static_cast<double>(std::max<std::uint64_t>(bootstraps, 1));
+      }
+    }
   } else {
     const LeveledParameters r = optimize_leveled_parameters(analysis.output_requirements, opt);
     server.parameters.uses_pbs = false;
     server.parameters.leveled_dimension = r.lwe_dimension;
     server.parameters.leveled_noise = r.noise;
-    var_fresh = r.noise.variance();
   }
+  const CircuitParameters& cp = server.parameters;
+  // Noise of each partition: PBS outputs, fresh encryptions, modulus switch; and the keyswitch
+  // from partition s's big key to partition q's small key.
+  const std::size_t partitions = cp.partition_count();
+  std::vector<double> var_pbs(partitions, 0.0), var_fresh(partitions, 0.0), var_ms(partitions, 0.0);
+  for (std::size_t q = 0; q < partitions; ++q) {
+    if (!cp.uses_pbs) {
+      var_fresh[q] = cp.leveled_noise.variance();
+      continue;
+    }
+    const tfhe::PbsParameters& p = cp.partition(q);
+    var_pbs[q] = tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size,
+                                               p.pbs, p.glwe_noise);
+    var_fresh[q] = p.glwe_noise.variance();
+    var_ms[q] = tfhe::variance_modulus_switch(p);
+  }
+  const auto var_ks = [&](std::uint32_t s, std::uint32_t q) {
+    const tfhe::PbsParameters& to = cp.partition(q);
+    const std::ptrdiff_t c = cp.cross_keyswitch_index(s, q);
+    TORUSML_CHECK(s == q || c >= 0, "lowering: no cross keyswitch " << s << " -> " << q);
+    return tfhe::variance_keyswitch(
+        cp.partition(s).big_lwe_dimension(),
+        s == q ? to.ks : cp.cross_keyswitches[static_cast<std::size_t>(c)].ks, to.lwe_noise);
+  };
+  if (cp.uses_pbs) stats.partitions.resize(partitions);
 
   // Encodings.
   const std::size_t count = program.nodes.size();
@@ -240,7 +305,8 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
     const NodeAnalysis& na = analysis.nodes[i];
     if (na.encoding < 0) continue;
     server.encodings[i] = {analysis.classes[static_cast<std::size_t>(na.encoding)].width,
-                           na.range.is_signed()};
+                           na.range.is_signed(),
+                           class_partition[static_cast<std::size_t>(na.encoding)]};
     stats.max_bit_width = std::max(stats.max_bit_width, server.encodings[i].width);
   }
 
@@ -295,6 +361,7 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       const NodeId source = n.inputs[0];
       const Encoding& e = server.encodings[static_cast<std::size_t>(source)];
       const NodeAnalysis& src = analysis.nodes[static_cast<std::size_t>(source)];
+      const std::uint32_t q = e.partition;  // the bootstraps run in the input's partition
       const auto r = static_cast<unsigned>(std::get<RoundAttr>(n.attributes).lsbs_to_remove);
       const ExactRoundingPlan plan =
           plan_exact_rounding(e.width, r, e.is_signed, na.rounding_chunks);
@@ -306,9 +373,9 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       const auto elements = static_cast<double>(element_count(n.shape));
       for (const ExactRoundingStep& step : plan.steps) {
         const double scale = std::ldexp(1.0, 2 * static_cast<int>(step.shift));
-        const double var = scale * ((src.pbs_weight + step.outputs_before) * var_pbs +
-                                    src.fresh_weight * var_fresh) +
-                           var_ks + var_ms;
+        const double var = scale * ((src.pbs_weight + step.outputs_before) * var_pbs[q] +
+                                    src.fresh_weight * var_fresh[q]) +
+                           var_ks(q, q) + var_ms[q];
         const auto table_bits = static_cast<int>(std::countr_zero(step.table.size()));
         RoundingStep rs;
         rs.shift = step.shift;
@@ -326,6 +393,10 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       }
       const auto pbs = static_cast<std::uint64_t>(elements) * plan.steps.size();
       stats.pbs_count += pbs;
+      stats.partitions[q].pbs_count += pbs;
+      for (const ExactRoundingStep& step : plan.steps)
+        stats.partitions[q].max_table_bits =
+            std::max(stats.partitions[q].max_table_bits, step.precision_bits);
       stats.exact_rounding_pbs_count += pbs;
       stats.table_lookup_nodes += 1;
     } else {
@@ -356,7 +427,11 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       if (n.op == OpKind::TableLookup)
         b.element_table = std::get<TableAttr>(n.attributes).element_table;
       const NodeAnalysis& src = analysis.nodes[static_cast<std::size_t>(source)];
-      const double var = src.pbs_weight * var_pbs + src.fresh_weight * var_fresh + var_ks + var_ms;
+      // Partition q's bootstrap reading a value of partition s (a cross keyswitch if s != q).
+      const std::uint32_t q = server.encodings[i].partition;
+      const std::uint32_t s = server.encodings[static_cast<std::size_t>(source)].partition;
+      const double var =
+          src.pbs_weight * var_pbs[s] + src.fresh_weight * var_fresh[s] + var_ks(s, q) + var_ms[q];
       const double lsb = std::ldexp(1.0, -static_cast<int>(width) - 1);  // Delta in torus units
       b.noise_std_lsb = std::sqrt(var) / lsb;
       b.log2_p_error =
@@ -371,12 +446,12 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
         // once per element at the leader.
         const ManyLutGroup& g = many_lut.groups[static_cast<std::size_t>(group)];
         read_bits = g.read_bits();
-        const tfhe::PbsParameters& q = server.parameters.pbs;
+        const tfhe::PbsParameters& pq = cp.partition(q);
         const double fused =
-            var - var_ms +
+            var - var_ms[q] +
             tfhe::variance_modulus_switch(
-                q.lwe_dimension, tfhe::PolynomialSize(q.polynomial_size.value() >> g.log2_slots),
-                q.modulus_switch, q.ms_noise_reduction);
+                pq.lwe_dimension, tfhe::PolynomialSize(pq.polynomial_size.value() >> g.log2_slots),
+                pq.modulus_switch, pq.ms_noise_reduction);
         b.noise_std_lsb = std::sqrt(fused) / lsb;
         b.log2_p_error =
             tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(read_bits) - 2), var);
@@ -391,7 +466,11 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       if (runs_bootstrap) {
         add_p(b.log2_p_error, elements);
         stats.pbs_count += static_cast<std::uint64_t>(elements);
+        stats.partitions[q].pbs_count += static_cast<std::uint64_t>(elements);
+        if (s != q)
+          stats.partitions[q].cross_keyswitch_count += static_cast<std::uint64_t>(elements);
       }
+      stats.partitions[q].max_table_bits = std::max(stats.partitions[q].max_table_bits, read_bits);
       stats.table_lookup_nodes += 1;
       stats.max_table_bits = std::max(stats.max_table_bits, read_bits);
     }
@@ -413,33 +492,44 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
     double std_lsb = 0;
     if (n.encrypted) {
       const NodeAnalysis& na = analysis.nodes[static_cast<std::size_t>(id)];
-      const double var = na.pbs_weight * var_pbs + na.fresh_weight * var_fresh;
+      const std::uint32_t q = server.encodings[static_cast<std::size_t>(id)].partition;
+      const double var = na.pbs_weight * var_pbs[q] + na.fresh_weight * var_fresh[q];
       const unsigned width = server.encodings[static_cast<std::size_t>(id)].width;
       std_lsb = std::sqrt(var) / std::ldexp(1.0, -static_cast<int>(width) - 1);
       add_p(tfhe::log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(width) - 2), var),
             static_cast<double>(element_count(n.shape)));
       stats.output_ciphertext_bytes += static_cast<std::uint64_t>(element_count(n.shape)) *
-                                       (server.parameters.encryption_dimension().value() + 1) * 8;
+                                       (cp.encryption_dimension(q).value() + 1) * 8;
     }
     client.output_noise_std_lsb.push_back(std_lsb);
   }
   for (const auto& in : client.inputs)
     if (in.encrypted)
       stats.input_ciphertext_bytes += static_cast<std::uint64_t>(element_count(in.shape)) *
-                                      (server.parameters.encryption_dimension().value() + 1) * 8;
+                                      (cp.encryption_dimension(in.encoding.partition).value() + 1) *
+                                      8;
   stats.log2_global_p_error = std::isinf(log2_sum_p) ? -1024.0 : log2_sum_p;
 
   // Key sizes and latency.
-  if (server.parameters.uses_pbs) {
-    const auto& p = server.parameters.pbs;
-    const std::uint64_t k = p.glwe_dimension.value(), big_n = p.polynomial_size.value(),
-                        n = p.lwe_dimension.value();
-    const std::uint64_t bsk = n * (k + 1) * (k + 1) * p.pbs.level_count.value() * big_n * 8;
-    const std::uint64_t ksk = k * big_n * p.ks.level_count.value() * (n + 1) * 8;
-    stats.evaluation_key_bytes = bsk + ksk;
-    stats.evaluation_key_seeded_bytes =
-        bsk / (k + 1) + k * big_n * p.ks.level_count.value() * 8 + 64;
-    stats.client_key_bytes = (n + k * big_n) / 8;
+  if (cp.uses_pbs) {
+    for (std::size_t q = 0; q < partitions; ++q) {
+      const auto& p = cp.partition(q);
+      const std::uint64_t k = p.glwe_dimension.value(), big_n = p.polynomial_size.value(),
+                          n = p.lwe_dimension.value();
+      const std::uint64_t bsk = n * (k + 1) * (k + 1) * p.pbs.level_count.value() * big_n * 8;
+      const std::uint64_t ksk = k * big_n * p.ks.level_count.value() * (n + 1) * 8;
+      stats.evaluation_key_bytes += bsk + ksk;
+      stats.evaluation_key_seeded_bytes +=
+          bsk / (k + 1) + k * big_n * p.ks.level_count.value() * 8 + 64;
+      stats.client_key_bytes += (n + k * big_n) / 8;
+      stats.partitions[q].estimated_pbs_seconds = estimate_pbs_seconds(p);
+    }
+    for (const CrossKeyswitchParameters& c : cp.cross_keyswitches) {
+      const std::uint64_t rows =
+          cp.partition(c.from).big_lwe_dimension().value() * c.ks.level_count.value();
+      stats.evaluation_key_bytes += rows * (cp.partition(c.to).lwe_dimension.value() + 1) * 8;
+      stats.evaluation_key_seeded_bytes += rows * 8 + 64;
+    }
   } else {
     stats.client_key_bytes = server.parameters.leveled_dimension.value() / 8;
   }

@@ -36,6 +36,11 @@ struct CompileOptions {
   /// Evaluate table lookups that read the same encrypted value with one many-LUT bootstrap per
   /// element where the circuit's widest read allows it (compile/many_lut.h).
   bool many_lut = true;
+  /// Give lookups of different precisions their own parameter sets (compile/partition.h) when the
+  /// cost model finds it at least `multi_parameter_gain` times cheaper per sample than one set
+  /// (the extra keys cost key generation and transfer). Optimizer parameter source only.
+  bool multi_parameter = true;
+  double multi_parameter_gain = 1.15;
 };
 
 /// The products of compilation, before they are wrapped in a CompiledCircuit (compiler.h).

@@ -85,6 +85,61 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
                                         std::span<const OutputRequirement> outputs,
                                         const OptimizerOptions& options = {});
 
+/// Multi-parameter circuits (Concrete's "multi-parameter" optimization): lookups of different
+/// precisions get their own KS-PBS parameter sets. Partition p has its own keys (small key n_p,
+/// big key k_p N_p); every value lives under one partition's big key. A PBS requirement names the
+/// partition whose bootstrapping key runs it (its output is under that partition's big key) and
+/// the source partition whose big key its input is under: its weights refer to the source's PBS
+/// outputs and fresh encryptions. When source != partition the PBS keyswitches with a cross key
+/// (source's big key -> partition's small key, CrossKeyswitchParameters), so its input variance
+/// at the blind rotation is
+///   w Var_out(s) + f Var_fresh(s) + variance_keyswitch(k_s N_s, ks, lwe_noise_p) + MS(p)
+/// with Var_out(s) = variance_blind_rotation(s's parameters), Var_fresh(s) = Var(glwe_noise_s).
+struct PartitionedPbsRequirement {
+  PbsRequirement requirement;
+  /// Whose bootstrapping key runs the PBS (and whose big key its output is under).
+  std::uint32_t partition = 0;
+  /// Under whose big key the input lives (the weights refer to it).
+  std::uint32_t source = 0;
+};
+struct PartitionedOutputRequirement {
+  OutputRequirement requirement;
+  std::uint32_t partition = 0;  // the key it is decrypted with
+};
+/// A keyswitch from partition `from`'s big key to partition `to`'s small key (noise: `to`'s
+/// lwe_noise).
+struct CrossKeyswitchParameters {
+  std::uint32_t from = 0, to = 0;
+  tfhe::DecompositionParameters ks;
+  bool operator==(const CrossKeyswitchParameters&) const = default;
+};
+struct PartitionedOptimizerResult {
+  /// One per partition (message_bits = its widest PBS precision).
+  std::vector<tfhe::PbsParameters> partitions;
+  /// One per (source, partition) pair with source != partition among the requirements, sorted
+  /// by (from, to).
+  std::vector<CrossKeyswitchParameters> cross;
+  /// Per partition: one KS + PBS with its own keyswitch (estimate_pbs_seconds).
+  std::vector<double> estimated_pbs_seconds;
+  /// Sum over the PBS requirements of count * (KS from the source's big key + PBS), one core.
+  double estimated_total_seconds = 0;
+  double log2_worst_p_error = 0;   // the largest per-PBS failure probability
+  double log2_global_p_error = 0;  // P(any PBS or output fails), union bound
+  std::string summary;             // one line per partition, then one of totals
+};
+/// Parameters for a partitioned circuit: the cheapest sets found (estimated_total_seconds) such
+/// that every PBS and output fails with probability at most p_error (or global_p_error divided
+/// by the total count, as optimize_pbs_parameters). Preconditions (else InvalidArgument):
+/// partition_count >= 1, every partition and source < partition_count, every partition
+/// 0..partition_count-1 runs at least one PBS requirement, weights and precisions as for
+/// optimize_pbs_parameters. Throws CompileError (naming the partition when one alone is
+/// infeasible) if no 128-bit-secure sets meet the requirements. With one partition the set is
+/// optimize_pbs_parameters'. Deterministic; a few searches of optimize_pbs_parameters' kind.
+PartitionedOptimizerResult optimize_partitioned_parameters(
+    std::span<const PartitionedPbsRequirement> pbs,
+    std::span<const PartitionedOutputRequirement> outputs, std::size_t partition_count,
+    const OptimizerOptions& options = {});
+
 /// Parameters of a circuit without bootstraps: one LWE key (dimension n, noise at the security
 /// curve) large enough that every output decrypts correctly. Leveled circuits need no
 /// evaluation key.
@@ -103,6 +158,10 @@ LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement>
 /// (n CMuxes: forward and inverse FFTs and one pass over a GGSW; the keyswitching key's rows),
 /// plus, for the Drift modulus switch kinds, tfhe::estimate_noise_reduction_seconds(p).
 double estimate_pbs_seconds(const tfhe::PbsParameters& p);
+
+/// Cost model of one KS + PBS of `p` whose keyswitch reads a big key of dimension `ks_input`
+/// (a cross keyswitch, instead of p's own k*N): the keyswitch term is ks_input l_ks (n+1).
+double estimate_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_input);
 
 /// The cost model's constants (seconds per unit of each term above), fitted to measurements by
 /// bench/cost_model_fit (which prints a refit for the machine it runs on).

@@ -100,8 +100,11 @@ std::vector<EncryptedTensor> run_chunked(const ServerProgram& program, const Arg
   const std::optional<std::size_t> batch = common_batch(args, ciphertext_count);
   if (!batch || *batch == 0) return run(program, whole(), keys);  // run() reports what is wrong
   std::size_t per_row_bytes = 0;
-  const std::size_t ct_bytes =
-      (program.parameters.encryption_dimension().value() + 1) * sizeof(tfhe::Torus);
+  std::size_t widest = 0;  // the largest ciphertext of the circuit's partitions
+  for (std::size_t q = 0; q < program.parameters.partition_count(); ++q)
+    widest = std::max(
+        widest, program.parameters.encryption_dimension(static_cast<std::uint32_t>(q)).value());
+  const std::size_t ct_bytes = (widest + 1) * sizeof(tfhe::Torus);
   for (const auto& t : args.encrypted) per_row_bytes += ciphertext_count(t) / *batch * ct_bytes;
   const std::size_t chunk =
       std::max<std::size_t>(1, kRunChunkBytes / std::max<std::size_t>(1, per_row_bytes));

@@ -93,8 +93,7 @@ std::vector<LweCiphertextList> run_many_lut(const ServerProgram& sp, std::span<c
       std::vector<std::vector<Torus>> outputs;
       for (std::size_t j = 0; j < nodes.size(); ++j)
         outputs.push_back(encoded[j][static_cast<std::size_t>(choice[j])]);
-      luts.push_back(
-          tfhe::make_many_lookup_table(sp.parameters.pbs.polynomial_size, bits, outputs));
+      luts.push_back(tfhe::make_many_lookup_table(key.parameters.polynomial_size, bits, outputs));
     }
     of_element[e] = it->second;
   }
@@ -122,11 +121,36 @@ std::int64_t decode_value(tfhe::Torus phase, unsigned width) {
 }
 
 void EvaluationKeySet::expand() {
-  if (parameters.uses_pbs && !server_key) {
+  if (!parameters.uses_pbs) return;
+  if (!server_key) {
     if (!compressed)
       throw InvalidArgument("evaluation keys: nothing to expand (no compressed server key)");
     server_key = tfhe::decompress_server_key(*compressed);
   }
+  if (extra_server_keys.size() != parameters.extra_partitions.size()) {
+    if (extra_compressed.size() != parameters.extra_partitions.size())
+      throw InvalidArgument(
+          "evaluation keys: the server keys of the circuit's partitions are missing; generate "
+          "them with generate_evaluation_keys()");
+    extra_server_keys.clear();
+    for (const tfhe::CompressedServerKey& c : extra_compressed)
+      extra_server_keys.push_back(tfhe::decompress_server_key(c));
+  }
+  if (cross_keys.size() != parameters.cross_keyswitches.size()) {
+    if (cross_compressed.size() != parameters.cross_keyswitches.size())
+      throw InvalidArgument(
+          "evaluation keys: the keyswitching keys between the circuit's partitions are missing; "
+          "generate them with generate_evaluation_keys()");
+    cross_keys.clear();
+    for (const tfhe::SeededLweKeyswitchKey& c : cross_compressed)
+      cross_keys.push_back(tfhe::decompress_keyswitch_key(c));
+  }
+}
+
+bool EvaluationKeySet::is_expanded() const {
+  return !parameters.uses_pbs ||
+         (server_key && extra_server_keys.size() == parameters.extra_partitions.size() &&
+          cross_keys.size() == parameters.cross_keyswitches.size());
 }
 
 void require_encodable(const ClientSpecification::Argument& input, const Tensor& values) {
@@ -151,6 +175,10 @@ ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfh
   keys.parameters = parameters;
   if (parameters.uses_pbs) {
     keys.pbs_key = tfhe::generate_client_key(parameters.pbs, seed);
+    // Partitions 1.. (multi-parameter circuits) from seeds derived per partition.
+    for (std::size_t p = 1; p < parameters.partition_count(); ++p)
+      keys.extra_pbs_keys.push_back(
+          tfhe::generate_client_key(parameters.partition(p), tfhe::derive_seed(seed, 1000 + p)));
   } else {
     tfhe::Csprng rng(tfhe::derive_seed(seed, 7));
     keys.leveled_key = tfhe::generate_lwe_secret_key(parameters.leveled_dimension, rng);
@@ -161,8 +189,23 @@ ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfh
 EvaluationKeySet generate_evaluation_keys(const ClientKeySet& client, const tfhe::Seed& seed) {
   EvaluationKeySet keys;
   keys.parameters = client.parameters;
-  if (client.parameters.uses_pbs)
-    keys.compressed = tfhe::generate_compressed_server_key(client.pbs_key, seed);
+  const CircuitParameters& cp = client.parameters;
+  if (!cp.uses_pbs) return keys;
+  keys.compressed = tfhe::generate_compressed_server_key(client.pbs_key, seed);
+  if (client.extra_pbs_keys.size() != cp.extra_partitions.size())
+    throw InvalidArgument(
+        "generate_evaluation_keys: the client keys lack the keys of the circuit's partitions; "
+        "generate them with generate_client_keys()");
+  for (std::size_t p = 1; p < cp.partition_count(); ++p)
+    keys.extra_compressed.push_back(tfhe::generate_compressed_server_key(
+        client.partition_key(p), tfhe::derive_seed(seed, 1000 + p)));
+  for (std::size_t i = 0; i < cp.cross_keyswitches.size(); ++i) {
+    const CrossKeyswitchParameters& c = cp.cross_keyswitches[i];
+    const tfhe::ClientKey& to = client.partition_key(c.to);
+    keys.cross_compressed.push_back(tfhe::generate_seeded_keyswitch_key(
+        client.encryption_key(c.from), to.small_key, c.ks, to.parameters.lwe_noise,
+        tfhe::derive_seed(seed, 2000 + 2 * i), tfhe::derive_seed(seed, 2001 + 2 * i)));
+  }
   return keys;
 }
 
@@ -171,8 +214,6 @@ RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification&
   require_parameters(keys.parameters, spec.parameters, "encrypt_inputs");
   const std::size_t batch = batch_size_of(batched_inputs, spec);
   RunArguments args;
-  const tfhe::LweSecretKey& key = keys.encryption_key();
-  const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise();
   const tfhe::Seed mask_seed = tfhe::random_seed(), noise_seed = tfhe::random_seed();
   std::uint64_t stream = 0;
   for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
@@ -185,6 +226,8 @@ RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification&
     }
     const Encoding e = in.encoding;
     require_encodable(in, t);
+    const tfhe::LweSecretKey& key = keys.encryption_key(e.partition);
+    const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise(e.partition);
     EncryptedTensor et;
     et.shape = t.shape();
     et.ciphertexts = LweCiphertextList(key.dimension(), t.size());
@@ -207,9 +250,11 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
                                  const EvaluationKeySet& keys) {
   require_parameters(keys.parameters, sp.parameters, "run");
   const Program& p = sp.program;
-  const tfhe::LweDimension dim = sp.parameters.encryption_dimension();
-  const std::size_t stride = dim.value() + 1;
-  if (sp.parameters.uses_pbs && !keys.server_key)
+  // The dimension of a node's ciphertexts: its partition's big key (multi-parameter circuits).
+  const auto dim_of = [&](std::size_t node) {
+    return sp.parameters.encryption_dimension(sp.encodings[node].partition);
+  };
+  if (!keys.is_expanded())
     throw InvalidArgument("run: the evaluation keys are not expanded; call expand() on them first");
 
   // Batch size and argument checks.
@@ -241,7 +286,8 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
       if (n.encrypted) {
         const EncryptedTensor& t = arguments.encrypted[e++];
         set_batch(t.shape, n);
-        tfhe::require_same_dimension(t.ciphertexts.dimension(), dim, "run: encrypted input");
+        tfhe::require_same_dimension(t.ciphertexts.dimension(),
+                                     dim_of(static_cast<std::size_t>(id)), "run: encrypted input");
         if (t.ciphertexts.size() != static_cast<std::size_t>(element_count(t.shape)))
           throw InvalidArgument(
               "run: encrypted input holds a wrong number of ciphertexts for its shape");
@@ -332,6 +378,8 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
         break;
       case InstructionKind::Linear: {
         const unsigned width = sp.encodings[i].width;
+        const tfhe::LweDimension dim = dim_of(i);
+        const std::size_t stride = dim.value() + 1;
         LweCiphertextList out(dim, batch * elements);
         auto apply = [&](const LinearMap& map, std::size_t b, std::size_t r) {
           Torus* acc = out[b * elements + r].data().data();
@@ -366,8 +414,19 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
       }
       case InstructionKind::Bootstrap: {
         const BootstrapInstruction& bi = ins.bootstrap;
-        const auto& server = *keys.server_key;
-        const tfhe::PolynomialSize big_n = sp.parameters.pbs.polynomial_size;
+        // Partition q's bootstrap; an input of another partition s is keyswitched with the
+        // cross keyswitching key s -> q (multi-parameter circuits).
+        const std::uint32_t q = sp.encodings[i].partition;
+        const std::uint32_t from = sp.encodings[static_cast<std::size_t>(bi.source)].partition;
+        const tfhe::ServerKey& server = keys.partition_server_key(q);
+        const tfhe::LweKeyswitchKey* cross = nullptr;
+        if (from != q) {
+          const std::ptrdiff_t c = sp.parameters.cross_keyswitch_index(from, q);
+          TORUSML_CHECK(c >= 0 && fused_members[i].empty(),
+                        "run: no cross keyswitch " << from << " -> " << q);
+          cross = &keys.cross_keys[static_cast<std::size_t>(c)];
+        }
+        const tfhe::PolynomialSize big_n = server.parameters.polynomial_size;
         const unsigned out_width = sp.encodings[i].width;
         std::vector<tfhe::LookupTable> luts;
         for (const auto& values : bi.tables) {
@@ -393,7 +452,7 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
                                 ? 0
                                 : static_cast<std::size_t>(bi.element_table[k % elements])];
         LweCiphertextList out;
-        tfhe::keyswitch_bootstrap_batch(server, input, tables, out);
+        tfhe::keyswitch_bootstrap_batch(server, input, tables, out, cross);
         enc[i] = std::move(out);
         break;
       }
@@ -403,8 +462,11 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
         // Exact rounding by digits (exact_rounding.h): acc = x + initial, then per step
         // acc += PBS(2^shift acc + offset) + constant, every element of the batch at once.
         const ExactRoundInstruction& er = ins.rounding;
-        const auto& server = *keys.server_key;
-        const tfhe::PolynomialSize big_n = sp.parameters.pbs.polynomial_size;
+        // In the source's partition: the bootstrap outputs are added to the source's ciphertexts.
+        const tfhe::ServerKey& server = keys.partition_server_key(sp.encodings[i].partition);
+        const tfhe::PolynomialSize big_n = server.parameters.polynomial_size;
+        const tfhe::LweDimension dim = dim_of(i);
+        const std::size_t stride = dim.value() + 1;
         const unsigned width = er.input_width;
         const std::size_t total = batch * elements;
         LweCiphertextList acc =
@@ -466,7 +528,7 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
         t.ciphertexts = ct_of(id);
     } else {  // a clear output travels as trivial encryptions at width 62
       const std::size_t elements = static_cast<std::size_t>(element_count(n.shape));
-      t.ciphertexts = LweCiphertextList(dim, batch * elements);
+      t.ciphertexts = LweCiphertextList(sp.parameters.encryption_dimension(), batch * elements);
       for (std::size_t b = 0; b < batch; ++b)
         for (std::size_t k = 0; k < elements; ++k)
           t.ciphertexts[b * elements + k].body() =
@@ -486,10 +548,11 @@ std::vector<Tensor> decrypt_outputs(const ClientKeySet& keys, const ClientSpecif
        << outputs.size();
     throw InvalidArgument(os.str());
   }
-  const tfhe::LweSecretKey& key = keys.encryption_key();
   std::vector<Tensor> result;
   for (std::size_t o = 0; o < outputs.size(); ++o) {
     const EncryptedTensor& t = outputs[o];
+    const tfhe::LweSecretKey& key =
+        keys.encryption_key(spec.outputs[o].encrypted ? spec.outputs[o].encoding.partition : 0);
     tfhe::require_same_dimension(t.ciphertexts.dimension(), key.dimension(), "decrypt_outputs");
     if (t.ciphertexts.size() != static_cast<std::size_t>(element_count(t.shape)))
       throw InvalidArgument(

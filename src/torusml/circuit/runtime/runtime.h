@@ -24,19 +24,38 @@ namespace torusml::circuit {
 
 struct ClientKeySet {
   CircuitParameters parameters;
-  tfhe::ClientKey pbs_key;         // uses_pbs
+  tfhe::ClientKey pbs_key;         // uses_pbs: partition 0
   tfhe::LweSecretKey leveled_key;  // !uses_pbs
-  const tfhe::LweSecretKey& encryption_key() const {
-    return parameters.uses_pbs ? pbs_key.big_key.as_lwe_key() : leveled_key;
+  /// Multi-parameter circuits: the client keys of partitions 1.. (parameters.extra_partitions).
+  std::vector<tfhe::ClientKey> extra_pbs_keys;
+  /// The TFHE client key of partition p (< parameters.partition_count(); PBS circuits).
+  const tfhe::ClientKey& partition_key(std::size_t p) const {
+    return p == 0 ? pbs_key : extra_pbs_keys.at(p - 1);
+  }
+  /// The key that encrypts values of partition p (its big key; the LWE key of leveled circuits).
+  const tfhe::LweSecretKey& encryption_key(std::size_t p = 0) const {
+    return parameters.uses_pbs ? partition_key(p).big_key.as_lwe_key() : leveled_key;
   }
 };
 
 struct EvaluationKeySet {
   CircuitParameters parameters;
-  std::optional<tfhe::CompressedServerKey> compressed;  // for transport (uses_pbs)
+  std::optional<tfhe::CompressedServerKey> compressed;  // for transport (uses_pbs): partition 0
   std::optional<tfhe::ServerKey> server_key;            // expanded, for computing (uses_pbs)
-  /// Expands `compressed` into `server_key` if not done yet.
+  /// Multi-parameter circuits: the server keys of partitions 1.. (seeded, and once expanded), and
+  /// the cross keyswitching keys, one per parameters.cross_keyswitches entry, in its order.
+  std::vector<tfhe::CompressedServerKey> extra_compressed;
+  std::vector<tfhe::ServerKey> extra_server_keys;
+  std::vector<tfhe::SeededLweKeyswitchKey> cross_compressed;
+  std::vector<tfhe::LweKeyswitchKey> cross_keys;
+  /// Expands every compressed key (server keys and cross keyswitching keys) if not done yet.
   void expand();
+  /// Whether every key run() needs is expanded.
+  bool is_expanded() const;
+  /// The expanded server key of partition p (precondition: is_expanded()).
+  const tfhe::ServerKey& partition_server_key(std::size_t p) const {
+    return p == 0 ? *server_key : extra_server_keys.at(p - 1);
+  }
 };
 
 struct KeySet {

@@ -17,8 +17,6 @@ SeededRunArguments encrypt_inputs_seeded(const ClientKeySet& keys, const ClientS
         "recompiled)");
   (void)batch_size_of(batched_inputs, spec);  // count and batch checks
   SeededRunArguments args;
-  const tfhe::LweSecretKey& key = keys.encryption_key();
-  const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise();
   tfhe::Csprng noise_rng(tfhe::random_seed());
   for (std::size_t i = 0; i < spec.inputs.size(); ++i) {
     const auto& in = spec.inputs[i];
@@ -32,6 +30,8 @@ SeededRunArguments encrypt_inputs_seeded(const ClientKeySet& keys, const ClientS
     std::vector<tfhe::Torus> plaintexts(t.size());
     for (std::size_t k = 0; k < t.size(); ++k)
       plaintexts[k] = encode_value(t[k], in.encoding.width);
+    const tfhe::LweSecretKey& key = keys.encryption_key(in.encoding.partition);
+    const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise(in.encoding.partition);
     SeededEncryptedTensor et;
     et.shape = t.shape();
     // A fresh mask seed per tensor: two lists must never share one.

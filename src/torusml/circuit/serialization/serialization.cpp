@@ -7,6 +7,7 @@
 #include "torusml/circuit/serialization/serialization_detail.h"
 #include "torusml/common/byte_io.h"
 #include "torusml/tfhe/serialization.h"
+#include "torusml/tfhe/validity.h"
 
 namespace torusml::circuit {
 
@@ -104,8 +105,30 @@ std::vector<std::uint8_t> serialize_client_keys(const ClientKeySet& keys) {
     // Written without parameters (fingerprint 0): the key set's own record carries them.
     sdc::write_blob(w, tfhe::serialize_lwe_secret_key(keys.leveled_key));
   }
+  if (sdc::has_partitions(p)) {
+    w.u64(keys.extra_pbs_keys.size());
+    for (const tfhe::ClientKey& k : keys.extra_pbs_keys)
+      sdc::write_blob(w, tfhe::serialize_client_key(k));
+  }
   return sdc::seal(SerializedKind::CircuitClientKeys, p, w.take());
 }
+
+namespace {
+
+// A list of embedded TFHE records, one per partition 1.. or per cross keyswitch: a count equal
+// to `expected` (stated by the parameters), then the blobs.
+template <class Load>
+void read_key_blobs(ByteReader& r, std::size_t expected, const char* what, Load&& load) {
+  // A blob takes 8 bytes for its length and a record of 56 bytes at least.
+  const std::uint64_t count = tsd::read_count(r, what, 64);
+  if (count != expected) {
+    sdc::fail("the key set holds " + std::to_string(count) + " " + what + " but its parameters " +
+              "need " + std::to_string(expected));
+  }
+  for (std::size_t k = 0; k < expected; ++k) load(k, sdc::read_blob(r, what));
+}
+
+}  // namespace
 
 ClientKeySet deserialize_client_keys(std::span<const std::uint8_t> bytes,
                                      const CircuitParameters* expected) {
@@ -138,6 +161,18 @@ ClientKeySet deserialize_client_keys(std::span<const std::uint8_t> bytes,
                   std::to_string(k.parameters.leveled_dimension.value()));
       }
     }
+    if (sdc::has_partitions(k.parameters)) {
+      read_key_blobs(r, k.parameters.extra_partitions.size(), "partition client keys",
+                     [&](std::size_t i, const std::vector<std::uint8_t>& b) {
+                       try {
+                         k.extra_pbs_keys.push_back(
+                             tfhe::deserialize_client_key(b, &k.parameters.extra_partitions[i]));
+                       } catch (const ParameterMismatch& e) {
+                         sdc::fail("the embedded client key of partition " + std::to_string(i + 1) +
+                                   " does not match the key set's parameters: " + e.what());
+                       }
+                     });
+    }
     return k;
   });
   sdc::require_header_fingerprint(header, keys.parameters);
@@ -156,47 +191,138 @@ std::vector<std::uint8_t> serialize_evaluation_keys(const EvaluationKeySet& keys
                      "form is serialized; keep generate_evaluation_keys()'s key (expand() keeps it)"
                    : "leveled circuits have no evaluation key, but the key set holds one");
   }
+  if (p.uses_pbs && (keys.extra_compressed.size() != p.extra_partitions.size() ||
+                     keys.cross_compressed.size() != p.cross_keyswitches.size())) {
+    throw InvalidArgument(
+        "the evaluation keys hold no compressed keys of the circuit's partitions (server keys "
+        "and cross keyswitching keys): only the compressed form is serialized; keep "
+        "generate_evaluation_keys()'s keys (expand() keeps them)");
+  }
   sdc::write_bool(w, p.uses_pbs);
   if (p.uses_pbs) {
     if (keys.compressed->parameters.fingerprint() != p.pbs.fingerprint())
       throw InvalidArgument("the evaluation key set's server key belongs to other parameters");
     sdc::write_blob(w, tfhe::serialize_compressed_server_key(*keys.compressed));
   }
+  if (sdc::has_partitions(p)) {
+    w.u64(keys.extra_compressed.size());
+    for (const tfhe::CompressedServerKey& k : keys.extra_compressed)
+      sdc::write_blob(w, tfhe::serialize_compressed_server_key(k));
+    // Written without parameters (fingerprint 0): their shapes are the cross keyswitches'.
+    w.u64(keys.cross_compressed.size());
+    for (const tfhe::SeededLweKeyswitchKey& k : keys.cross_compressed)
+      sdc::write_blob(w, tfhe::serialize_seeded_keyswitch_key(k));
+  }
   return sdc::seal(SerializedKind::CircuitEvaluationKeys, p, w.take());
 }
+
+namespace {
+
+std::uint64_t add_bytes(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t out = 0;
+  return __builtin_add_overflow(a, b, &out) ? ~std::uint64_t{0} : out;
+}
+
+// The bytes that expanding the evaluation keys of `p` takes: per partition what
+// tfhe::load_server_key() bounds (the full keyswitching key at 8 bytes a value, the
+// standard-domain bootstrapping key and its Fourier form, the noise reduction windows), plus
+// the full cross keyswitching keys.
+std::uint64_t expanded_key_bytes(const CircuitParameters& p) {
+  std::uint64_t total = 0;
+  for (std::size_t q = 0; q < p.partition_count(); ++q) {
+    const tfhe::PbsParameters& pp = p.partition(q);
+    const tfhe::KeyswitchKeyShape ks = tfhe::keyswitch_key_shape(pp);
+    const tfhe::BootstrapKeyShape bs = tfhe::bootstrap_key_shape(pp);
+    total = add_bytes(total, tsd::checked_mul(tsd::checked_mul(ks.ciphertexts(),
+                                                               ks.output_lwe_dimension.value() + 1,
+                                                               "evaluation keys"),
+                                              8, "evaluation keys"));
+    total = add_bytes(
+        total, tsd::checked_mul(tsd::checked_mul(bs.input_lwe_dimension.value(),
+                                                 bs.ggsw.torus_elements(), "evaluation keys"),
+                                16, "evaluation keys"));
+    if (tfhe::uses_noise_reduction(pp.modulus_switch)) {
+      total = add_bytes(total, tsd::checked_mul(pp.ms_noise_reduction.zeros_count,
+                                                pp.lwe_dimension.value() * 2, "evaluation keys"));
+    }
+  }
+  for (const CrossKeyswitchParameters& c : p.cross_keyswitches) {
+    const tfhe::KeyswitchKeyShape ks{p.encryption_dimension(c.from),
+                                     p.partition(c.to).lwe_dimension, c.ks};
+    total = add_bytes(total, tsd::checked_mul(tsd::checked_mul(ks.ciphertexts(),
+                                                               ks.output_lwe_dimension.value() + 1,
+                                                               "evaluation keys"),
+                                              sizeof(tfhe::KeyswitchTorus), "evaluation keys"));
+  }
+  return total;
+}
+
+}  // namespace
 
 EvaluationKeySet deserialize_evaluation_keys(std::span<const std::uint8_t> bytes,
                                              const CircuitParameters* expected, bool expand) {
   constexpr auto kind = SerializedKind::CircuitEvaluationKeys;
   const auto [header, payload] = sdc::open(bytes, kind, expected, kKeyAdvice);
-  struct Loaded {
-    EvaluationKeySet keys;
-    std::vector<std::uint8_t> blob;
-  };
-  Loaded loaded = sdc::parse_payload(kind, payload, [](ByteReader& r) {
-    Loaded l;
-    l.keys.parameters = sdc::read_parameters(r);
+  EvaluationKeySet keys = sdc::parse_payload(kind, payload, [](ByteReader& r) {
+    EvaluationKeySet k;
+    k.parameters = sdc::read_parameters(r);
+    const CircuitParameters& p = k.parameters;
     const bool has_key = sdc::read_bool(r, "has server key");
-    if (has_key != l.keys.parameters.uses_pbs)
+    if (has_key != p.uses_pbs)
       sdc::fail(has_key ? "a leveled circuit's key set holds a server key"
                         : "a PBS circuit's key set holds no server key");
     if (has_key) {
-      l.blob = sdc::read_blob(r, "compressed server key");
       try {
-        l.keys.compressed = tfhe::deserialize_compressed_server_key(l.blob, &l.keys.parameters.pbs);
+        k.compressed = tfhe::deserialize_compressed_server_key(
+            sdc::read_blob(r, "compressed server key"), &p.pbs);
       } catch (const ParameterMismatch& e) {
         sdc::fail(std::string("the embedded server key does not match the key set's "
                               "parameters: ") +
                   e.what());
       }
     }
-    return l;
+    if (!sdc::has_partitions(p)) return k;
+    read_key_blobs(r, p.extra_partitions.size(), "partition server keys",
+                   [&](std::size_t i, const std::vector<std::uint8_t>& b) {
+                     try {
+                       k.extra_compressed.push_back(
+                           tfhe::deserialize_compressed_server_key(b, &p.extra_partitions[i]));
+                     } catch (const ParameterMismatch& e) {
+                       sdc::fail("the embedded server key of partition " + std::to_string(i + 1) +
+                                 " does not match the key set's parameters: " + e.what());
+                     }
+                   });
+    read_key_blobs(r, p.cross_keyswitches.size(), "cross keyswitching keys",
+                   [&](std::size_t i, const std::vector<std::uint8_t>& b) {
+                     k.cross_compressed.push_back(tfhe::deserialize_seeded_keyswitch_key(b));
+                     // Canonical form: written without parameters (fingerprint 0).
+                     const std::uint64_t inner =
+                         tfhe::read_serialized_header(b).parameters_fingerprint;
+                     if (inner != 0) {
+                       sdc::fail("the embedded cross keyswitching key " + std::to_string(i) +
+                                 " carries parameter fingerprint " + sdc::hex64(inner) +
+                                 " (required: 0, the key set's record holds the parameters)");
+                     }
+                   });
+    return k;
   });
-  sdc::require_header_fingerprint(header, loaded.keys.parameters);
-  if (expand && loaded.keys.parameters.uses_pbs)
-    loaded.keys.server_key = tfhe::load_server_key(loaded.blob, &loaded.keys.parameters.pbs);
-  sdc::check_loaded("evaluation key set", [&] { validate_evaluation_keys(loaded.keys); });
-  return std::move(loaded.keys);
+  sdc::require_header_fingerprint(header, keys.parameters);
+  sdc::check_loaded("evaluation key set", [&] { validate_evaluation_keys(keys); });
+  if (expand && keys.parameters.uses_pbs) {
+    // Bounded before allocating: all the expanded keys together stay within the bound that
+    // tfhe::load_server_key() sets for one server key.
+    const std::uint64_t total = expanded_key_bytes(keys.parameters);
+    if (total > tfhe::kMaxExpandedServerKeyBytes) {
+      sdc::fail("the evaluation keys for " + sdc::describe_parameters(keys.parameters) +
+                " would expand to " + std::to_string(total >> 20) + " MiB, above the " +
+                std::to_string(tfhe::kMaxExpandedServerKeyBytes >> 30) +
+                " GiB sanity limit for all keys together: check that these are the parameters "
+                "you expect");
+    }
+    keys.expand();
+    sdc::check_loaded("evaluation key set", [&] { validate_evaluation_keys(keys); });
+  }
+  return keys;
 }
 
 // ---- Ciphertexts ---------------------------------------------------------------------------
@@ -298,13 +424,13 @@ std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArgument
                                                          const CircuitParameters& parameters) {
   sdc::validate_parameters(parameters);
   check_writable_clear(arguments.clear);
-  const std::uint64_t dimension = parameters.encryption_dimension().value();
   for (const SeededEncryptedTensor& t : arguments.encrypted) {
-    if (t.ciphertexts.dimension.value() != dimension)
+    if (!parameters.is_encryption_dimension(t.ciphertexts.dimension))
       throw ParameterMismatch("cannot serialize: a seeded encrypted tensor has dimension " +
                               std::to_string(t.ciphertexts.dimension.value()) + " but " +
                               sdc::describe_parameters(parameters) + " encrypts with dimension " +
-                              std::to_string(dimension) + "; " + kCiphertextAdvice);
+                              sdc::describe_encryption_dimensions(parameters) + "; " +
+                              kCiphertextAdvice);
     if (t.shape.size() > sdc::kMaxRank || element_count(t.shape) > kMaxSerializedElements ||
         static_cast<std::uint64_t>(element_count(t.shape)) != t.ciphertexts.size())
       throw InvalidArgument("cannot serialize: a seeded encrypted tensor of shape " +
@@ -316,7 +442,7 @@ std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArgument
   w.u64(arguments.encrypted.size());
   for (const SeededEncryptedTensor& t : arguments.encrypted) {
     sdc::write_shape(w, t.shape);
-    w.u64(dimension);
+    w.u64(t.ciphertexts.dimension.value());
     tsd::write_seed(w, t.ciphertexts.mask_seed);
     w.u64(t.ciphertexts.size());
     tsd::write_torus_values(w, t.ciphertexts.bodies);
@@ -333,15 +459,11 @@ SeededRunArguments parse_seeded_run_arguments(std::span<const std::uint8_t> payl
     SeededRunArguments args;
     // rank, dimension, seed and count: 56 bytes at least per tensor
     const std::uint64_t count = tsd::read_count(r, "seeded encrypted tensor count", 56);
-    const std::uint64_t dimension = expected.encryption_dimension().value();
     for (std::uint64_t k = 0; k < count; ++k) {
       SeededEncryptedTensor t;
       t.shape = sdc::read_shape(r, "seeded encrypted tensor shape");
-      const std::uint64_t n = r.u64("ciphertext dimension");
-      if (n != dimension)
-        sdc::fail("a seeded encrypted tensor's ciphertext dimension is " + std::to_string(n) +
-                  " but " + sdc::describe_parameters(expected) + " encrypts with dimension " +
-                  std::to_string(dimension) + " (corrupted, or written by a faulty tool)");
+      const std::uint64_t n =
+          sdc::read_encryption_dimension(r, expected, "a seeded encrypted tensor");
       t.ciphertexts.dimension = tfhe::LweDimension(n);
       t.ciphertexts.mask_seed = tsd::read_seed(r, "mask seed");
       const std::uint64_t bodies = tsd::read_count(r, "body count", 8);

@@ -28,9 +28,21 @@
 //
 // Payload encodings (little-endian; see serialization_detail.h for the whole layout):
 //   bool u8 (0 or 1) | string u32 length + UTF-8 bytes (<= 4096) | list u64 count + items |
-//   shape u64 rank (<= 64) + i64 extents | Tensor shape + i64 values | Encoding u8 width, bool |
-//   CircuitParameters bool uses_pbs, then a PbsParameters blob, or u64 leveled dimension and the
-//   noise (u8 kind, i32 bound_log2, f64 std_dev).
+//   shape u64 rank (<= 64) + i64 extents | Tensor shape + i64 values | Encoding u8 width, bool
+//   (and u32 partition in the objects of multi-parameter circuits) |
+//   CircuitParameters u8 tag: 1 a PbsParameters blob; 0 u64 leveled dimension and the noise
+//   (u8 kind, i32 bound_log2, f64 std_dev); 2 (multi-parameter circuits) the PbsParameters blob of
+//   partition 0, list<blob> of partitions 1.. (at least one) and the cross keyswitches (list of
+//   u32 from, u32 to, u64 base_log, u64 level_count).
+//
+// Multi-parameter circuits (CircuitParameters::extra_partitions, issue 12) were added to format
+// version 2 without changing a byte of the single-parameter objects (tag 0 or 1: they load and
+// save as before, and their known-answer digests are unchanged): their objects are recognised by
+// the parameters' tag 2, which older builds refuse ("not a bool"). In them every Encoding carries
+// its partition, client key sets hold one TFHE client key per partition, evaluation key sets one
+// compressed server key per partition and one seeded keyswitching key per cross keyswitch
+// (written without parameters, checked against the cross keyswitch's shape), and ciphertexts
+// have the big key dimension of their value's partition (a loader accepts any partition's).
 //
 // Untrusted bytes. Every deserialize_* function checks the framing (magic, version, kind, size,
 // checksum), bounds every count and dimension by fixed limits and by the remaining bytes before
@@ -116,30 +128,34 @@ ClientSpecification load_client_specification(const std::string& path,
 
 // ---- Keys ------------------------------------------------------------------------------------
 
-/// The parameters and the secret key they use: the TFHE client key (PBS circuits) or the LWE key
-/// (leveled circuits); the other key field is not stored. SECRET: never send it to a server.
-/// Throws InvalidArgument if the key does not belong to the parameters or is malformed.
+/// The parameters and the secret key they use: the TFHE client key (PBS circuits; one per
+/// partition for multi-parameter circuits) or the LWE key (leveled circuits); the other key field
+/// is not stored. SECRET: never send it to a server. Throws InvalidArgument if the keys do not
+/// belong to the parameters (validate_client_keys()) or are malformed.
 std::vector<std::uint8_t> serialize_client_keys(const ClientKeySet& keys);
 /// With `expected`: ParameterMismatch for the keys of another circuit. SerializationError on
 /// invalid bytes.
 ClientKeySet deserialize_client_keys(std::span<const std::uint8_t> bytes,
                                      const CircuitParameters* expected = nullptr);
 
-/// The parameters and, for PBS circuits, the compressed (seeded) server key only; leveled
-/// circuits have no evaluation key. Throws InvalidArgument for a PBS key set without its
-/// compressed key (keep generate_evaluation_keys()'s result: expanded keys are not serialized) or
-/// one of other parameters.
+/// The parameters and, for PBS circuits, the compressed (seeded) server key only (multi-parameter
+/// circuits: one per partition, and the seeded cross keyswitching keys); leveled circuits have no
+/// evaluation key. Throws InvalidArgument for a PBS key set without its compressed keys (keep
+/// generate_evaluation_keys()'s result: expanded keys are not serialized) or one of other
+/// parameters.
 std::vector<std::uint8_t> serialize_evaluation_keys(const EvaluationKeySet& keys);
-/// With `expected`: ParameterMismatch for the keys of another circuit. With `expand`, the server
-/// key is also expanded for run() (tfhe::load_server_key(), bounded by
-/// tfhe::kMaxExpandedServerKeyBytes). SerializationError on invalid bytes.
+/// With `expected`: ParameterMismatch for the keys of another circuit. With `expand`, every key is
+/// also expanded for run() (EvaluationKeySet::expand()), after checking that all the expanded keys
+/// together stay within tfhe::kMaxExpandedServerKeyBytes (the bound tfhe::load_server_key() sets
+/// for one server key). SerializationError on invalid bytes.
 EvaluationKeySet deserialize_evaluation_keys(std::span<const std::uint8_t> bytes,
                                              const CircuitParameters* expected = nullptr,
                                              bool expand = false);
 
 // ---- Ciphertexts ---------------------------------------------------------------------------
 // An encrypted tensor is written with the parameters of its circuit: its ciphertexts must have
-// their encryption dimension (else ParameterMismatch) and one ciphertext per element of its shape
+// one of their encryption dimensions (CircuitParameters::is_encryption_dimension(): the big key
+// dimension of some partition; else ParameterMismatch) and one ciphertext per element of its shape
 // (else InvalidArgument). Payload: shape, u64 dimension, u64 count, count * (dimension + 1) torus
 // values (the LweCiphertextList layout; not a nested TFHE record, since leveled circuits have no
 // PbsParameters). It is read against the expected parameters: ParameterMismatch if it belongs to
@@ -162,8 +178,9 @@ std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
 /// Seeded run arguments (kind SeededRunArguments): u64 count, then per encrypted tensor its
 /// shape, u64 dimension, the 32-byte mask seed, u64 count and one u64 body per ciphertext; then
 /// the clear tensors as in RunArguments. About 8 bytes per input ciphertext instead of
-/// (n + 1) * 8. Throws ParameterMismatch for ciphertexts of another dimension than the
-/// parameters' and InvalidArgument for a body count other than the shape's element count.
+/// (n + 1) * 8. Throws ParameterMismatch for ciphertexts of a dimension that is none of the
+/// parameters' encryption dimensions and InvalidArgument for a body count other than the shape's
+/// element count.
 std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArguments& arguments,
                                                          const CircuitParameters& parameters);
 /// Reads either kind, RunArguments or SeededRunArguments (the masks of the seeded one are

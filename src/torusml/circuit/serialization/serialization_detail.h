@@ -2,10 +2,16 @@
 // tests: the payload encodings, framing with CircuitParameters fingerprints, and the unvalidated
 // payload writers (tests use them to craft payloads). Not part of the public API.
 //
-// Payload layouts (format version 2; integers little-endian; "list<T>" = u64 count + items):
+// Payload layouts (format version 2; integers little-endian; "list<T>" = u64 count + items). The
+// multi-parameter layouts (CircuitParameters tag 2 and what follows from it) were added to version
+// 2 without changing the single-parameter ones:
 //
-//   CircuitParameters  bool uses_pbs; uses_pbs: blob (a tfhe PbsParameters record);
-//                      else u64 leveled_dimension, u8 noise kind, i32 bound_log2, f64 std_dev
+//   CircuitParameters  u8 tag: 0 (leveled) u64 leveled_dimension, u8 noise kind, i32 bound_log2,
+//                      f64 std_dev | 1 (PBS) blob (a tfhe PbsParameters record) |
+//                      2 (multi-parameter PBS, kMultiParameterTag) blob of partition 0,
+//                      list<blob> of partitions 1.. (1 to kMaxPartitions - 1),
+//                      list of cross keyswitches: u32 from, u32 to, u64 base_log,
+//                      u64 level_count (sorted by (from, to); CircuitParameters::validate())
 //   ServerProgram      CircuitParameters, u64 node count, nodes, list<i32> inputs,
 //                      list<i32> outputs, one instruction per node, one encoding per node
 //     node             u8 op (OpKind), list<i32> operands, attributes, shape, bool encrypted,
@@ -35,13 +41,18 @@
 //                      FusedLookup (kind 7, likewise added): the Bootstrap layout, then
 //                        i32 fused_into (the earlier Bootstrap node whose many-LUT bootstrap
 //                        computes it)
-//     encoding         u8 width, bool is_signed
+//     encoding         u8 width, bool is_signed; multi-parameter circuits (tag 2): u32 partition
 //   ClientSpecification  CircuitParameters, u64 count + inputs, u64 count + outputs,
 //                        list<f64> output_noise_std_lsb; argument: string name, shape,
 //                        bool encrypted, encoding
-//   CircuitClientKeys  CircuitParameters, blob: tfhe ClientKey (PBS) or LweSecretKey (leveled)
-//   CircuitEvaluationKeys  CircuitParameters, bool has_key, blob: tfhe CompressedServerKey (PBS)
-//   EncryptedTensor    shape, u64 dimension, u64 count, count * (dimension + 1) u64 torus values
+//   CircuitClientKeys  CircuitParameters, blob: tfhe ClientKey (PBS) or LweSecretKey (leveled);
+//                      tag 2: then list<blob> of the ClientKeys of partitions 1..
+//   CircuitEvaluationKeys  CircuitParameters, bool has_key, blob: tfhe CompressedServerKey (PBS);
+//                      tag 2: then list<blob> of the CompressedServerKeys of partitions 1.., and
+//                      list<blob> of the SeededLweKeyswitchKeys of the cross keyswitches (in
+//                      their order, written without parameters: fingerprint 0)
+//   EncryptedTensor    shape, u64 dimension (of some partition's big key), u64 count,
+//                      count * (dimension + 1) u64 torus values
 //   EncryptedTensorList  u64 count, encrypted tensors
 //   RunArguments       u64 count, encrypted tensors, u64 count, Tensors
 //   SeededRunArguments u64 count, seeded tensors, u64 count, Tensors; seeded tensor: shape,
@@ -96,9 +107,11 @@ void write_shape(ByteWriter& w, const Shape& shape);
 Shape read_shape(ByteReader& r, const char* field);
 void write_tensor(ByteWriter& w, const Tensor& t);
 Tensor read_tensor(ByteReader& r, const char* field);
-void write_encoding(ByteWriter& w, const Encoding& e);
-/// Width <= 62.
-Encoding read_encoding(ByteReader& r, const char* field);
+/// With `with_partition` (objects of multi-parameter circuits, has_partitions()), the partition
+/// too.
+void write_encoding(ByteWriter& w, const Encoding& e, bool with_partition);
+/// Width <= 62 (the partition is checked against the parameters by the validity checks).
+Encoding read_encoding(ByteReader& r, const char* field, bool with_partition);
 void write_blob(ByteWriter& w, std::span<const std::uint8_t> bytes);
 std::vector<std::uint8_t> read_blob(ByteReader& r, const char* field);
 
@@ -113,6 +126,11 @@ void validate_parameters(const CircuitParameters& p);
 /// "PBS parameters tfhe_4bit (fingerprint 0x...)" or "leveled parameters n=..., ...".
 std::string describe_parameters(const CircuitParameters& p);
 std::string hex64(std::uint64_t v);
+/// The CircuitParameters tag of multi-parameter circuits (0: leveled, 1: one PBS parameter set).
+inline constexpr std::uint8_t kMultiParameterTag = 2;
+/// Whether the parameters have partition fields (a multi-parameter circuit): its objects use the
+/// multi-parameter layouts (tag 2, encodings with their partition, the partitions' keys).
+bool has_partitions(const CircuitParameters& p);
 void write_parameters(ByteWriter& w, const CircuitParameters& p);
 /// Validated (SerializationError).
 CircuitParameters read_parameters(ByteReader& r);
@@ -170,7 +188,14 @@ ServerProgram read_server_program(ByteReader& r);
 /// Throws ParameterMismatch (wrong dimension) or InvalidArgument (count != elements of the shape,
 /// malformed list) for a tensor that cannot be written with `p`.
 void check_writable_tensor(const EncryptedTensor& t, const CircuitParameters& p);
-/// A tensor whose ciphertexts have p's encryption dimension (SerializationError otherwise).
+/// "2048" or, for partitions of several big key dimensions, "1536 or 2048".
+std::string describe_encryption_dimensions(const CircuitParameters& p);
+/// A u64 ciphertext dimension that is one of p's encryption dimensions (a big key's of some
+/// partition): SerializationError naming `what` otherwise.
+std::uint64_t read_encryption_dimension(ByteReader& r, const CircuitParameters& p,
+                                        const char* what);
+/// A tensor whose ciphertexts have one of p's encryption dimensions (SerializationError
+/// otherwise).
 EncryptedTensor read_encrypted_tensor(ByteReader& r, const CircuitParameters& p);
 
 }  // namespace torusml::circuit::serialization_detail

@@ -1,6 +1,7 @@
 // Shared payload encodings of the circuit serialization units: primitives, CircuitParameters,
 // framing with circuit fingerprints, encrypted tensors and client specifications (layouts in
 // serialization_detail.h).
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -110,16 +111,18 @@ Tensor read_tensor(ByteReader& r, const char* field) {
   return Tensor(std::move(shape), std::move(values));
 }
 
-void write_encoding(ByteWriter& w, const Encoding& e) {
+void write_encoding(ByteWriter& w, const Encoding& e, bool with_partition) {
   w.u8(static_cast<std::uint8_t>(e.width));
   write_bool(w, e.is_signed);
+  if (with_partition) w.u32(e.partition);
 }
 
-Encoding read_encoding(ByteReader& r, const char* field) {
+Encoding read_encoding(ByteReader& r, const char* field, bool with_partition) {
   Encoding e;
   e.width = r.u8(field);
   if (e.width > 62) fail(std::string("'") + field + "' width " + std::to_string(e.width) + " > 62");
   e.is_signed = read_bool(r, field);
+  if (with_partition) e.partition = r.u32(field);
   return e;
 }
 
@@ -155,6 +158,11 @@ std::string describe_parameters(const CircuitParameters& p) {
   std::ostringstream os;
   if (p.uses_pbs) {
     os << "PBS parameters " << (p.pbs.name.empty() ? "(unnamed)" : p.pbs.name);
+    if (has_partitions(p)) {
+      os << " + partitions";
+      for (const tfhe::PbsParameters& q : p.extra_partitions)
+        os << " " << (q.name.empty() ? "(unnamed)" : q.name);
+    }
   } else {
     os << "leveled parameters n=" << p.leveled_dimension.value();
   }
@@ -162,10 +170,53 @@ std::string describe_parameters(const CircuitParameters& p) {
   return os.str();
 }
 
+bool has_partitions(const CircuitParameters& p) {
+  return !p.extra_partitions.empty() || !p.cross_keyswitches.empty();
+}
+
+namespace {
+
+// The partition fields of a multi-parameter circuit (tag 2): at least one extra partition, so
+// that single-parameter circuits have one encoding only (tag 1).
+void read_partitions(ByteReader& r, CircuitParameters& p) {
+  // A PbsParameters record takes more than 64 bytes, a cross keyswitch 24.
+  const std::uint64_t extra = tsd::read_count(r, "partition count", 64);
+  if (extra < 1 || extra + 1 > kMaxPartitions) {
+    fail("a multi-parameter circuit has " + std::to_string(extra + 1) +
+         " partitions (allowed: 2 to " + std::to_string(kMaxPartitions) + ")");
+  }
+  for (std::uint64_t k = 0; k < extra; ++k)
+    p.extra_partitions.push_back(tfhe::deserialize_parameters(read_blob(r, "partition")));
+  const std::uint64_t cross = tsd::read_count(r, "cross keyswitch count", 24);
+  if (cross > kMaxPartitions * (kMaxPartitions - 1))
+    fail("a multi-parameter circuit lists " + std::to_string(cross) + " cross keyswitches");
+  for (std::uint64_t k = 0; k < cross; ++k) {
+    CrossKeyswitchParameters c;
+    c.from = r.u32("cross keyswitch source");
+    c.to = r.u32("cross keyswitch destination");
+    c.ks = tsd::read_decomposition(r, "cross keyswitch decomposition");
+    p.cross_keyswitches.push_back(c);
+  }
+}
+
+}  // namespace
+
 void write_parameters(ByteWriter& w, const CircuitParameters& p) {
-  write_bool(w, p.uses_pbs);
+  const bool multi = p.uses_pbs && has_partitions(p);
+  w.u8(multi ? kMultiParameterTag : p.uses_pbs ? 1 : 0);
   if (p.uses_pbs) {
     write_blob(w, tfhe::serialize_parameters(p.pbs));
+    if (multi) {
+      w.u64(p.extra_partitions.size());
+      for (const tfhe::PbsParameters& q : p.extra_partitions)
+        write_blob(w, tfhe::serialize_parameters(q));
+      w.u64(p.cross_keyswitches.size());
+      for (const CrossKeyswitchParameters& c : p.cross_keyswitches) {
+        w.u32(c.from);
+        w.u32(c.to);
+        tsd::write_decomposition(w, c.ks);
+      }
+    }
     return;
   }
   w.u64(p.leveled_dimension.value());
@@ -176,9 +227,15 @@ void write_parameters(ByteWriter& w, const CircuitParameters& p) {
 
 CircuitParameters read_parameters(ByteReader& r) {
   CircuitParameters p;
-  p.uses_pbs = read_bool(r, "uses_pbs");
+  const std::uint8_t tag = r.u8("uses_pbs");
+  if (tag > kMultiParameterTag) {
+    fail("'uses_pbs' is " + std::to_string(tag) +
+         ", not 0 (leveled), 1 (PBS) or 2 (multi-parameter PBS)");
+  }
+  p.uses_pbs = tag != 0;
   if (p.uses_pbs) {
     p.pbs = tfhe::deserialize_parameters(read_blob(r, "PBS parameters"));
+    if (tag == kMultiParameterTag) read_partitions(r, p);
   } else {
     p.leveled_dimension = tfhe::LweDimension(r.u64("leveled dimension"));
     p.leveled_noise.kind = static_cast<tfhe::NoiseDistribution::Kind>(r.u8("leveled noise kind"));
@@ -227,6 +284,30 @@ void require_header_fingerprint(const tfhe::SerializedHeader& header, const Circ
 
 // ---- Encrypted tensors ----
 
+std::string describe_encryption_dimensions(const CircuitParameters& p) {
+  std::vector<std::uint64_t> dimensions;
+  for (std::size_t q = 0; q < p.partition_count(); ++q) {
+    const std::uint64_t d = p.encryption_dimension(static_cast<std::uint32_t>(q)).value();
+    if (std::find(dimensions.begin(), dimensions.end(), d) == dimensions.end())
+      dimensions.push_back(d);
+  }
+  std::string out;
+  for (std::size_t k = 0; k < dimensions.size(); ++k)
+    out += (k == 0 ? "" : " or ") + std::to_string(dimensions[k]);
+  return out;
+}
+
+std::uint64_t read_encryption_dimension(ByteReader& r, const CircuitParameters& p,
+                                        const char* what) {
+  const std::uint64_t n = r.u64("ciphertext dimension");
+  if (!p.is_encryption_dimension(tfhe::LweDimension(n))) {
+    fail(std::string(what) + "'s ciphertext dimension is " + std::to_string(n) + " but " +
+         describe_parameters(p) + " encrypts with dimension " + describe_encryption_dimensions(p) +
+         " (corrupted, or written by a faulty tool)");
+  }
+  return n;
+}
+
 void check_writable_tensor(const EncryptedTensor& t, const CircuitParameters& p) {
   try {
     validate_encrypted_tensor(t, p);
@@ -247,13 +328,7 @@ void write_encrypted_tensor(ByteWriter& w, const EncryptedTensor& t) {
 EncryptedTensor read_encrypted_tensor(ByteReader& r, const CircuitParameters& p) {
   EncryptedTensor t;
   t.shape = read_shape(r, "encrypted tensor shape");
-  const std::uint64_t n = r.u64("ciphertext dimension");
-  const std::uint64_t expected = p.encryption_dimension().value();
-  if (n != expected) {
-    fail("an encrypted tensor's ciphertext dimension is " + std::to_string(n) + " but " +
-         describe_parameters(p) + " encrypts with dimension " + std::to_string(expected) +
-         " (corrupted, or written by a faulty tool)");
-  }
+  const std::uint64_t n = read_encryption_dimension(r, p, "an encrypted tensor");
   const std::uint64_t count = tsd::read_count(r, "ciphertext count", 8 * (n + 1));
   if (count != elements_of(t.shape)) {
     fail("an encrypted tensor of shape " + shape_to_string(t.shape) + " holds " +
@@ -268,14 +343,15 @@ EncryptedTensor read_encrypted_tensor(ByteReader& r, const CircuitParameters& p)
 
 namespace {
 
-void write_argument(ByteWriter& w, const ClientSpecification::Argument& a) {
+void write_argument(ByteWriter& w, const ClientSpecification::Argument& a, bool with_partition) {
   write_string(w, a.name, "argument name");
   write_shape(w, a.shape);
   write_bool(w, a.encrypted);
-  write_encoding(w, a.encoding);
+  write_encoding(w, a.encoding, with_partition);
 }
 
-std::vector<ClientSpecification::Argument> read_arguments(ByteReader& r, const char* field) {
+std::vector<ClientSpecification::Argument> read_arguments(ByteReader& r, const char* field,
+                                                          bool with_partition) {
   // name length 4, rank 8, encrypted 1, encoding 2
   const std::uint64_t count = tsd::read_count(r, field, 15);
   std::vector<ClientSpecification::Argument> out;
@@ -285,7 +361,7 @@ std::vector<ClientSpecification::Argument> read_arguments(ByteReader& r, const c
     a.name = read_string(r, "argument name");
     a.shape = read_shape(r, "argument shape");
     a.encrypted = read_bool(r, "argument encrypted");
-    a.encoding = read_encoding(r, "argument encoding");
+    a.encoding = read_encoding(r, "argument encoding", with_partition);
     out.push_back(std::move(a));
   }
   return out;
@@ -295,10 +371,11 @@ std::vector<ClientSpecification::Argument> read_arguments(ByteReader& r, const c
 
 void write_client_specification(ByteWriter& w, const ClientSpecification& spec) {
   write_parameters(w, spec.parameters);
+  const bool partitions = has_partitions(spec.parameters);
   w.u64(spec.inputs.size());
-  for (const auto& a : spec.inputs) write_argument(w, a);
+  for (const auto& a : spec.inputs) write_argument(w, a, partitions);
   w.u64(spec.outputs.size());
-  for (const auto& a : spec.outputs) write_argument(w, a);
+  for (const auto& a : spec.outputs) write_argument(w, a, partitions);
   w.u64(spec.output_noise_std_lsb.size());
   for (double v : spec.output_noise_std_lsb) w.f64(v);
 }
@@ -306,8 +383,9 @@ void write_client_specification(ByteWriter& w, const ClientSpecification& spec) 
 ClientSpecification read_client_specification(ByteReader& r) {
   ClientSpecification s;
   s.parameters = read_parameters(r);
-  s.inputs = read_arguments(r, "input count");
-  s.outputs = read_arguments(r, "output count");
+  const bool partitions = has_partitions(s.parameters);
+  s.inputs = read_arguments(r, "input count", partitions);
+  s.outputs = read_arguments(r, "output count", partitions);
   const std::uint64_t count = tsd::read_count(r, "output noise count", 8);
   for (std::uint64_t k = 0; k < count; ++k) s.output_noise_std_lsb.push_back(r.f64("noise"));
   return s;

@@ -406,7 +406,8 @@ void write_server_program(ByteWriter& w, const ServerProgram& sp) {
   write_i32s(w, p.inputs);
   write_i32s(w, p.outputs);
   for (const Instruction& ins : sp.instructions) write_instruction(w, ins);
-  for (const Encoding& e : sp.encodings) write_encoding(w, e);
+  const bool partitions = has_partitions(sp.parameters);
+  for (const Encoding& e : sp.encodings) write_encoding(w, e, partitions);
 }
 
 ServerProgram read_server_program(ByteReader& r) {
@@ -425,7 +426,9 @@ ServerProgram read_server_program(ByteReader& r) {
   p.inputs = read_node_ids(r, "program inputs", p.nodes.size());
   p.outputs = read_node_ids(r, "program outputs", p.nodes.size());
   for (std::size_t i = 0; i < count; ++i) sp.instructions.push_back(read_instruction(r, i));
-  for (std::size_t i = 0; i < count; ++i) sp.encodings.push_back(read_encoding(r, "encoding"));
+  const bool partitions = has_partitions(sp.parameters);
+  for (std::size_t i = 0; i < count; ++i)
+    sp.encodings.push_back(read_encoding(r, "encoding", partitions));
   return sp;
 }
 

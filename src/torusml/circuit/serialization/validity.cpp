@@ -198,12 +198,42 @@ void check_program_ranges(const Program& p) {
   }
 }
 
-void check_encoding(const Node& n, const Encoding& e, const std::string& where) {
-  if (!n.encrypted && (e.width != 0 || e.is_signed))
-    invalid(where, ": a clear value needs the empty encoding (width 0, unsigned), got width ",
-            e.width);
+void check_encoding(const Node& n, const Encoding& e, const CircuitParameters& params,
+                    const std::string& where) {
+  if (!n.encrypted && (e.width != 0 || e.is_signed || e.partition != 0))
+    invalid(where,
+            ": a clear value needs the empty encoding (width 0, unsigned, partition 0), got "
+            "width ",
+            e.width, " and partition ", e.partition);
   if (n.encrypted && (e.width < 1 || e.width > 62))
     invalid(where, ": encoding width ", e.width, " is outside [1, 62]");
+  if (n.encrypted && e.partition >= params.partition_count())
+    invalid(where, ": encoding partition ", e.partition, " does not exist (the circuit has ",
+            params.partition_count(), ")");
+}
+
+// The partition of node i's ciphertexts (encodings checked before: in range).
+std::uint32_t partition_of(const ServerProgram& sp, std::size_t i) {
+  return sp.encodings[i].partition;
+}
+
+// The polynomial size of partition q's bootstraps (PBS circuits).
+std::uint64_t polynomial_size_of(const ServerProgram& sp, std::uint32_t q) {
+  return sp.parameters.partition(q).polynomial_size.value();
+}
+
+// A Linear or Alias node combines (or is) ciphertexts of its own partition only: its encrypted
+// operands' big key is its own.
+void check_same_partition_operands(const ServerProgram& sp, std::size_t i,
+                                   const std::string& where) {
+  const Node& n = sp.program.nodes[i];
+  for (NodeId in : n.inputs) {
+    const auto src = static_cast<std::size_t>(in);
+    if (sp.program.nodes[src].encrypted && partition_of(sp, src) != partition_of(sp, i))
+      invalid(where, ": it is in partition ", partition_of(sp, i), " but its operand %", in,
+              " in partition ", partition_of(sp, src),
+              " (linear operations and fused roundings stay in their operands' partition)");
+  }
 }
 
 bool map_is_empty(const LinearMap& m) {
@@ -320,10 +350,16 @@ void check_bootstrap(const ServerProgram& sp, const ProgramFacts& f, std::size_t
   if (b.lsbs_removed > b.input_width)
     invalid(where, ": its bootstrap removes ", b.lsbs_removed, " bits of ", b.input_width);
   const unsigned index_bits = b.input_width - b.lsbs_removed;
-  const std::uint64_t poly = sp.parameters.pbs.polynomial_size.value();
+  // Partition q's bootstrap, on an input keyswitched from its source's partition.
+  const std::uint32_t q = partition_of(sp, i);
+  const std::uint32_t from = partition_of(sp, static_cast<std::size_t>(source));
+  if (from != q && sp.parameters.cross_keyswitch_index(from, q) < 0)
+    invalid(where, ": its bootstrap in partition ", q, " reads %", source, " of partition ", from,
+            ", but the parameters have no cross keyswitch ", from, " -> ", q);
+  const std::uint64_t poly = polynomial_size_of(sp, q);
   if ((std::uint64_t{2} << index_bits) > poly) {
     invalid(where, ": tables of 2^", index_bits, " entries do not fit polynomial size ", poly,
-            " (2^(bits + 1) <= N needed)");
+            " of partition ", q, " (2^(bits + 1) <= N needed)");
   }
   if (b.offset != 0 && b.offset != (std::int64_t{1} << (b.input_width - 1)))
     invalid(where, ": bootstrap offset ", b.offset, " is neither 0 nor 2^(input_width - 1)");
@@ -362,6 +398,10 @@ void check_exact_round(const ServerProgram& sp, std::size_t i, const std::string
   if (e.source != n.inputs[0])
     invalid(where, ": its exact rounding reads %", e.source, " instead of %", n.inputs[0]);
   const unsigned width = sp.encodings[static_cast<std::size_t>(e.source)].width;
+  const std::uint32_t q = partition_of(sp, i);
+  if (partition_of(sp, static_cast<std::size_t>(e.source)) != q)
+    invalid(where, ": its exact rounding is in partition ", q, " but its source in partition ",
+            partition_of(sp, static_cast<std::size_t>(e.source)), " (the same needed)");
   if (e.input_width != width || sp.encodings[i].width != width) {
     invalid(where, ": its exact rounding has input width ", e.input_width, ", its source ", width,
             " and its result ", sp.encodings[i].width, " (all equal needed)");
@@ -372,7 +412,7 @@ void check_exact_round(const ServerProgram& sp, std::size_t i, const std::string
             width, " (1 <= bits < width needed)");
   if (e.steps.empty() || e.steps.size() > 2 * e.lsbs_removed + 1)
     invalid(where, ": its exact rounding has ", e.steps.size(), " steps (allowed: 1 to 2r + 1)");
-  const std::uint64_t poly = sp.parameters.pbs.polynomial_size.value();
+  const std::uint64_t poly = polynomial_size_of(sp, q);
   for (std::size_t k = 0; k < e.steps.size(); ++k) {
     const RoundingStep& step = e.steps[k];
     if (step.shift > 63) invalid(where, ": exact rounding step ", k, " shifts by ", step.shift);
@@ -416,12 +456,22 @@ void check_many_lut_groups(const ServerProgram& sp) {
         a.lsbs_removed != b.lsbs_removed || a.offset != b.offset ||
         p.nodes[l].inputs[0] != p.nodes[i].inputs[0] || p.nodes[l].shape != p.nodes[i].shape)
       invalid(where, ": it does not read the same input as its many-LUT bootstrap, node %", leader);
+    if (partition_of(sp, i) != partition_of(sp, l))
+      invalid(where, ": it is in partition ", partition_of(sp, i),
+              " but its many-LUT bootstrap, node %", leader, ", in partition ", partition_of(sp, l),
+              " (the same needed)");
     ++group_size[l];
   }
-  const std::uint64_t poly = sp.parameters.pbs.polynomial_size.value();
   for (std::size_t l = 0; l < p.nodes.size(); ++l) {
     if (group_size[l] == 1) continue;
     const BootstrapInstruction& a = sp.instructions[l].bootstrap;
+    // No many-LUT bootstrap across partitions: the group's input is in its own partition.
+    const std::uint32_t q = partition_of(sp, l);
+    if (partition_of(sp, static_cast<std::size_t>(a.source)) != q)
+      invalid(describe_node(p, l), ": its many-LUT bootstrap in partition ", q, " reads %",
+              a.source, " of partition ", partition_of(sp, static_cast<std::size_t>(a.source)),
+              " (a many-LUT bootstrap stays in its input's partition)");
+    const std::uint64_t poly = polynomial_size_of(sp, q);
     const unsigned theta = static_cast<unsigned>(std::bit_width(group_size[l] - 1));
     const unsigned bits = a.input_width - a.lsbs_removed + theta;
     if (bits >= 63 || (std::uint64_t{2} << bits) > poly)
@@ -479,6 +529,8 @@ void check_instruction(const ServerProgram& sp, const ProgramFacts& f, std::size
     invalid(where, ": its instruction holds exact rounding data it does not use");
   if (!clear_lookup && (ins.clear_table_min != 0 || !ins.clear_tables.empty()))
     invalid(where, ": its instruction holds clear tables it does not use");
+  if (kind == InstructionKind::Linear || kind == InstructionKind::Alias)
+    check_same_partition_operands(sp, i, where);
   if (kind == InstructionKind::Linear && ins.map_is_static)
     check_linear_map(p, f, i, ins.map, where);
   if (bootstraps) check_bootstrap(sp, f, i, where);
@@ -488,14 +540,18 @@ void check_instruction(const ServerProgram& sp, const ProgramFacts& f, std::size
   if (clear_lookup) check_clear_tables(n, ins, where);
 }
 
-void check_argument(const ClientSpecification::Argument& a, const std::string& where) {
+void check_argument(const ClientSpecification::Argument& a, const CircuitParameters& params,
+                    const std::string& where) {
   if (a.name.empty()) invalid(where, ": empty name");
   check_name(a.name, where, "name");
   check_shape(a.shape, where);
-  if (!a.encrypted && (a.encoding.width != 0 || a.encoding.is_signed))
-    invalid(where, ": a clear argument needs the empty encoding (width 0, unsigned)");
+  if (!a.encrypted && (a.encoding.width != 0 || a.encoding.is_signed || a.encoding.partition != 0))
+    invalid(where, ": a clear argument needs the empty encoding (width 0, unsigned, partition 0)");
   if (a.encrypted && (a.encoding.width < 1 || a.encoding.width > 62))
     invalid(where, ": encoding width ", a.encoding.width, " is outside [1, 62]");
+  if (a.encrypted && a.encoding.partition >= params.partition_count())
+    invalid(where, ": encoding partition ", a.encoding.partition,
+            " does not exist (the circuit has ", params.partition_count(), ")");
 }
 
 void require_same_argument(const ClientSpecification::Argument& a, const std::string& name,
@@ -527,7 +583,7 @@ void validate_server_program(const ServerProgram& sp) {
   }
   const ProgramFacts facts = program_facts(p);
   for (std::size_t i = 0; i < p.nodes.size(); ++i) {
-    check_encoding(p.nodes[i], sp.encodings[i], describe_node(p, i));
+    check_encoding(p.nodes[i], sp.encodings[i], sp.parameters, describe_node(p, i));
     check_instruction(sp, facts, i);
   }
   check_many_lut_groups(sp);
@@ -538,12 +594,12 @@ void validate_client_specification(const ClientSpecification& spec) {
   std::set<std::string> names;
   for (std::size_t k = 0; k < spec.inputs.size(); ++k) {
     const std::string where = "input " + std::to_string(k);
-    check_argument(spec.inputs[k], where);
+    check_argument(spec.inputs[k], spec.parameters, where);
     if (!names.insert(spec.inputs[k].name).second)
       invalid(where, ": the name '", spec.inputs[k].name, "' is used twice");
   }
   for (std::size_t k = 0; k < spec.outputs.size(); ++k)
-    check_argument(spec.outputs[k], "output " + std::to_string(k));
+    check_argument(spec.outputs[k], spec.parameters, "output " + std::to_string(k));
   if (spec.output_noise_std_lsb.size() != spec.outputs.size()) {
     invalid(spec.output_noise_std_lsb.size(), " output noise values for ", spec.outputs.size(),
             " outputs");
@@ -559,22 +615,71 @@ void validate_client_specification(const ClientSpecification& spec) {
   }
 }
 
+namespace {
+
+// Parameters of a single-parameter PBS circuit, to describe a nested key's parameter set.
+CircuitParameters single(const tfhe::PbsParameters& p) {
+  CircuitParameters c;
+  c.uses_pbs = true;
+  c.pbs = p;
+  return c;
+}
+
+std::string partition_label(std::size_t q) {
+  return q == 0 ? std::string() : " of partition " + std::to_string(q);
+}
+
+// The full or seeded keyswitching key of cross keyswitch i: the shape (from's big key -> to's
+// small key, its decomposition), else ParameterMismatch; `stored` values, else InvalidArgument.
+void check_cross_key(const CircuitParameters& p, std::size_t i, const tfhe::KeyswitchKeyShape& s,
+                     std::size_t stored, std::size_t per_ciphertext, const char* form) {
+  const CrossKeyswitchParameters& c = p.cross_keyswitches[i];
+  const tfhe::KeyswitchKeyShape want{p.encryption_dimension(c.from),
+                                     p.partition(c.to).lwe_dimension, c.ks};
+  auto describe = [](const tfhe::KeyswitchKeyShape& k) {
+    return std::to_string(k.input_lwe_dimension.value()) + " -> " +
+           std::to_string(k.output_lwe_dimension.value()) + ", 2^" +
+           std::to_string(k.decomposition.base_log.value()) + " x " +
+           std::to_string(k.decomposition.level_count.value());
+  };
+  if (s != want) {
+    throw ParameterMismatch(
+        "the evaluation key set's " + std::string(form) + " cross keyswitching key " +
+        std::to_string(i) + " (" + std::to_string(c.from) + " -> " + std::to_string(c.to) +
+        ") has shape " + describe(s) + " but the parameters give " + describe(want) +
+        ": generate the evaluation keys from the matching client keys");
+  }
+  if (stored != want.ciphertexts() * per_ciphertext)
+    invalid("the evaluation key set's ", form, " cross keyswitching key ", i, " holds ", stored,
+            " values (required: ", want.ciphertexts() * per_ciphertext, ")");
+}
+
+}  // namespace
+
 void validate_client_keys(const ClientKeySet& keys) {
   const CircuitParameters& p = keys.parameters;
   p.validate();
   if (p.uses_pbs) {
-    if (keys.pbs_key.parameters.fingerprint() != p.pbs.fingerprint()) {
-      throw ParameterMismatch("the client key set's TFHE client key belongs to " +
-                              sdc::describe_parameters({true, keys.pbs_key.parameters, {}, {}}) +
-                              ", not to the key set's " + sdc::describe_parameters(p) +
-                              ": generate the keys again for these parameters");
+    if (keys.extra_pbs_keys.size() != p.extra_partitions.size())
+      invalid("the client key set holds ", keys.extra_pbs_keys.size(),
+              " client keys of partitions 1.. but the parameters have ", p.extra_partitions.size(),
+              " extra partitions: generate the keys with generate_client_keys()");
+    for (std::size_t q = 0; q < p.partition_count(); ++q) {
+      const tfhe::ClientKey& key = keys.partition_key(q);
+      if (key.parameters.fingerprint() != p.partition(q).fingerprint()) {
+        throw ParameterMismatch("the client key set's TFHE client key" + partition_label(q) +
+                                " belongs to " + sdc::describe_parameters(single(key.parameters)) +
+                                ", not to the key set's " + sdc::describe_parameters(p) +
+                                ": generate the keys again for these parameters");
+      }
+      tfhe::validate_client_key(key);
     }
-    tfhe::validate_client_key(keys.pbs_key);
     if (!keys.leveled_key.bits.empty())
       invalid("a PBS circuit's client key set also holds a leveled key (allowed: none)");
   } else {
     tfhe::validate_lwe_secret_key(keys.leveled_key, p.leveled_dimension, "leveled key");
-    if (!keys.pbs_key.small_key.bits.empty() || !keys.pbs_key.big_key.flat.bits.empty())
+    if (!keys.pbs_key.small_key.bits.empty() || !keys.pbs_key.big_key.flat.bits.empty() ||
+        !keys.extra_pbs_keys.empty())
       invalid("a leveled circuit's client key set also holds a TFHE client key (allowed: none)");
   }
 }
@@ -583,32 +688,69 @@ void validate_evaluation_keys(const EvaluationKeySet& keys) {
   const CircuitParameters& p = keys.parameters;
   p.validate();
   if (!p.uses_pbs) {
-    if (keys.compressed.has_value() || keys.server_key.has_value())
+    if (keys.compressed.has_value() || keys.server_key.has_value() ||
+        !keys.extra_compressed.empty() || !keys.extra_server_keys.empty() ||
+        !keys.cross_compressed.empty() || !keys.cross_keys.empty())
       invalid("a leveled circuit's evaluation key set holds a server key (allowed: none)");
     return;
   }
   if (!keys.compressed.has_value() && !keys.server_key.has_value())
     invalid("a PBS circuit's evaluation key set holds no server key");
-  for (const tfhe::PbsParameters* q : {keys.compressed ? &keys.compressed->parameters : nullptr,
-                                       keys.server_key ? &keys.server_key->parameters : nullptr}) {
-    if (q != nullptr && q->fingerprint() != p.pbs.fingerprint()) {
-      throw ParameterMismatch("the evaluation key set's server key belongs to " +
-                              sdc::describe_parameters({true, *q, {}, {}}) +
+  // Partitions 1.. and cross keyswitches: each form (compressed, expanded) has all or none of
+  // its keys, and every key has one form at least.
+  const std::size_t extra = p.extra_partitions.size(), cross = p.cross_keyswitches.size();
+  auto check_count = [](std::size_t found, std::size_t want, const char* what) {
+    if (found != 0 && found != want)
+      invalid("the evaluation key set holds ", found, " ", what, " (required: ", want,
+              " as the parameters give, or none)");
+  };
+  check_count(keys.extra_compressed.size(), extra, "compressed server keys of partitions 1..");
+  check_count(keys.extra_server_keys.size(), extra, "expanded server keys of partitions 1..");
+  check_count(keys.cross_compressed.size(), cross, "compressed cross keyswitching keys");
+  check_count(keys.cross_keys.size(), cross, "expanded cross keyswitching keys");
+  if (extra != 0 && keys.extra_compressed.empty() && keys.extra_server_keys.empty())
+    invalid("the evaluation key set holds no server keys of partitions 1.. (the parameters have ",
+            extra, "): generate them with generate_evaluation_keys()");
+  if (cross != 0 && keys.cross_compressed.empty() && keys.cross_keys.empty())
+    invalid("the evaluation key set holds no cross keyswitching keys (the parameters have ", cross,
+            "): generate them with generate_evaluation_keys()");
+  auto check_parameters = [&](const tfhe::PbsParameters& found, std::size_t q) {
+    if (found.fingerprint() != p.partition(q).fingerprint()) {
+      throw ParameterMismatch("the evaluation key set's server key" + partition_label(q) +
+                              " belongs to " + sdc::describe_parameters(single(found)) +
                               ", not to the key set's " + sdc::describe_parameters(p) +
                               ": generate the evaluation keys from the matching client keys");
     }
-  }
+  };
+  if (keys.compressed) check_parameters(keys.compressed->parameters, 0);
+  if (keys.server_key) check_parameters(keys.server_key->parameters, 0);
+  for (std::size_t k = 0; k < keys.extra_compressed.size(); ++k)
+    check_parameters(keys.extra_compressed[k].parameters, k + 1);
+  for (std::size_t k = 0; k < keys.extra_server_keys.size(); ++k)
+    check_parameters(keys.extra_server_keys[k].parameters, k + 1);
   if (keys.compressed) tfhe::validate_compressed_server_key(*keys.compressed);
   if (keys.server_key) tfhe::validate_server_key(*keys.server_key);
+  for (const tfhe::CompressedServerKey& k : keys.extra_compressed)
+    tfhe::validate_compressed_server_key(k);
+  for (const tfhe::ServerKey& k : keys.extra_server_keys) tfhe::validate_server_key(k);
+  for (std::size_t i = 0; i < keys.cross_compressed.size(); ++i) {
+    const tfhe::SeededLweKeyswitchKey& k = keys.cross_compressed[i];
+    check_cross_key(p, i, k.shape, k.bodies.size(), 1, "compressed");
+  }
+  for (std::size_t i = 0; i < keys.cross_keys.size(); ++i) {
+    const tfhe::LweKeyswitchKey& k = keys.cross_keys[i];
+    check_cross_key(p, i, k.shape, k.data.size(), k.shape.output_lwe_dimension.value() + 1,
+                    "expanded");
+  }
 }
 
 void validate_encrypted_tensor(const EncryptedTensor& t, const CircuitParameters& p) {
   const std::size_t n = t.ciphertexts.dimension().value();
-  const std::size_t expected = p.encryption_dimension().value();
-  if (n != expected) {
+  if (!p.is_encryption_dimension(t.ciphertexts.dimension())) {
     throw ParameterMismatch("an encrypted tensor of LWE dimension " + std::to_string(n) +
                             " does not belong to " + sdc::describe_parameters(p) +
-                            ", whose ciphertexts have dimension " + std::to_string(expected) +
+                            ", whose ciphertexts have dimension " +
+                            sdc::describe_encryption_dimensions(p) +
                             ": use the parameters of the circuit it was encrypted for");
   }
   if (t.ciphertexts.data().size() != t.ciphertexts.size() * (n + 1)) {

@@ -36,10 +36,18 @@ inline constexpr double kMaxNoiseStdLsb = 0x1.0p32;
 /// below 64 and tables of 2^p entries (p >= 1, 2^(p+1) <= N), clear tables of the clear lookups (1
 /// to 2^24 entries from a start in
 /// [-2^62, 2^62]), and no data in the fields its kind does not use.
+/// Multi-parameter circuits (CircuitParameters::extra_partitions): every encoding's partition
+/// exists (0 for clear values and for single-parameter and leveled circuits); Linear and Alias
+/// nodes are in their encrypted operands' partition, ExactRound nodes in their source's; a
+/// Bootstrap node's partition is its bootstrap's, and reading a source of another partition
+/// needs the cross keyswitch between them in the parameters; a many-LUT group (leader and
+/// FusedLookup members) is in its input's partition; tables (bootstraps, exact rounding steps,
+/// many-LUT groups) fit the polynomial size of their node's partition.
 /// Throws InvalidArgument describing the first inconsistency.
 void validate_server_program(const ServerProgram& program);
 
-/// Checks parameters, argument names, shapes and encodings, and one noise value per output.
+/// Checks parameters, argument names, shapes and encodings (partitions of the circuit for
+/// encrypted arguments, 0 for clear ones), and one noise value per output.
 /// Throws InvalidArgument describing the first inconsistency.
 void validate_client_specification(const ClientSpecification& spec);
 
@@ -47,18 +55,24 @@ void validate_client_specification(const ClientSpecification& spec);
 /// outputs of the same names, shapes, encryption and encodings (ship both parts of one compile()).
 void check_client_specification(const ServerProgram& program, const ClientSpecification& spec);
 
-/// A client key set: valid parameters; for PBS circuits a TFHE client key of the same parameter
-/// set (fingerprint) with secret keys of its dimensions and binary coefficients; for leveled ones
-/// an LWE key of the leveled dimension with binary coefficients.
+/// A client key set: valid parameters; for PBS circuits a TFHE client key per partition (one
+/// extra key per extra partition, else InvalidArgument), each of its partition's parameter set
+/// (fingerprint, else ParameterMismatch) with secret keys of its dimensions and binary
+/// coefficients; for leveled ones an LWE key of the leveled dimension with binary coefficients.
 void validate_client_keys(const ClientKeySet& keys);
 
 /// An evaluation key set: valid parameters; for PBS circuits a compressed server key of the same
-/// parameter set with the shapes it gives (and, if expanded, a server key of the same shapes); for
+/// parameter set with the shapes it gives (and, if expanded, a server key of the same shapes);
+/// for multi-parameter circuits likewise for every partition (compressed and expanded keys: all
+/// of them or none, and every key in one form at least) and one keyswitching key per cross
+/// keyswitch (seeded and/or expanded) of its shape: from's big key dimension to to's small key
+/// dimension with its decomposition (else ParameterMismatch) and the data that shape needs; for
 /// leveled ones no key at all.
 void validate_evaluation_keys(const EvaluationKeySet& keys);
 
 /// An encrypted tensor of a circuit with parameters `p`: one ciphertext per element of a shape of
-/// rank <= 64 and at most 2^48 elements, ciphertexts of p's encryption dimension. Throws
+/// rank <= 64 and at most 2^48 elements, ciphertexts of one of p's encryption dimensions (the big
+/// key dimension of some partition; run() checks each input against its own partition). Throws
 /// ParameterMismatch for another dimension, InvalidArgument otherwise.
 void validate_encrypted_tensor(const EncryptedTensor& tensor, const CircuitParameters& p);
 

@@ -1,5 +1,6 @@
 #include "torusml/deploy/server/model_service.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -59,7 +60,15 @@ ModelArtifacts load_model_directory(const std::string& directory) {
 std::string describe_model_json(const ModelArtifacts& model) {
   const circuit::ServerProgram& sp = model.program;
   const circuit::CircuitParameters& params = sp.parameters;
-  const std::uint64_t ciphertext_bytes = 8 * (params.encryption_dimension().value() + 1);
+  // One ciphertext of a value of partition q (multi-parameter circuits: under q's big key), and
+  // the largest of the circuit's.
+  const auto ciphertext_bytes_of = [&](std::uint32_t q) -> std::uint64_t {
+    return 8 * (params.encryption_dimension(q).value() + 1);
+  };
+  std::uint64_t ciphertext_bytes = 0;
+  for (std::size_t q = 0; q < params.partition_count(); ++q)
+    ciphertext_bytes =
+        std::max(ciphertext_bytes, ciphertext_bytes_of(static_cast<std::uint32_t>(q)));
   std::ostringstream os;
   auto write_value = [&](circuit::NodeId id, const std::string& name) {
     const circuit::Node& node = sp.program.node(id);
@@ -70,7 +79,9 @@ std::string describe_model_json(const ModelArtifacts& model) {
     if (node.encrypted) {
       os << ", \"bits\": " << enc.width << ", \"signed\": " << (enc.is_signed ? "true" : "false")
          << ", \"ciphertext_bytes_per_sample\": "
-         << ciphertext_bytes * static_cast<std::uint64_t>(circuit::element_count(node.shape));
+         << ciphertext_bytes_of(enc.partition) *
+                static_cast<std::uint64_t>(circuit::element_count(node.shape));
+      if (params.partition_count() > 1) os << ", \"partition\": " << enc.partition;
     }
     os << "}";
   };
@@ -94,12 +105,34 @@ std::string describe_model_json(const ModelArtifacts& model) {
   os << "], \"parameters\": {\"uses_pbs\": " << (params.uses_pbs ? "true" : "false")
      << ", \"fingerprint\": \"" << fingerprint_hex(params) << "\""
      << ", \"encryption_dimension\": " << params.encryption_dimension().value();
-  if (params.uses_pbs) {
-    const tfhe::PbsParameters& p = params.pbs;
-    os << ", \"name\": " << json_quote(p.name) << ", \"message_bits\": " << p.message_bits
+  const auto write_pbs = [&](const tfhe::PbsParameters& p) {
+    os << "\"name\": " << json_quote(p.name) << ", \"message_bits\": " << p.message_bits
        << ", \"lwe_dimension\": " << p.lwe_dimension.value()
        << ", \"glwe_dimension\": " << p.glwe_dimension.value()
        << ", \"polynomial_size\": " << p.polynomial_size.value();
+  };
+  if (params.uses_pbs) {
+    os << ", ";
+    write_pbs(params.pbs);  // partition 0
+  }
+  if (params.partition_count() > 1) {
+    // Multi-parameter circuits: every partition's set (0 first, as above) and the keyswitches
+    // between them.
+    os << ", \"partitions\": [";
+    for (std::size_t q = 0; q < params.partition_count(); ++q) {
+      os << (q ? ", {" : "{");
+      write_pbs(params.partition(q));
+      os << ", \"encryption_dimension\": "
+         << params.encryption_dimension(static_cast<std::uint32_t>(q)).value() << "}";
+    }
+    os << "], \"cross_keyswitches\": [";
+    for (std::size_t i = 0; i < params.cross_keyswitches.size(); ++i) {
+      const circuit::CrossKeyswitchParameters& c = params.cross_keyswitches[i];
+      os << (i ? ", " : "") << "{\"from\": " << c.from << ", \"to\": " << c.to
+         << ", \"base_log\": " << c.ks.base_log.value()
+         << ", \"level_count\": " << c.ks.level_count.value() << "}";
+    }
+    os << "]";
   }
   os << "}, \"fingerprint\": \"" << fingerprint_hex(params) << "\""
      << ", \"pbs_per_sample\": " << pbs

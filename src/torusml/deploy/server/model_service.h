@@ -30,7 +30,10 @@ ModelArtifacts load_model_directory(const std::string& directory);
 
 /// The JSON of GET /model: inputs and outputs (name, shape without the batch axis, encrypted or
 /// clear, bit width and signedness, ciphertext bytes per sample), the parameters (kind, dimensions,
-/// fingerprint as 16 hex digits), PBS count per sample and the artifact sizes.
+/// fingerprint as 16 hex digits), PBS count per sample and the artifact sizes (ciphertext_bytes:
+/// the largest ciphertext of the circuit). Multi-parameter circuits also list their partitions'
+/// parameter sets and cross keyswitches, and each encrypted value's partition (its ciphertexts
+/// have that partition's encryption dimension); "encryption_dimension" is partition 0's.
 std::string describe_model_json(const ModelArtifacts& model);
 
 /// Limits on requests (the command line's --max-body-mb and --max-batch).

@@ -1,0 +1,102 @@
+// Cost model of the parameter optimizer: seconds of one KS + PBS on one core, as a function of the
+// parameter set (and, for the partitioned optimizer, of the big keys its keyswitches read).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "torusml/circuit/optimizer/optimizer.h"
+#include "torusml/circuit/optimizer/search_detail.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
+
+namespace torusml::circuit {
+
+namespace {
+
+// ---- Cost model ---------------------------------------------------------------------------------
+//
+// Blind rotation: n CMuxes, each (k+1) l forward FFTs and (k+1) inverse FFTs of N/2 complex points
+// plus one pass over a GGSW of (k+1)^2 l N doubles (the multiply-accumulate; the key is larger
+// than the caches, so this pass streams it from memory):
+//   cmux_seconds = kFftSeconds (k+1)(l+1) (N/2) log2(N/2) + kKeySeconds (k+1)^2 l N.
+// Keyswitch: k N l_ks rows of the keyswitching key, each an (n+1)-wide multiply-accumulate,
+// streamed from memory: kKeyswitchSeconds k N l_ks (n + 1).
+//
+// Levels beyond the first cost more than their FFTs and key pass: at N >= 8192 a second level
+// measured 1.5-1.8x the two terms above (the doubled GGSW no longer streams at the rate of one),
+// so the model has a fourth term, kExtraLevelSeconds (k+1)^2 (l-1) N, from N = 8192 on (below,
+// e.g. N = 4096 with l = 3 in the digits CNN, the three terms match the measured latency).
+//
+// Calibration: bench/cost_model_fit (one core of this Zen 4 machine, AVX-512 FFT) times one
+// KS + PBS for the 35 sets the optimizer weighs for 1 to 8 bits (its optimum at each N from 2^8
+// to 2^14, the modulus switch noise reduction included where it wins) and fits the four constants
+// by least squares on relative errors. With three terms (the previous model) the Spearman rank
+// correlation was 0.993 but every l = 2 set was underestimated 1.2-1.8x, so 7-bit lookups got
+// N = 8192, l = 2 (87 ms) instead of N = 16384, l = 1 (75 ms). With four, refitted idle:
+// Spearman 0.994 (`build/bench/cost_model_fit --max-bits 8 --runs 3`).
+constexpr double kFftSeconds = 0.0702e-9;
+constexpr double kKeySeconds = 0.535e-9;
+constexpr double kKeyswitchSeconds = 0.130e-9;
+constexpr double kExtraLevelSeconds = 0.671e-9;
+constexpr std::size_t kExtraLevelFromN = 8192;
+
+double cmux_seconds(std::size_t k, std::size_t big_n, std::size_t l) {
+  const double kp1 = static_cast<double>(k + 1), half = static_cast<double>(big_n) / 2.0;
+  const double ll = static_cast<double>(l);
+  return kFftSeconds * kp1 * (ll + 1.0) * half * std::log2(half) +
+         kKeySeconds * kp1 * kp1 * ll * static_cast<double>(big_n) +
+         (big_n >= kExtraLevelFromN
+              ? kExtraLevelSeconds * kp1 * kp1 * (ll - 1.0) * static_cast<double>(big_n)
+              : 0.0);
+}
+
+/// Seconds of one KS + PBS as an affine function of n: slope * n + offset.
+
+}  // namespace
+
+namespace detail {
+
+AffineCost affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std::size_t l_ks,
+                       double extra_slope, const CostShape& shape) {
+  if (shape.plain()) {
+    const double ks_row = kKeyswitchSeconds * static_cast<double>(k * big_n * l_ks);
+    return {cmux_seconds(k, big_n, l_pbs) + ks_row + extra_slope, ks_row};
+  }
+  const double kn = static_cast<double>(k * big_n);
+  const double ks_row =
+      kKeyswitchSeconds * static_cast<double>(l_ks) * (shape.own * kn + shape.cross_dimension);
+  return {cmux_seconds(k, big_n, l_pbs) + ks_row + extra_slope,
+          ks_row + kKeyswitchSeconds * kn * shape.outgoing};
+}
+
+}  // namespace detail
+
+CostModelConstants cost_model_constants() {
+  return {kFftSeconds, kKeySeconds, kKeyswitchSeconds, kExtraLevelSeconds};
+}
+
+double estimate_pbs_seconds(const tfhe::PbsParameters& p) {
+  return detail::affine_cost(p.glwe_dimension.value(), p.polynomial_size.value(),
+                             p.pbs.level_count.value(), p.ks.level_count.value())
+             .at(p.lwe_dimension.value()) +
+         tfhe::estimate_noise_reduction_seconds(p);  // 0 unless a Drift kind
+}
+
+double estimate_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_input) {
+  const double n = static_cast<double>(p.lwe_dimension.value());
+  const double ks_row = kKeyswitchSeconds * static_cast<double>(ks_input.value()) *
+                        static_cast<double>(p.ks.level_count.value());
+  return cmux_seconds(p.glwe_dimension.value(), p.polynomial_size.value(),
+                      p.pbs.level_count.value()) *
+             n +
+         ks_row * (n + 1.0) + tfhe::estimate_noise_reduction_seconds(p);
+}
+
+// bench_tfhe encrypt/<preset> (median of 3, one core of this Zen 4 machine): 7.6 us for
+// dimension 2048 (the 3- and 4-bit presets), 30.1 us for 8192: 3.7 ns per torus word.
+constexpr double kEncryptSecondsPerWord = 3.7e-9;
+
+double estimate_encryption_seconds(tfhe::LweDimension dimension) {
+  return kEncryptSecondsPerWord * static_cast<double>(dimension.value() + 1);
+}
+
+}  // namespace torusml::circuit
