@@ -2,6 +2,10 @@
 //   matmul_relu   a 10x10 matmul (clear weights) followed by a ReLU table      (10 PBS)
 //   table_chain   three chained tables over 100 elements                      (300 PBS)
 //   dot1000       a 1000-element leveled dot product                          (no PBS)
+//   mixed_precision  64 two-bit comparisons summed by 8 and read by 8 six-bit lookups: compiled
+//                 with a parameter set per precision (multi-parameter, compile/partition.h), and
+//                 as mixed_precision_1param with one set for all (CompileOptions::multi_parameter
+//                 off), so that the two run back to back in one process       (72 PBS)
 // For each: compile/<name> (measure ranges, choose parameters, lower), run_1thread/<name> and
 // run_all/<name> (the server-side run() of one sample on one thread / on every core; inputs
 // encrypted once beforehand). Counters: pbs (per run), threads, and for run_all the PBS
@@ -59,6 +63,17 @@ Case make_case(const std::string& name) {
         x, [](std::int64_t v) { return v * v % 16; }, "t3");
     b.output(x);
     c.inputset = random_inputset({100}, 0, 15, 10);
+  } else if (name.starts_with("mixed_precision")) {
+    Value x = b.input("x", {64});
+    Value cmp = apply_table(
+        x, [](std::int64_t v) { return v >= 2 ? 1 : 0; }, "compare");
+    Value t = sum(reshape(cmp, {8, 8}), {1}) * 7;  // 0..56: a 6-bit read
+    b.output(apply_table(
+        t, [](std::int64_t v) { return (v * 5) % 61; }, "activation"));
+    c.inputset = random_inputset({64}, 0, 3, 20);
+    std::vector<std::int64_t> ones(64, 3), zeros(64, 0);
+    c.inputset.push_back({Tensor({64}, ones)});
+    c.inputset.push_back({Tensor({64}, zeros)});
   } else {
     std::vector<std::int64_t> w(1000);
     for (auto& v : w) v = static_cast<std::int64_t>(rng() % 255) - 127;
@@ -67,6 +82,12 @@ Case make_case(const std::string& name) {
   }
   c.program = b.build();
   return c;
+}
+
+CompileOptions options_for(const std::string& name) {
+  CompileOptions o;
+  o.multi_parameter = !name.ends_with("_1param");
+  return o;
 }
 
 struct Prepared {
@@ -81,7 +102,7 @@ const Prepared& prepared(const std::string& name) {
   if (it != cache.end()) return it->second;
   const Case c = make_case(name);
   Prepared p;
-  p.circuit = compile(c.program, c.inputset);
+  p.circuit = compile(c.program, c.inputset, options_for(name));
   p.keys = p.circuit.generate_keys();
   Shape shape{1};
   const Shape& s = c.inputset[0][0].shape();
@@ -101,7 +122,7 @@ void bm_compile(benchmark::State& state, std::string name) {
   const Case c = make_case(name);
   std::uint64_t pbs = 0;
   for (auto _ : state) {
-    const CompiledCircuit compiled = compile(c.program, c.inputset);
+    const CompiledCircuit compiled = compile(c.program, c.inputset, options_for(name));
     pbs = compiled.statistics().pbs_count;
     benchmark::DoNotOptimize(compiled.parameters().uses_pbs);
   }
@@ -127,6 +148,7 @@ void bm_run(benchmark::State& state, std::string name, bool all_cores) {
   const double pbs = static_cast<double>(p.circuit.statistics().pbs_count);
   state.counters["pbs"] = pbs;
   state.counters["threads"] = threads;
+  state.counters["partitions"] = static_cast<double>(p.circuit.parameters().partition_count());
   if (!all_cores) single_thread_seconds()[name] = seconds;
   if (all_cores && pbs > 0) {
     state.counters["pbs_per_second"] = pbs / seconds;
@@ -138,7 +160,8 @@ void bm_run(benchmark::State& state, std::string name, bool all_cores) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (const std::string name : {"matmul_relu", "table_chain", "dot1000"}) {
+  for (const std::string name :
+       {"matmul_relu", "table_chain", "dot1000", "mixed_precision", "mixed_precision_1param"}) {
     benchmark::RegisterBenchmark(("compile/" + name).c_str(), bm_compile, name)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("run_1thread/" + name).c_str(), bm_run, name, false)
