@@ -570,12 +570,7 @@ TEST(MultiPartitionDamage, CraftedPayloadsNeverCrash) {
   const MultiFixture& f = multi();
   const CircuitParameters p = f.spec.parameters;
   const RunArguments args = encrypt_inputs(f.client, f.spec, stack({two_partition_inputset()[0]}));
-  struct Sample {
-    std::string name;
-    Bytes bytes;
-    std::function<void(std::span<const std::uint8_t>)> load;
-  };
-  const std::vector<Sample> samples = {
+  const std::vector<LoadSample> samples = {
       {"specification", serialize_client_specification(f.spec),
        [](auto b) { deserialize_client_specification(b); }},
       {"program", serialize_server_program(f.program),
@@ -585,20 +580,10 @@ TEST(MultiPartitionDamage, CraftedPayloadsNeverCrash) {
        [p](auto b) { deserialize_run_arguments(b, p); }},
   };
   const std::uint64_t extremes[] = {0, 1, 2, 1ull << 31, 1ull << 63, ~std::uint64_t{0}};
-  for (const Sample& s : samples) {
+  for (const LoadSample& s : samples) {
     SCOPED_TRACE(s.name);
-    const auto kind = static_cast<SerializedKind>(s.bytes[6] | (s.bytes[7] << 8));
-    const std::uint64_t fp = fingerprint_of(s.bytes);
-    const Bytes payload = payload_of(s.bytes);
-    std::size_t loaded = 0;
-    auto try_load = [&](Bytes crafted) {
-      try {
-        s.load(reseal(kind, fp, std::move(crafted)));
-        ++loaded;
-      } catch (const SerializationError&) {
-      } catch (const InsecureParameters&) {  // well-formed parameters below 128-bit security
-      }
-    };
+    CraftedLoader try_load(s);
+    const Bytes& payload = try_load.payload();
     const std::size_t dense = payload.size() <= 16384 ? payload.size() : 128;
     for (std::size_t pos = 0; pos + 8 <= dense; ++pos) {
       for (std::uint64_t v : extremes) {
@@ -615,7 +600,7 @@ TEST(MultiPartitionDamage, CraftedPayloadsNeverCrash) {
       }
     }
     try_load(payload);
-    EXPECT_GE(loaded, 1u);
+    EXPECT_GE(try_load.loaded(), 1u);
   }
 }
 

@@ -16,11 +16,7 @@ namespace {
 // ---- Damaged bytes ---------------------------------------------------------------------------
 
 // One loader per object used in the truncation, corruption and crafting tests.
-struct Sample {
-  std::string name;
-  Bytes bytes;
-  std::function<void(std::span<const std::uint8_t>)> load;
-};
+using Sample = LoadSample;
 
 std::vector<Sample> samples() {
   const Fixture& l = leveled();
@@ -92,18 +88,8 @@ TEST(CircuitSerializationDamage, CraftedPayloadsNeverCrash) {
   const std::uint64_t extremes[] = {0, 1, 1ull << 31, 1ull << 48, 1ull << 63, ~std::uint64_t{0}};
   for (const Sample& s : samples()) {
     SCOPED_TRACE(s.name);
-    const auto kind = static_cast<SerializedKind>(s.bytes[6] | (s.bytes[7] << 8));
-    const std::uint64_t fp = fingerprint_of(s.bytes);
-    const Bytes payload = payload_of(s.bytes);
-    std::size_t loaded = 0;
-    auto try_load = [&](Bytes crafted) {
-      try {
-        s.load(reseal(kind, fp, std::move(crafted)));
-        ++loaded;
-      } catch (const SerializationError&) {
-      } catch (const InsecureParameters&) {  // well-formed parameters below 128-bit security
-      }
-    };
+    CraftedLoader try_load(s);
+    const Bytes& payload = try_load.payload();
     // Programs and specifications: every offset of the first KiB, every third one beyond.
     // Ciphertexts (bulk data): the head, where the parameters, shapes and counts are.
     const bool structured = payload.size() <= 8192;
@@ -127,12 +113,12 @@ TEST(CircuitSerializationDamage, CraftedPayloadsNeverCrash) {
     }
     for (std::size_t len : positions(payload.size(), 300)) {
       if (len == payload.size()) continue;
-      EXPECT_THROW(s.load(reseal(kind, fp, Bytes(payload.begin(), payload.begin() + len))),
+      EXPECT_THROW(s.load(try_load.sealed(Bytes(payload.begin(), payload.begin() + len))),
                    SerializationError)
           << len;
     }
     try_load(payload);
-    EXPECT_GE(loaded, 1u);
+    EXPECT_GE(try_load.loaded(), 1u);
   }
 }
 

@@ -171,6 +171,44 @@ inline void put_u64(Bytes& bytes, std::size_t offset, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) bytes[offset + i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
+/// A serialized object and its loader (the damage tests' unit).
+struct LoadSample {
+  std::string name;
+  Bytes bytes;
+  std::function<void(std::span<const std::uint8_t>)> load;
+};
+
+/// Loads payloads crafted from a sample behind a valid checksum (same kind and fingerprint):
+/// counts the ones that load; a SerializationError (or InsecureParameters, for well-formed
+/// parameters below 128-bit security) is an expected refusal, anything else fails the test.
+class CraftedLoader {
+ public:
+  explicit CraftedLoader(const LoadSample& sample)
+      : sample_(sample),
+        kind_(static_cast<SerializedKind>(sample.bytes[6] | (sample.bytes[7] << 8))),
+        fingerprint_(fingerprint_of(sample.bytes)),
+        payload_(payload_of(sample.bytes)) {}
+  const Bytes& payload() const { return payload_; }
+  std::size_t loaded() const { return loaded_; }
+  /// The sample's bytes with this payload, resealed.
+  Bytes sealed(Bytes payload) const { return reseal(kind_, fingerprint_, std::move(payload)); }
+  void operator()(Bytes crafted) {
+    try {
+      sample_.load(sealed(std::move(crafted)));
+      ++loaded_;
+    } catch (const SerializationError&) {
+    } catch (const InsecureParameters&) {
+    }
+  }
+
+ private:
+  const LoadSample& sample_;
+  SerializedKind kind_;
+  std::uint64_t fingerprint_;
+  Bytes payload_;
+  std::size_t loaded_ = 0;
+};
+
 template <class Load>
 inline void expect_serialization_error(const Load& load, const Bytes& bytes,
                                        const std::string& needle) {
