@@ -10,6 +10,7 @@
 #include "torusml/tfhe/ggsw.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/modulus_switch.h"
+#include "torusml/tfhe/multi_bit_bootstrap.h"
 #include "torusml/tfhe/polynomial.h"
 
 namespace torusml::tfhe {
@@ -27,22 +28,50 @@ BootstrapScratch& bootstrap_scratch() {
   return scratch;
 }
 
-void require_table(const FourierBootstrapKey& bsk, const LookupTable& lut) {
-  if (lut.polynomial_size() != bsk.shape.ggsw.polynomial_size) {
+void require_table(PolynomialSize key_size, const LookupTable& lut) {
+  if (lut.polynomial_size() != key_size) {
     std::ostringstream os;
     os << "bootstrap: the lookup table was built for " << lut.polynomial_size()
-       << " but the bootstrapping key has " << bsk.shape.ggsw.polynomial_size
+       << " but the bootstrapping key has " << key_size
        << "; build the table with the key's parameters";
     throw ParameterMismatch(os.str());
   }
 }
+void require_table(const FourierBootstrapKey& bsk, const LookupTable& lut) {
+  require_table(bsk.shape.ggsw.polynomial_size, lut);
+}
 }  // namespace
+
+const FourierMultiBitBootstrapKey* detail::multi_bit_key(const ServerKey& key) {
+  const bool multi_bit = key.parameters.is_multi_bit();
+  if (multi_bit == key.multi_bit_bootstrap_key.has_value())
+    return multi_bit ? &*key.multi_bit_bootstrap_key : nullptr;
+  std::ostringstream os;
+  os << "bootstrap: the server key of " << key.parameters.name << " (grouping factor "
+     << key.parameters.grouping_factor.value() << ") "
+     << (multi_bit ? "holds no multi-bit bootstrapping key"
+                   : "holds a multi-bit bootstrapping key but its parameters are classic")
+     << "; generate it with generate_server_key / decompress_server_key";
+  throw InvalidArgument(os.str());
+}
 
 namespace {
 constexpr std::size_t kLockstepGroup = 4;
 // How many CMuxes ahead the bootstrapping key is prefetched.
 constexpr std::size_t kPrefetchDistance = 1;
 }  // namespace
+
+std::size_t detail::lockstep_walk_size(std::size_t count, std::size_t lockstep) {
+  lockstep = std::max<std::size_t>(lockstep, 1);
+  const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
+  const std::size_t per_thread = (count + threads - 1) / threads;
+  std::size_t walk = per_thread;
+  if (per_thread > 2 * lockstep) {
+    const std::size_t rounds = (per_thread + lockstep - 1) / lockstep;
+    walk = (per_thread + rounds - 1) / rounds;
+  }
+  return std::max<std::size_t>(walk, 1);
+}
 
 void detail::init_accumulator(const LookupTable& lut, std::uint32_t body, const GgswShape& g,
                               std::span<Torus> acc) {
@@ -56,14 +85,7 @@ void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiph
                                              const FinishBlindRotation& finish,
                                              const LweKeyswitchKey* keyswitch_key) {
   if (in.size() == 0) return;
-  const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
-  const std::size_t per_thread = (in.size() + threads - 1) / threads;
-  std::size_t group = per_thread;
-  if (per_thread > 2 * kLockstepGroup) {
-    const std::size_t rounds = (per_thread + kLockstepGroup - 1) / kLockstepGroup;
-    group = (per_thread + rounds - 1) / rounds;
-  }
-  group = std::max<std::size_t>(group, 1);
+  const std::size_t group = lockstep_walk_size(in.size(), kLockstepGroup);
   const std::size_t groups = (in.size() + group - 1) / group;
   const FourierBootstrapKey& bsk = key.bootstrap_key;
   const GgswShape& g = bsk.shape.ggsw;
@@ -76,13 +98,7 @@ void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiph
                                                      std::vector<std::uint32_t>(n_small + 1));
     std::vector<std::vector<Torus>> accs(count, std::vector<Torus>(g.glwe_size()));
     LweCiphertextList small(key.parameters.lwe_dimension, count);
-    std::vector<LweView> ins;
-    std::vector<LweMutView> outs;
-    for (std::size_t t = 0; t < count; ++t) {
-      ins.push_back(in[begin + t]);
-      outs.push_back(small[t]);
-    }
-    keyswitch_group(keyswitch_key ? *keyswitch_key : key.keyswitch_key, ins, outs);
+    keyswitch_range(keyswitch_key ? *keyswitch_key : key.keyswitch_key, in, begin, small);
     for (std::size_t t = 0; t < count; ++t) prepare(begin + t, small[t], switched[t], accs[t]);
     const FftPlan& plan = fft_plan(g.polynomial_size);
     for (std::size_t i = 0; i < n_small; ++i)
@@ -168,6 +184,11 @@ void bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind,
 }
 
 void keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut, LweMutView out) {
+  if (const FourierMultiBitBootstrapKey* mb = detail::multi_bit_key(key)) {
+    keyswitch_multi_bit_bootstrap(key.keyswitch_key, *mb, key.parameters.modulus_switch, in, lut,
+                                  out);
+    return;
+  }
   BootstrapScratch& s = bootstrap_scratch();
   if (s.small.dimension() != key.parameters.lwe_dimension || s.small.data().empty())
     s.small = LweCiphertext(key.parameters.lwe_dimension);
@@ -193,15 +214,23 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
   }
   const LweDimension big = key.parameters.big_lwe_dimension();
   if (keyswitch_key) {
-    require_same_dimension(keyswitch_key->shape.output_lwe_dimension,
-                           key.parameters.lwe_dimension, "cross keyswitching key output");
+    require_same_dimension(keyswitch_key->shape.output_lwe_dimension, key.parameters.lwe_dimension,
+                           "cross keyswitching key output");
     require_same_dimension(in.dimension(), keyswitch_key->shape.input_lwe_dimension,
                            "batch input (cross keyswitch)");
   } else {
     require_same_dimension(in.dimension(), big, "batch input");
   }
   if (out.size() != in.size() || out.dimension() != big) out = LweCiphertextList(big, in.size());
-  for (const LookupTable* t : tables) require_table(key.bootstrap_key, *t);
+  for (const LookupTable* t : tables) {
+    TORUSML_CHECK(t != nullptr, "null lookup table");
+    require_table(key.parameters.polynomial_size, *t);
+  }
+  if (const FourierMultiBitBootstrapKey* mb = detail::multi_bit_key(key)) {
+    keyswitch_multi_bit_bootstrap_batch(keyswitch_key ? *keyswitch_key : key.keyswitch_key, *mb,
+                                        key.parameters.modulus_switch, in, tables, out);
+    return;
+  }
   const GgswShape& g = key.bootstrap_key.shape.ggsw;
   const std::size_t n_small = key.parameters.lwe_dimension.value();
   detail::lockstep_keyswitch_blind_rotate(

@@ -47,7 +47,11 @@ void bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind,
                LweMutView out);
 
 /// Keyswitch then bootstrap: big key -> big key, with the key's modulus switch kind (for the
-/// Drift kinds, its encryptions of zero). `out` may not alias `in`.
+/// Drift kinds, its encryptions of zero). `out` may not alias `in`. For a multi-bit key
+/// (key.parameters.grouping_factor > 1) the multi-bit bootstrap (keyswitch_multi_bit_bootstrap,
+/// multi_bit_bootstrap.h) with key.multi_bit_bootstrap_key. Throws InvalidArgument if the key does
+/// not hold the bootstrapping key its parameters select, ParameterMismatch on dimensions or a
+/// table of another N.
 void keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut, LweMutView out);
 LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const LookupTable& lut);
 
@@ -55,7 +59,10 @@ LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const Lookup
 /// entry per input or a single entry used for all. With `keyswitch_key` (a cross keyswitching key
 /// of a multi-parameter circuit: another set's big key -> key's small key), inputs are under that
 /// key's input key and are keyswitched with it instead of key.keyswitch_key; outputs are under
-/// key's big key. Throws InvalidArgument on a size mismatch, ParameterMismatch on dimensions.
+/// key's big key. For a multi-bit key, keyswitch_multi_bit_bootstrap_batch (with `keyswitch_key`
+/// when given). Throws InvalidArgument on a size mismatch or a key that does not hold the
+/// bootstrapping key its parameters select, ParameterMismatch on dimensions or a table of
+/// another N.
 void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
                                std::span<const LookupTable* const> tables, LweCiphertextList& out,
                                const LweKeyswitchKey* keyswitch_key = nullptr);

@@ -15,9 +15,18 @@
 
 namespace torusml::tfhe::detail {
 
+/// The multi-bit bootstrapping key of `key` if its parameters are multi-bit, null for a classic
+/// set. Throws InvalidArgument if the key does not hold the kind its parameters select.
+const FourierMultiBitBootstrapKey* multi_bit_key(const ServerKey& key);
+
 /// acc = (0, ..., 0, X^(-body) v), v the table's test polynomial (TFHE, Alg. 4, line 2).
 void init_accumulator(const LookupTable& lut, std::uint32_t body, const GgswShape& g,
                       std::span<Torus> acc);
+
+/// Ciphertexts per lockstep walk of a batch of `count` on the default pool: the threads get equal
+/// shares, each cut into walks of about `lockstep` ciphertexts (up to twice that when it balances
+/// the rounds); at least 1.
+std::size_t lockstep_walk_size(std::size_t count, std::size_t lockstep);
 
 /// Called per ciphertext before the blind rotation: the keyswitched ciphertext `small` of batch
 /// element `index`; fills `switched` (n + 1 values) and the initial accumulator `acc`.
@@ -32,6 +41,7 @@ using FinishBlindRotation = std::function<void(std::size_t index, std::span<cons
 /// PBS). Groups are sized so that the threads get equal shares: about 4 ciphertexts, up to twice
 /// that when it balances the rounds. `prepare` and `finish` run on the pool's threads, each index
 /// once; they must only touch their own index's outputs.
+/// Classic keys only (callers dispatch multi-bit keys first, multi_bit_key).
 /// `keyswitch_key`, when given, replaces key.keyswitch_key (a cross keyswitching key from another
 /// parameter set's big key to key's small key: multi-parameter circuits).
 void lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiphertextList& in,

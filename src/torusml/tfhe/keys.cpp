@@ -15,6 +15,8 @@ enum SeedLabel : std::uint64_t {
   kBskNoise = 6,
   kMsZerosMask = 7,
   kMsZerosNoise = 8,
+  kMultiBitBskMask = 9,
+  kMultiBitBskNoise = 10,
 };
 }  // namespace
 
@@ -30,13 +32,20 @@ ClientKey generate_client_key(const PbsParameters& params, const Seed& seed) {
 CompressedServerKey generate_compressed_server_key(const ClientKey& client, const Seed& seed) {
   validate_client_key(client);
   const PbsParameters& p = client.parameters;
-  CompressedServerKey out{p, {}, {}, {}};
+  CompressedServerKey out;
+  out.parameters = p;
   out.keyswitch_key = generate_seeded_keyswitch_key(client.big_key.as_lwe_key(), client.small_key,
                                                     p.ks, p.lwe_noise, derive_seed(seed, kKskMask),
                                                     derive_seed(seed, kKskNoise));
-  out.bootstrap_key =
-      generate_seeded_bootstrap_key(client.small_key, client.big_key, p.pbs, p.glwe_noise,
-                                    derive_seed(seed, kBskMask), derive_seed(seed, kBskNoise));
+  if (p.is_multi_bit()) {
+    out.multi_bit_bootstrap_key = generate_seeded_multi_bit_bootstrap_key(
+        client.small_key, client.big_key, p.grouping_factor, p.pbs, p.glwe_noise,
+        derive_seed(seed, kMultiBitBskMask), derive_seed(seed, kMultiBitBskNoise));
+  } else {
+    out.bootstrap_key =
+        generate_seeded_bootstrap_key(client.small_key, client.big_key, p.pbs, p.glwe_noise,
+                                      derive_seed(seed, kBskMask), derive_seed(seed, kBskNoise));
+  }
   if (uses_noise_reduction(p.modulus_switch)) {
     out.ms_noise_reduction_zeros = generate_modulus_switch_zeros(
         client.small_key, p, derive_seed(seed, kMsZerosMask), derive_seed(seed, kMsZerosNoise));
@@ -49,8 +58,13 @@ ServerKey decompress_server_key(const CompressedServerKey& compressed) {
   ServerKey out;
   out.parameters = compressed.parameters;
   out.keyswitch_key = decompress_keyswitch_key(compressed.keyswitch_key);
-  out.bootstrap_key =
-      convert_bootstrap_key_to_fourier(decompress_bootstrap_key(compressed.bootstrap_key));
+  if (out.parameters.is_multi_bit()) {
+    out.multi_bit_bootstrap_key = convert_multi_bit_bootstrap_key_to_fourier(
+        decompress_multi_bit_bootstrap_key(*compressed.multi_bit_bootstrap_key));
+  } else {
+    out.bootstrap_key =
+        convert_bootstrap_key_to_fourier(decompress_bootstrap_key(compressed.bootstrap_key));
+  }
   if (uses_noise_reduction(out.parameters.modulus_switch)) {
     out.ms_noise_reduction_key = expand_noise_reduction_key(
         compressed.ms_noise_reduction_zeros, out.parameters.polynomial_size,

@@ -134,4 +134,15 @@ void keyswitch(const LweKeyswitchKey& key, LweView in, LweMutView out) {
   keyswitch_group(key, std::span<const LweView>(&in, 1), std::span<const LweMutView>(&out, 1));
 }
 
+void keyswitch_range(const LweKeyswitchKey& key, const LweCiphertextList& in, std::size_t begin,
+                     LweCiphertextList& out) {
+  std::vector<LweView> ins;
+  std::vector<LweMutView> outs;
+  for (std::size_t t = 0; t < out.size(); ++t) {
+    ins.push_back(in[begin + t]);
+    outs.push_back(out[t]);
+  }
+  keyswitch_group(key, ins, outs);
+}
+
 }  // namespace torusml::tfhe

@@ -73,4 +73,9 @@ void keyswitch(const LweKeyswitchKey& key, LweView in, LweMutView out);
 void keyswitch_group(const LweKeyswitchKey& key, std::span<const LweView> in,
                      std::span<const LweMutView> out);
 
+/// keyswitch_group of in[begin, begin + out.size()) into `out` (a list of the key's output
+/// dimension).
+void keyswitch_range(const LweKeyswitchKey& key, const LweCiphertextList& in, std::size_t begin,
+                     LweCiphertextList& out);
+
 }  // namespace torusml::tfhe

@@ -7,12 +7,14 @@
 
 #include "torusml/common/check.h"
 #include "torusml/common/error.h"
+#include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/bootstrap_detail.h"
 #include "torusml/tfhe/encoding.h"
 #include "torusml/tfhe/ggsw.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/modulus_switch.h"
+#include "torusml/tfhe/multi_bit_bootstrap.h"
 #include "torusml/tfhe/polynomial.h"
 
 namespace torusml::tfhe {
@@ -23,11 +25,11 @@ unsigned ceil_log2(std::size_t c) {
   return c <= 1 ? 0 : static_cast<unsigned>(std::bit_width(c - 1));
 }
 
-void require_table(const FourierBootstrapKey& bsk, const ManyLookupTable& lut) {
-  if (lut.polynomial_size() != bsk.shape.ggsw.polynomial_size) {
+void require_table(PolynomialSize key_size, const ManyLookupTable& lut) {
+  if (lut.polynomial_size() != key_size) {
     std::ostringstream os;
     os << "many-LUT bootstrap: the table was built for " << lut.polynomial_size()
-       << " but the bootstrapping key has " << bsk.shape.ggsw.polynomial_size
+       << " but the bootstrapping key has " << key_size
        << "; build the table with the key's parameters";
     throw ParameterMismatch(os.str());
   }
@@ -40,6 +42,45 @@ void require_outputs(const ManyLookupTable& lut, std::size_t outputs) {
        << " functions; pass one output per function";
     throw InvalidArgument(os.str());
   }
+}
+
+// The batch of keyswitch_many_lut_bootstrap_batch for a multi-bit key (inputs, tables and
+// outputs checked and sized by the caller): lockstep walks of about MultiBitBatchOptions::lockstep
+// ciphertexts, sized so that the threads get equal shares (as keyswitch_multi_bit_bootstrap_batch),
+// one pool task each: the walk's keyswitches share a pass over the keyswitching key, its switches
+// to 2N / 2^theta then go through the multi-bit key together (multi_bit_blind_rotate_lockstep,
+// bit-identical to the single form).
+void multi_bit_many_lut_batch(const ServerKey& key, const FourierMultiBitBootstrapKey& bsk,
+                              const LweCiphertextList& in,
+                              std::span<const ManyLookupTable* const> tables,
+                              std::vector<LweCiphertextList>& out) {
+  const MultiBitBatchOptions options;
+  const std::size_t group = detail::lockstep_walk_size(in.size(), options.lockstep);
+  const GgswShape& g = bsk.shape.ggsw;
+  const std::size_t n_small = key.parameters.lwe_dimension.value();
+  parallel_for((in.size() + group - 1) / group, [&](std::size_t gi) {
+    const std::size_t begin = gi * group, size = std::min(in.size(), begin + group) - begin;
+    LweCiphertextList small(key.parameters.lwe_dimension, size);
+    keyswitch_range(key.keyswitch_key, in, begin, small);
+    std::vector<std::uint32_t> switched(size * (n_small + 1));
+    std::vector<Torus> accs(size * g.glwe_size());
+    std::vector<std::span<const std::uint32_t>> switched_views;
+    std::vector<std::span<Torus>> acc_views;
+    std::vector<const LookupTable*> packed;
+    for (std::size_t t = 0; t < size; ++t) {
+      const ManyLookupTable& lut = *tables[tables.size() == 1 ? 0 : begin + t];
+      const std::span<std::uint32_t> sw(switched.data() + t * (n_small + 1), n_small + 1);
+      many_lut_modulus_switch(small[t], g.polynomial_size, lut.log2_slots,
+                              key.parameters.modulus_switch, nullptr, sw);
+      switched_views.push_back(sw);
+      acc_views.emplace_back(accs.data() + t * g.glwe_size(), g.glwe_size());
+      packed.push_back(&lut.packed);
+    }
+    multi_bit_blind_rotate_lockstep(bsk, switched_views, packed, acc_views, options.tile_bytes);
+    for (std::size_t t = 0; t < size; ++t)
+      for (std::size_t j = 0; j < out.size(); ++j)
+        sample_extract(acc_views[t], g.glwe_dimension, g.polynomial_size, j, out[j][begin + t]);
+  });
 }
 
 }  // namespace
@@ -113,21 +154,47 @@ ModulusSwitchNoiseReductionKey many_lut_noise_reduction_key(const ServerKey& key
       full.max_rounds);
 }
 
-void many_lut_bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind,
-                        const ModulusSwitchNoiseReductionKey* reduction, LweView in,
-                        const ManyLookupTable& lut, std::span<const LweMutView> out) {
+namespace {
+
+// The many-LUT bootstrap over either kind of bootstrapping key (classic or multi-bit, which share
+// the shape fields used here): the coarser modulus switch, `rotate` (the key's blind rotation),
+// one sample extraction per output.
+template <class Key, class Rotate>
+void many_lut_bootstrap_with(const Key& bsk, ModulusSwitchKind kind,
+                             const ModulusSwitchNoiseReductionKey* reduction, LweView in,
+                             const ManyLookupTable& lut, std::span<const LweMutView> out,
+                             const Rotate& rotate) {
   const GgswShape& g = bsk.shape.ggsw;
   require_same_dimension(in.dimension(), bsk.shape.input_lwe_dimension, "many-LUT input");
-  require_table(bsk, lut);
+  require_table(g.polynomial_size, lut);
   require_outputs(lut, out.size());
   thread_local std::vector<std::uint32_t> switched;
   thread_local std::vector<Torus> acc;
   switched.resize(in.dimension().value() + 1);
   acc.resize(g.glwe_size());
   many_lut_modulus_switch(in, g.polynomial_size, lut.log2_slots, kind, reduction, switched);
-  blind_rotate(bsk, switched, lut.packed, acc);
+  rotate(bsk, std::span<const std::uint32_t>(switched), lut.packed, std::span<Torus>(acc));
   for (std::size_t j = 0; j < out.size(); ++j)
     sample_extract(acc, g.glwe_dimension, g.polynomial_size, j, out[j]);
+}
+
+}  // namespace
+
+void many_lut_bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind,
+                        const ModulusSwitchNoiseReductionKey* reduction, LweView in,
+                        const ManyLookupTable& lut, std::span<const LweMutView> out) {
+  many_lut_bootstrap_with(bsk, kind, reduction, in, lut, out,
+                          [](const auto& key, auto switched, const auto& table, auto acc) {
+                            blind_rotate(key, switched, table, acc);
+                          });
+}
+
+void many_lut_bootstrap(const FourierMultiBitBootstrapKey& bsk, ModulusSwitchKind kind, LweView in,
+                        const ManyLookupTable& lut, std::span<const LweMutView> out) {
+  many_lut_bootstrap_with(bsk, kind, nullptr, in, lut, out,
+                          [](const auto& key, auto switched, const auto& table, auto acc) {
+                            multi_bit_blind_rotate(key, switched, table, acc);
+                          });
 }
 
 void keyswitch_many_lut_bootstrap(const ServerKey& key, LweView in, const ManyLookupTable& lut,
@@ -135,7 +202,12 @@ void keyswitch_many_lut_bootstrap(const ServerKey& key, LweView in, const ManyLo
   thread_local LweCiphertext small;
   if (small.dimension() != key.parameters.lwe_dimension || small.data().empty())
     small = LweCiphertext(key.parameters.lwe_dimension);
+  const FourierMultiBitBootstrapKey* mb = detail::multi_bit_key(key);
   keyswitch(key.keyswitch_key, in, small);
+  if (mb != nullptr) {
+    many_lut_bootstrap(*mb, key.parameters.modulus_switch, small, lut, out);
+    return;
+  }
   const bool drift = uses_noise_reduction(key.parameters.modulus_switch);
   const ModulusSwitchNoiseReductionKey reduction =
       drift ? many_lut_noise_reduction_key(key, lut.log2_slots) : ModulusSwitchNoiseReductionKey{};
@@ -162,8 +234,10 @@ void keyswitch_many_lut_bootstrap_batch(const ServerKey& key, const LweCiphertex
   }
   require_same_dimension(in.dimension(), key.parameters.big_lwe_dimension(), "batch input");
   const std::size_t count = tables[0]->count;
+  const FourierMultiBitBootstrapKey* mb = detail::multi_bit_key(key);
   for (const ManyLookupTable* t : tables) {
-    require_table(key.bootstrap_key, *t);
+    TORUSML_CHECK(t != nullptr, "null many-LUT table");
+    require_table(key.parameters.polynomial_size, *t);
     if (t->count != count || t->log2_slots != tables[0]->log2_slots)
       throw InvalidArgument(
           "keyswitch_many_lut_bootstrap_batch: the tables pack different numbers of functions; "
@@ -174,8 +248,12 @@ void keyswitch_many_lut_bootstrap_batch(const ServerKey& key, const LweCiphertex
     if (list.size() != in.size() || list.dimension() != in.dimension())
       list = LweCiphertextList(in.dimension(), in.size());
   if (in.size() == 0) return;
-  // The Drift kinds' encryptions of zero, expanded once for the coarser switch.
   const unsigned theta = tables[0]->log2_slots;
+  if (mb != nullptr) {
+    multi_bit_many_lut_batch(key, *mb, in, tables, out);
+    return;
+  }
+  // The Drift kinds' encryptions of zero, expanded once for the coarser switch.
   const ModulusSwitchNoiseReductionKey reduction = many_lut_noise_reduction_key(key, theta);
   const GgswShape& g = key.bootstrap_key.shape.ggsw;
   const std::size_t n_small = key.parameters.lwe_dimension.value();
@@ -204,8 +282,7 @@ PbsNoise many_lut_pbs_noise(const PbsParameters& p, unsigned input_bits, unsigne
       p.lwe_dimension, PolynomialSize(p.polynomial_size.value() >> log2_slots), p.modulus_switch,
       p.ms_noise_reduction);
   r.total = r.input + r.keyswitch + r.modulus_switch;
-  r.output = variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size, p.pbs,
-                                     p.glwe_noise);
+  r.output = variance_pbs_output(p);  // classic or multi-bit
   r.log2_p_fail = log2_gaussian_tail(std::ldexp(1.0, -static_cast<int>(input_bits) - 2), r.total);
   return r;
 }

@@ -34,6 +34,10 @@
 // made, to 2N / 2^theta: the encryptions of zero are expanded for that switch
 // (many_lut_noise_reduction_key). Their rounding part scales by 4^theta as above and the zeros'
 // noise does not, so the bound holds for them too.
+// Multi-bit keys (PbsParameters::grouping_factor > 1): the multi-bit blind rotation
+// (multi_bit_bootstrap.h) rotates by the same sum_i a_i s_i for any switched values in [0, 2N),
+// so it takes the coarser switch's multiples of 2^theta unchanged; the failure analysis above
+// holds as it is, and the outputs have the multi-bit rotation's variance (variance_pbs_output).
 #pragma once
 
 #include <cstddef>
@@ -47,6 +51,7 @@
 #include "torusml/tfhe/lookup_table.h"
 #include "torusml/tfhe/lwe.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
+#include "torusml/tfhe/multi_bit_bootstrap_key.h"
 #include "torusml/tfhe/noise_model.h"
 
 namespace torusml::tfhe {
@@ -99,9 +104,17 @@ void many_lut_bootstrap(const FourierBootstrapKey& bsk, ModulusSwitchKind kind,
                         const ModulusSwitchNoiseReductionKey* reduction, LweView in,
                         const ManyLookupTable& lut, std::span<const LweMutView> out);
 
+/// The same with a multi-bit key: many_lut_modulus_switch then multi_bit_blind_rotate. Standard
+/// and CenteredMean only (InvalidArgument for the Drift kinds). Throws as above.
+void many_lut_bootstrap(const FourierMultiBitBootstrapKey& bsk, ModulusSwitchKind kind, LweView in,
+                        const ManyLookupTable& lut, std::span<const LweMutView> out);
+
 /// Keyswitch (big key -> small key) then many-LUT bootstrap, with the key's modulus switch kind
 /// (for the Drift kinds, its zeros expanded for the switch at every call: prefer the batch form,
-/// which expands them once); `out` may not alias `in`. Throws as many_lut_bootstrap.
+/// which expands them once); `out` may not alias `in`. With a multi-bit key
+/// (key.parameters.grouping_factor > 1), the multi-bit overload above with
+/// key.multi_bit_bootstrap_key. Throws as many_lut_bootstrap, and InvalidArgument if the key does
+/// not hold the bootstrapping key its parameters select.
 void keyswitch_many_lut_bootstrap(const ServerKey& key, LweView in, const ManyLookupTable& lut,
                                   std::span<const LweMutView> out);
 std::vector<LweCiphertext> keyswitch_many_lut_bootstrap(const ServerKey& key, LweView in,
@@ -111,8 +124,11 @@ std::vector<LweCiphertext> keyswitch_many_lut_bootstrap(const ServerKey& key, Lw
 /// cores, bootstraps walking the key in lockstep as keyswitch_bootstrap_batch does; bit-identical
 /// to the single form (the Drift kinds' zeros expanded once per call). `tables` has one entry per
 /// input or a single entry used for all; all have the same count c, and `out` is resized to c lists
-/// of in.size() ciphertexts. Throws InvalidArgument on a size or count mismatch, ParameterMismatch
-/// on a dimension or polynomial-size mismatch.
+/// of in.size() ciphertexts. With a multi-bit key, the walks are those of
+/// keyswitch_multi_bit_bootstrap_batch (multi_bit_blind_rotate_lockstep), bit-identical to the
+/// single form. Throws InvalidArgument on a size or count mismatch (or a key without the
+/// bootstrapping key its parameters select), ParameterMismatch on a dimension or polynomial-size
+/// mismatch.
 void keyswitch_many_lut_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
                                         std::span<const ManyLookupTable* const> tables,
                                         std::vector<LweCiphertextList>& out);
@@ -121,7 +137,8 @@ void keyswitch_many_lut_bootstrap_batch(const ServerKey& key, const LweCiphertex
 /// parameters `p` (p.message_bits is not used): pbs_noise's terms with the modulus switch to
 /// 2N / 2^log2_slots (variance_modulus_switch for N / 2^log2_slots: 4^log2_slots times the
 /// rounding variance for N) and the failure probability
-/// P(|e| >= 2^-(input_bits + 2)); the output variance is variance_blind_rotation's. It is at most
+/// P(|e| >= 2^-(input_bits + 2)); the output variance is variance_pbs_output(p)'s (classic or
+/// multi-bit by p.grouping_factor). It is at most
 /// pbs_noise's for a (input_bits + log2_slots)-bit read (header comment).
 PbsNoise many_lut_pbs_noise(const PbsParameters& p, unsigned input_bits, unsigned log2_slots,
                             double input_variance, double two_norm);

@@ -16,6 +16,7 @@
 #include "torusml/common/multiversion.h"
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/bootstrap.h"
+#include "torusml/tfhe/bootstrap_detail.h"
 #include "torusml/tfhe/fft.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/modulus_switch.h"
@@ -172,14 +173,23 @@ TORUSML_MULTIVERSION void decompose_polynomial(const Torus* __restrict src, std:
     }
     return;
   }
-  for (std::size_t x = 0; x < n; ++x) {
-    Torus closest = (src[x] >> shift) + ((src[x] >> (shift - 1)) & 1);
+  // Several levels: peeled level by level over blocks of values in L1, so that every loop
+  // vectorizes (a loop over the levels inside the loop over the values stays scalar), as in
+  // ggsw.cpp's decompose_planes.
+  constexpr std::size_t kBlock = 256;
+  Torus closest[kBlock];
+  for (std::size_t x0 = 0; x0 < n; x0 += kBlock) {
+    const std::size_t len = std::min(kBlock, n - x0);
+    for (std::size_t x = 0; x < len; ++x)
+      closest[x] = (src[x0 + x] >> shift) + ((src[x0 + x] >> (shift - 1)) & 1);
     for (unsigned j = levels; j-- > 0;) {
-      const Torus d = closest & mask;
-      closest >>= beta;
-      const Torus carry = d >> (beta - 1);
-      digits[j * n + x] = static_cast<std::int64_t>(d - (carry << beta));
-      closest += carry;
+      std::int64_t* __restrict plane = digits + j * n + x0;
+      for (std::size_t x = 0; x < len; ++x) {
+        const Torus d = closest[x] & mask;
+        const Torus carry = d >> (beta - 1);
+        plane[x] = static_cast<std::int64_t>(d - (carry << beta));
+        closest[x] = (closest[x] >> beta) + carry;
+      }
     }
   }
 }
@@ -364,15 +374,7 @@ void run_batch(const FourierMultiBitBootstrapKey& bsk, ModulusSwitchKind kind, s
   const LweDimension big(g.glwe_dimension.value() * g.polynomial_size.value());
   if (out.size() != count || out.dimension() != big) out = LweCiphertextList(big, count);
   for (const LookupTable* t : tables) TORUSML_CHECK(t != nullptr, "null lookup table");
-  const std::size_t lockstep = std::max<std::size_t>(options.lockstep, 1);
-  const std::size_t threads = std::max<std::size_t>(default_thread_pool().size(), 1);
-  const std::size_t per_thread = (count + threads - 1) / threads;
-  std::size_t group = per_thread;
-  if (per_thread > 2 * lockstep) {
-    const std::size_t rounds = (per_thread + lockstep - 1) / lockstep;
-    group = (per_thread + rounds - 1) / rounds;
-  }
-  group = std::max<std::size_t>(group, 1);
+  const std::size_t group = detail::lockstep_walk_size(count, options.lockstep);
   const std::size_t n_small = bsk.shape.input_lwe_dimension.value();
   parallel_for((count + group - 1) / group, [&](std::size_t gi) {
     const std::size_t begin = gi * group, size = std::min(count, begin + group) - begin;
@@ -407,6 +409,28 @@ void multi_bit_blind_rotate(const FourierMultiBitBootstrapKey& bsk,
   init_accumulator(lut, switched[count], g, acc);
   const Rotation rotation{switched, acc};
   run_walk(bsk, std::span(&rotation, 1), MultiBitBatchOptions{}.tile_bytes, threads);
+}
+
+void multi_bit_blind_rotate_lockstep(const FourierMultiBitBootstrapKey& bsk,
+                                     std::span<const std::span<const std::uint32_t>> switched,
+                                     std::span<const LookupTable* const> tables,
+                                     std::span<const std::span<Torus>> accs,
+                                     std::size_t tile_bytes) {
+  const GgswShape& g = bsk.shape.ggsw;
+  const std::size_t count = bsk.shape.input_lwe_dimension.value();
+  TORUSML_CHECK_EQ(tables.size(), switched.size());
+  TORUSML_CHECK_EQ(accs.size(), switched.size());
+  TORUSML_CHECK_EQ(bsk.data.size(), bsk.shape.ggsw_count() * g.fourier_doubles());
+  std::vector<Rotation> rotations;
+  rotations.reserve(switched.size());
+  for (std::size_t t = 0; t < switched.size(); ++t) {
+    TORUSML_CHECK_EQ(switched[t].size(), count + 1);
+    TORUSML_CHECK_EQ(accs[t].size(), g.glwe_size());
+    TORUSML_CHECK(tables[t] != nullptr, "null lookup table");
+    init_accumulator(*tables[t], switched[t][count], g, accs[t]);
+    rotations.push_back({switched[t], accs[t]});
+  }
+  if (!rotations.empty()) run_walk(bsk, rotations, tile_bytes, 1);
 }
 
 void multi_bit_bootstrap(const FourierMultiBitBootstrapKey& bsk, ModulusSwitchKind kind, LweView in,
@@ -457,14 +481,8 @@ void keyswitch_multi_bit_bootstrap_batch(const LweKeyswitchKey& ksk,
   check_tables(tables, in.size(), "keyswitch_multi_bit_bootstrap_batch");
   require_same_dimension(in.dimension(), ksk.shape.input_lwe_dimension, "multi-bit batch input");
   run_batch(bsk, kind, in.size(), tables, out, options,
-            [&](std::size_t begin, std::size_t size, LweCiphertextList& small) {
-              std::vector<LweView> ins;
-              std::vector<LweMutView> outs;
-              for (std::size_t t = 0; t < size; ++t) {
-                ins.push_back(in[begin + t]);
-                outs.push_back(small[t]);
-              }
-              keyswitch_group(ksk, ins, outs);
+            [&](std::size_t begin, std::size_t, LweCiphertextList& small) {
+              keyswitch_range(ksk, in, begin, small);
             });
 }
 

@@ -57,6 +57,20 @@ void multi_bit_blind_rotate(const FourierMultiBitBootstrapKey& bsk,
                             std::span<const std::uint32_t> switched, const LookupTable& lut,
                             std::span<Torus> acc, std::size_t threads = 1);
 
+/// Multi-bit blind rotations of several inputs in one lockstep walk, on the calling thread (run it
+/// from a thread-pool task): accs[t] <- X^(-(b_t - sum a_ti s_i)) * (*tables[t]) from switched[t]
+/// (n + 1 values in [0, 2N) each, e.g. a many-LUT switch's multiples of 2^theta), each group's
+/// GGSWs read from memory once for all of them, in tiles of about tile_bytes of key
+/// (MultiBitBatchOptions). Bit-identical to multi_bit_blind_rotate on each input. For batch
+/// variants that prepare their own switched values (many_lut.h). Throws ParameterMismatch if a
+/// table's N is not the key's; preconditions (checked): equal counts of switched, tables and
+/// accs, switched[t].size() == n + 1, accs[t].size() == (k+1) N.
+void multi_bit_blind_rotate_lockstep(const FourierMultiBitBootstrapKey& bsk,
+                                     std::span<const std::span<const std::uint32_t>> switched,
+                                     std::span<const LookupTable* const> tables,
+                                     std::span<const std::span<Torus>> accs,
+                                     std::size_t tile_bytes = MultiBitBatchOptions{}.tile_bytes);
+
 /// Multi-bit bootstrap of a ciphertext under the small key (dimension n) into one under the big
 /// key (dimension k*N): modulus switch, multi-bit blind rotation, sample extraction. Throws
 /// ParameterMismatch on dimension mismatches.

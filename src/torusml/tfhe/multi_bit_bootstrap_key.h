@@ -30,19 +30,13 @@
 #include "torusml/tfhe/ggsw.h"
 #include "torusml/tfhe/glwe.h"
 #include "torusml/tfhe/lwe.h"
+#include "torusml/tfhe/parameters.h"
 #include "torusml/tfhe/random.h"
 
 namespace torusml::tfhe {
 
-struct GroupingFactorTag {
-  static constexpr const char* name() { return "GroupingFactor"; }
-};
-/// Number g of small-key bits per group of the multi-bit blind rotation.
-using GroupingFactor = StrongSize<GroupingFactorTag>;
-
-/// The grouping factors this engine supports.
-inline constexpr std::size_t kMinGroupingFactor = 2;
-inline constexpr std::size_t kMaxGroupingFactor = 4;
+// GroupingFactor and the supported range kMinGroupingFactor ... kMaxGroupingFactor are in
+// parameters.h (a PbsParameters names its grouping factor).
 
 /// First ChaCha20 stream id of the multi-bit key's GGSWs (the classic key uses 1 ... n).
 inline constexpr std::uint64_t kMultiBitStreamBase = std::uint64_t{1} << 40;

@@ -275,23 +275,29 @@ double log2_gaussian_tail(double bound, double variance) {
   return (-x * x - std::log(x * std::sqrt(M_PI)) + std::log(series)) / std::log(2.0);
 }
 
+double variance_pbs_output(const PbsParameters& p, std::optional<FftBackendKind> backend) {
+  if (p.is_multi_bit()) {
+    return variance_multi_bit_blind_rotation(p.lwe_dimension, p.grouping_factor, p.glwe_dimension,
+                                             p.polynomial_size, p.pbs, p.glwe_noise, backend);
+  }
+  return variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size, p.pbs,
+                                 p.glwe_noise, backend);
+}
+
 PbsNoise pbs_noise(const PbsParameters& p, double input_variance, double two_norm) {
   PbsNoise r;
   r.input = two_norm * two_norm * input_variance;
   r.keyswitch = variance_keyswitch(p.big_lwe_dimension(), p.ks, p.lwe_noise);
   r.modulus_switch = variance_modulus_switch(p);
   r.total = r.input + r.keyswitch + r.modulus_switch;
-  r.output = variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size, p.pbs,
-                                     p.glwe_noise);
+  r.output = variance_pbs_output(p);
   const double half_step = std::ldexp(1.0, -static_cast<int>(p.message_bits) - 2);
   r.log2_p_fail = log2_gaussian_tail(half_step, r.total);
   return r;
 }
 
 double log2_pbs_failure_probability(const PbsParameters& p) {
-  const double out = variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size,
-                                             p.pbs, p.glwe_noise);
-  return pbs_noise(p, out, p.max_two_norm).log2_p_fail;
+  return pbs_noise(p, variance_pbs_output(p), p.max_two_norm).log2_p_fail;
 }
 
 double variance_multi_bit_external_product(GlweDimension k, PolynomialSize N,

@@ -114,6 +114,14 @@ double variance_blind_rotation(LweDimension n, GlweDimension k, PolynomialSize N
                                DecompositionParameters pbs, const NoiseDistribution& bsk_noise,
                                std::optional<FftBackendKind> backend = std::nullopt);
 
+/// Variance of the output of a PBS of `p`, by its blind rotation: variance_blind_rotation for a
+/// classic set (p.grouping_factor 1), variance_multi_bit_blind_rotation with g =
+/// p.grouping_factor for a multi-bit one. The variance of every ciphertext a KS-PBS of `p`
+/// returns (pbs_noise(...).output); use it rather than variance_blind_rotation whenever a
+/// parameter set is at hand.
+double variance_pbs_output(const PbsParameters& p,
+                           std::optional<FftBackendKind> backend = std::nullopt);
+
 /// The terms of one KS-PBS, for printing and for tests.
 struct PbsNoise {
   double input = 0;           // nu^2 * (variance of the ciphertexts combined before the PBS)
@@ -125,11 +133,13 @@ struct PbsNoise {
 };
 
 /// Noise of a KS-PBS whose input is a linear combination of 2-norm `two_norm` of ciphertexts of
-/// variance `input_variance` (e.g. variance_blind_rotation(...) for PBS outputs).
+/// variance `input_variance` (e.g. variance_pbs_output(p) for PBS outputs). The output term is
+/// variance_pbs_output(p): classic or multi-bit by p.grouping_factor (the input, keyswitch and
+/// modulus switch terms, hence the failure probability, do not depend on it).
 PbsNoise pbs_noise(const PbsParameters& p, double input_variance, double two_norm);
 
-/// log2 of the failure probability of one PBS of `p` on a combination of PBS outputs with
-/// 2-norm p.max_two_norm: the figure each preset is published with.
+/// log2 of the failure probability of one PBS of `p` on a combination of PBS outputs of `p`
+/// (variance_pbs_output) with 2-norm p.max_two_norm: the figure each preset is published with.
 double log2_pbs_failure_probability(const PbsParameters& p);
 
 /// Additive variance of the multi-bit blind rotation's step for one group of h bits
@@ -163,9 +173,10 @@ double variance_multi_bit_blind_rotation(LweDimension n, GroupingFactor g, GlweD
                                          const NoiseDistribution& bsk_noise,
                                          std::optional<FftBackendKind> backend = std::nullopt);
 
-/// pbs_noise for a multi-bit PBS of grouping factor g: the same input, keyswitch and modulus
-/// switch terms (hence the same failure probability at a given input variance), and the output
-/// variance of variance_multi_bit_blind_rotation.
+/// pbs_noise for a multi-bit PBS of grouping factor g (whatever p.grouping_factor is): the same
+/// input, keyswitch and modulus switch terms (hence the same failure probability at a given input
+/// variance), and the output variance of variance_multi_bit_blind_rotation. With
+/// g = p.grouping_factor it is pbs_noise(p, ...).
 PbsNoise multi_bit_pbs_noise(const PbsParameters& p, GroupingFactor g, double input_variance,
                              double two_norm);
 

@@ -99,6 +99,16 @@ void PbsParameters::validate() const {
     require(r == ModulusSwitchNoiseReduction{}, "ms_noise_reduction zeros_count", r.zeros_count,
             "0 with max_rounds 0 and default noise: only the Drift kinds (3, 4) use it");
   }
+  const std::size_t g = grouping_factor.value();
+  require(g >= 1 && g <= kMaxGroupingFactor, "grouping_factor", g,
+          "1 (classic bootstrap) or [" + std::to_string(kMinGroupingFactor) + ", " +
+              std::to_string(kMaxGroupingFactor) + "] (multi-bit)");
+  if (g > 1) {
+    // The multi-bit blind rotation has no noise reduction (multi_bit_bootstrap.h).
+    require(!uses_noise_reduction(modulus_switch), "modulus_switch", to_string(modulus_switch),
+            "Standard or CenteredMean with a multi-bit grouping_factor (" + std::to_string(g) +
+                "): the Drift kinds are classic-bootstrap only");
+  }
   require(std::isfinite(max_two_norm) && max_two_norm >= 1.0 && max_two_norm <= 1e9, "max_two_norm",
           max_two_norm, "[1, 1e9]");
   require_128_bit_security(*this);  // with the Drift kinds' encryptions of zero
@@ -129,6 +139,8 @@ std::uint64_t PbsParameters::fingerprint() const {
     w.u32(static_cast<std::uint32_t>(d.bound_log2));
     w.f64(d.std_dev);
   }
+  // Appended for multi-bit sets only: classic sets keep their digests.
+  if (is_multi_bit()) w.u64(grouping_factor.value());
   return fnv1a64(w.data());
 }
 
@@ -157,6 +169,7 @@ std::ostream& operator<<(std::ostream& os, const PbsParameters& p) {
        << ", R=" << p.ms_noise_reduction.max_rounds << ", " << p.ms_noise_reduction.zeros_noise
        << ")";
   }
+  if (p.is_multi_bit()) os << ", multi-bit g=" << p.grouping_factor.value();
   os << "}";
   return os;
 }

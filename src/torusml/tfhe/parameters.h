@@ -51,6 +51,9 @@ struct DecompositionBaseLogTag {
 struct DecompositionLevelCountTag {
   static constexpr const char* name() { return "DecompositionLevelCount"; }
 };
+struct GroupingFactorTag {
+  static constexpr const char* name() { return "GroupingFactor"; }
+};
 
 /// Number of mask elements of an LWE ciphertext (the ciphertext holds n + 1 torus elements).
 using LweDimension = StrongSize<LweDimensionTag>;
@@ -62,6 +65,13 @@ using PolynomialSize = StrongSize<PolynomialSizeTag>;
 using DecompositionBaseLog = StrongSize<DecompositionBaseLogTag>;
 /// Number l of levels of a gadget decomposition.
 using DecompositionLevelCount = StrongSize<DecompositionLevelCountTag>;
+/// Number g of small-key bits per group of the multi-bit blind rotation
+/// (multi_bit_bootstrap_key.h); 1 in a PbsParameters means the classic blind rotation.
+using GroupingFactor = StrongSize<GroupingFactorTag>;
+
+/// The grouping factors of the multi-bit bootstrapping key (multi_bit_bootstrap_key.h).
+inline constexpr std::size_t kMinGroupingFactor = 2;
+inline constexpr std::size_t kMaxGroupingFactor = 4;
 
 /// Largest base_log * level_count of a keyswitching decomposition: the keyswitching key lives
 /// modulo 2^32 (keyswitch_key.h).
@@ -147,6 +157,12 @@ struct PbsParameters {
   ModulusSwitchKind modulus_switch = ModulusSwitchKind::CenteredMean;
   /// Drift kinds only (uses_noise_reduction); all zero otherwise.
   ModulusSwitchNoiseReduction ms_noise_reduction;
+  /// The blind rotation: 1 = classic (one CMux per small-key bit, bootstrap.h), g in [2, 4] =
+  /// multi-bit of grouping factor g (ceil(n/g) external products with a key of
+  /// ceil(n/g) (2^g - 1) GGSWs, multi_bit_bootstrap.h; n need not be a multiple of g). Multi-bit
+  /// sets use the Standard or CenteredMean modulus switch (not the Drift kinds). The server key
+  /// then holds the multi-bit key instead of the classic one (keys.h).
+  GroupingFactor grouping_factor{1};
   /// 2-norm of the linear combination in front of the PBS that the failure probability assumes.
   double max_two_norm = 1.0;
   /// Where the values come from, and their security claim.
@@ -158,18 +174,22 @@ struct PbsParameters {
   }
   /// Scaling factor of messages: 2^(63 - p).
   Torus delta() const { return Torus{1} << (63 - message_bits); }
+  /// Whether the bootstrap is multi-bit (grouping_factor > 1).
+  bool is_multi_bit() const { return grouping_factor.value() > 1; }
 
   /// The one definition of a valid parameter set, called by every key generation, serializer
   /// and loader. Throws InvalidArgument naming the field, its value and the allowed range unless
   /// the set is well formed (N a power of two in [256, 2^17], 1 <= p <= 16, decompositions
   /// within 63 bits, 32 for the keyswitch, noise in range, ...; for the Drift kinds
-  /// 1 <= zeros_count <= 2^16 and 1 <= max_rounds <= 64, all zero for the others), and
+  /// 1 <= zeros_count <= 2^16 and 1 <= max_rounds <= 64, all zero for the others;
+  /// 1 <= grouping_factor <= 4, and > 1 only with the Standard or CenteredMean switch), and
   /// InsecureParameters unless both keys (and, for the Drift kinds, the encryptions of zero under
   /// the small key) are 128-bit secure by the security curve (security.h).
   void validate() const;
   /// A 64-bit digest of every field that affects keys and ciphertexts (not name or source):
   /// stored in serialized objects to detect parameter mismatches. ms_noise_reduction enters it
-  /// only for the Drift kinds (the digests of the other kinds are those of earlier versions).
+  /// only for the Drift kinds, grouping_factor only when > 1 (the digests of the classic sets of
+  /// the other kinds are those of earlier versions).
   std::uint64_t fingerprint() const;
 
   bool operator==(const PbsParameters& o) const { return fingerprint() == o.fingerprint(); }

@@ -11,6 +11,10 @@
 //   u8 modulus_switch, f64 max_two_norm
 //   for modulus_switch 3 and 4 (Drift kinds) only: u64 zeros_count, u64 max_rounds, zeros_noise
 //   (an extension for the new kinds: objects of kinds 1 and 2 are byte-identical to before)
+//   for multi-bit sets only (grouping_factor > 1): bit 7 (0x80) of the modulus_switch byte is set
+//   (the kind is its low 7 bits) and u64 grouping_factor (2 to 4) ends the payload; classic sets
+//   are byte-identical to before, and builds without multi-bit sets refuse a multi-bit one (its
+//   modulus_switch byte is not a kind they know)
 #include "torusml/tfhe/serialization.h"
 
 #include <sodium.h>
@@ -226,6 +230,9 @@ std::string hex64(std::uint64_t v) {
   os << "0x" << std::hex << std::setw(16) << std::setfill('0') << v;
   return os.str();
 }
+
+// Bit 7 of the stored modulus_switch byte: a multi-bit set, whose grouping factor follows.
+constexpr std::uint8_t kMultiBitFlag = 0x80;
 
 void write_noise(ByteWriter& w, const NoiseDistribution& d) {
   w.u8(static_cast<std::uint8_t>(d.kind));
@@ -520,13 +527,15 @@ void write_parameters(ByteWriter& w, const PbsParameters& p) {
   write_noise(w, p.glwe_noise);
   write_decomposition(w, p.pbs);
   write_decomposition(w, p.ks);
-  w.u8(static_cast<std::uint8_t>(p.modulus_switch));
+  const std::uint8_t kind = static_cast<std::uint8_t>(p.modulus_switch);  // 1 to 4: validated
+  w.u8(p.is_multi_bit() ? static_cast<std::uint8_t>(kind | kMultiBitFlag) : kind);
   w.f64(p.max_two_norm);
   if (uses_noise_reduction(p.modulus_switch)) {
     w.u64(p.ms_noise_reduction.zeros_count);
     w.u64(p.ms_noise_reduction.max_rounds);
     write_noise(w, p.ms_noise_reduction.zeros_noise);
   }
+  if (p.is_multi_bit()) w.u64(p.grouping_factor.value());
 }
 
 PbsParameters read_parameters(ByteReader& r) {
@@ -543,12 +552,19 @@ PbsParameters read_parameters(ByteReader& r) {
   const std::uint64_t ks_log = r.u64("ks base_log"), ks_levels = r.u64("ks level_count");
   p.pbs = {DecompositionBaseLog(pbs_log), DecompositionLevelCount(pbs_levels)};
   p.ks = {DecompositionBaseLog(ks_log), DecompositionLevelCount(ks_levels)};
-  p.modulus_switch = static_cast<ModulusSwitchKind>(r.u8("modulus_switch"));
+  const std::uint8_t kind = r.u8("modulus_switch");
+  const bool multi_bit = (kind & kMultiBitFlag) != 0;
+  p.modulus_switch = static_cast<ModulusSwitchKind>(kind & ~kMultiBitFlag);
   p.max_two_norm = r.f64("max_two_norm");
   if (uses_noise_reduction(p.modulus_switch)) {
     p.ms_noise_reduction.zeros_count = r.u64("ms_noise_reduction zeros_count");
     p.ms_noise_reduction.max_rounds = r.u64("ms_noise_reduction max_rounds");
     p.ms_noise_reduction.zeros_noise = read_noise(r, "ms_noise_reduction zeros_noise");
+  }
+  if (multi_bit) {
+    // Only written for multi-bit sets: 1 would be a second encoding of a classic set.
+    p.grouping_factor =
+        GroupingFactor(read_bounded(r, "grouping_factor", kMinGroupingFactor, kMaxGroupingFactor));
   }
   // validate() bounds every field, but base_log * level_count could wrap around before its
   // comparison with 63: bound the factors first.

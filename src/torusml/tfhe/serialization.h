@@ -195,8 +195,10 @@ std::vector<std::uint8_t> serialize_seeded_bootstrap_key(const SeededLweBootstra
 SeededLweBootstrapKey deserialize_seeded_bootstrap_key(std::span<const std::uint8_t> bytes,
                                                        const PbsParameters* expected = nullptr);
 
-/// The parameters, the seeded keyswitching key and the seeded bootstrapping key: what a client
-/// sends to a server. Throws InvalidArgument if the keys do not have the parameters' shapes.
+/// The parameters, the seeded keyswitching key and the seeded bootstrapping key (the multi-bit
+/// one for multi-bit parameters, grouping_factor > 1): what a client sends to a server. Throws
+/// InvalidArgument if the keys do not have the parameters' shapes or kinds
+/// (validate_compressed_server_key).
 std::vector<std::uint8_t> serialize_compressed_server_key(const CompressedServerKey& key);
 /// With `expected`, the key's parameters must have its fingerprint (ParameterMismatch
 /// otherwise). Throws SerializationError on invalid bytes.
@@ -214,5 +216,14 @@ ServerKey load_server_key(std::span<const std::uint8_t> bytes,
 /// The largest expanded server key load_server_key builds (64 GiB): a sanity bound against
 /// crafted parameters, far above every preset (tfhe_8bit: about 5.5 GiB).
 inline constexpr std::uint64_t kMaxExpandedServerKeyBytes = std::uint64_t{1} << 36;
+
+/// The peak bytes of expanding a server key of `p` (what load_server_key bounds by
+/// kMaxExpandedServerKeyBytes): the full keyswitching key, k*N*l_ks ciphertexts of n + 1 values at
+/// 8 bytes; the bootstrapping key's G GGSWs of (k+1)^2 l N values at 16 bytes (its standard and
+/// Fourier forms are alive together), G = n for a classic set and the multi-bit key's
+/// ggsw_count() = (n div g)(2^g - 1) + 2^(n mod g) - 1 for grouping factor g > 1; for the Drift
+/// kinds the noise reduction's windows, 2 bytes per zero and mask element. Precondition: p is well
+/// formed (p.validate() would pass but for security); the result saturates at 2^64 - 1.
+std::uint64_t expanded_server_key_bytes(const PbsParameters& p);
 
 }  // namespace torusml::tfhe

@@ -14,6 +14,12 @@
 //   CompressedServerKey    PbsParameters payload, seeded keyswitch payload, seeded bootstrap
 //   payload; for the Drift modulus switch kinds (3, 4) only, the encryptions of zero under the
 //   small key: 32-byte mask seed, body count (= zeros_count), bodies (their dimension is n)
+//   For multi-bit parameters (grouping_factor g > 1, stored in the PbsParameters payload) the
+//   seeded bootstrap payload is replaced by the seeded multi-bit one (there is no classic key):
+//     multi-bit shape      n, g, k, N, base_log, level_count
+//     seeded multi-bit key shape, 32-byte mask seed, body count (= ggsw_count*(k+1)*l*N), bodies
+//   with ggsw_count = (n div g)(2^g - 1) + (2^(n mod g) - 1) (multi_bit_bootstrap_key.h); classic
+//   keys are byte-identical to before.
 #include <sstream>
 
 #include "torusml/tfhe/serialization.h"
@@ -299,6 +305,62 @@ SeededLweBootstrapKey read_seeded_bootstrap(ByteReader& r) {
   return key;
 }
 
+// ---- Multi-bit bootstrapping keys (inside a CompressedServerKey) ----
+
+std::string describe_shape(const MultiBitBootstrapKeyShape& s) {
+  return std::to_string(s.input_lwe_dimension.value()) +
+         " small-key bits in groups of g=" + std::to_string(s.grouping_factor.value()) + " (" +
+         std::to_string(s.ggsw_count()) +
+         " GGSWs) of k=" + std::to_string(s.ggsw.glwe_dimension.value()) +
+         ", N=" + std::to_string(s.ggsw.polynomial_size.value()) + ", " +
+         describe_decomposition(s.ggsw.decomposition);
+}
+
+std::size_t multi_bit_body_count(const MultiBitBootstrapKeyShape& s) {
+  return s.ggsw_count() * seeded_bodies_per_ggsw(s.ggsw);
+}
+
+void write_seeded_multi_bit_bootstrap(ByteWriter& w, const SeededLweMultiBitBootstrapKey& key) {
+  const MultiBitBootstrapKeyShape& s = key.shape;
+  const std::size_t n = s.input_lwe_dimension.value(), g = s.grouping_factor.value();
+  if (n < 1 || n > sd::kMaxLweDimension || g < kMinGroupingFactor || g > kMaxGroupingFactor ||
+      !writable_ggsw(s.ggsw) || key.bodies.size() != multi_bit_body_count(s)) {
+    throw InvalidArgument("cannot serialize a seeded multi-bit bootstrapping key of n=" +
+                          std::to_string(n) + ", g=" + std::to_string(g) + " holding " +
+                          std::to_string(key.bodies.size()) + " values: a malformed key");
+  }
+  w.u64(n);
+  w.u64(g);
+  w.u64(s.ggsw.glwe_dimension.value());
+  w.u64(s.ggsw.polynomial_size.value());
+  sd::write_decomposition(w, s.ggsw.decomposition);
+  sd::write_seed(w, key.mask_seed);
+  w.u64(key.bodies.size());
+  sd::write_torus_values(w, key.bodies);
+}
+
+SeededLweMultiBitBootstrapKey read_seeded_multi_bit_bootstrap(ByteReader& r) {
+  SeededLweMultiBitBootstrapKey key;
+  MultiBitBootstrapKeyShape& s = key.shape;
+  s.input_lwe_dimension = sd::read_lwe_dimension(r, "multi-bit bootstrap input dimension");
+  s.grouping_factor = GroupingFactor(sd::read_bounded(r, "multi-bit bootstrap grouping factor",
+                                                      kMinGroupingFactor, kMaxGroupingFactor));
+  s.ggsw.glwe_dimension = sd::read_glwe_dimension(r, "multi-bit bootstrap GLWE dimension");
+  s.ggsw.polynomial_size = sd::read_polynomial_size(r, "multi-bit bootstrap polynomial size");
+  s.ggsw.decomposition = sd::read_decomposition(r, "multi-bit bootstrap decomposition");
+  key.mask_seed = sd::read_seed(r, "multi-bit bootstrap mask seed");
+  const std::uint64_t count = r.u64("multi-bit bootstrap body count");
+  // ggsw_count() <= 2^21 * 15 / 4 + 15 (bounded n and g): the product needs the check.
+  const std::uint64_t wanted =
+      sd::checked_mul(s.ggsw_count(), seeded_bodies_per_ggsw(s.ggsw), "multi-bit bootstrap bodies");
+  if (count != wanted) {
+    sd::fail("the seeded multi-bit bootstrapping key stores " + std::to_string(count) +
+             " bodies but its shape (" + describe_shape(s) + ") needs " + std::to_string(wanted));
+  }
+  key.bodies = sd::read_torus_values(r, count, "multi-bit bootstrap bodies");
+  return key;
+}
+
 }  // namespace
 
 // ---- Secret keys ---------------------------------------------------------------------------
@@ -537,7 +599,10 @@ std::vector<std::uint8_t> serialize_compressed_server_key(const CompressedServer
   ByteWriter w;
   sd::write_parameters(w, p);
   write_seeded_keyswitch(w, key.keyswitch_key);
-  write_seeded_bootstrap(w, key.bootstrap_key);
+  if (p.is_multi_bit())
+    write_seeded_multi_bit_bootstrap(w, *key.multi_bit_bootstrap_key);  // validated: present
+  else
+    write_seeded_bootstrap(w, key.bootstrap_key);
   if (uses_noise_reduction(p.modulus_switch)) {
     sd::write_seed(w, key.ms_noise_reduction_zeros.mask_seed);
     w.u64(key.ms_noise_reduction_zeros.size());
@@ -559,11 +624,21 @@ CompressedServerKey deserialize_compressed_server_key(std::span<const std::uint8
                " but the stored parameters give " +
                describe_shape(keyswitch_shape_of(k.parameters)));
     }
-    k.bootstrap_key = read_seeded_bootstrap(r);
-    if (k.bootstrap_key.shape != bootstrap_shape_of(k.parameters)) {
-      sd::fail("the bootstrapping key has " + describe_shape(k.bootstrap_key.shape) +
-               " but the stored parameters give " +
-               describe_shape(bootstrap_shape_of(k.parameters)));
+    if (k.parameters.is_multi_bit()) {
+      k.multi_bit_bootstrap_key = read_seeded_multi_bit_bootstrap(r);
+      const MultiBitBootstrapKeyShape wanted = multi_bit_bootstrap_key_shape(k.parameters);
+      if (k.multi_bit_bootstrap_key->shape != wanted) {
+        sd::fail("the multi-bit bootstrapping key has " +
+                 describe_shape(k.multi_bit_bootstrap_key->shape) +
+                 " but the stored parameters give " + describe_shape(wanted));
+      }
+    } else {
+      k.bootstrap_key = read_seeded_bootstrap(r);
+      if (k.bootstrap_key.shape != bootstrap_shape_of(k.parameters)) {
+        sd::fail("the bootstrapping key has " + describe_shape(k.bootstrap_key.shape) +
+                 " but the stored parameters give " +
+                 describe_shape(bootstrap_shape_of(k.parameters)));
+      }
     }
     if (uses_noise_reduction(k.parameters.modulus_switch)) {
       SeededLweCiphertextList& zeros = k.ms_noise_reduction_zeros;
@@ -592,29 +667,45 @@ CompressedServerKey deserialize_compressed_server_key(std::span<const std::uint8
   return key;
 }
 
+std::uint64_t expanded_server_key_bytes(const PbsParameters& p) {
+  // Saturating: a sum or product that overflows is above every bound.
+  constexpr std::uint64_t kSaturated = ~std::uint64_t{0};
+  const auto mul = [](std::uint64_t a, std::uint64_t b) {
+    std::uint64_t out = 0;
+    return __builtin_mul_overflow(a, b, &out) ? kSaturated : out;
+  };
+  const auto add = [](std::uint64_t a, std::uint64_t b) {
+    std::uint64_t out = 0;
+    return __builtin_add_overflow(a, b, &out) ? kSaturated : out;
+  };
+  const KeyswitchKeyShape ks = keyswitch_key_shape(p);
+  const std::uint64_t ksk = mul(mul(ks.ciphertexts(), ks.output_lwe_dimension.value() + 1), 8);
+  // n GGSWs for the classic key, ggsw_count() for the multi-bit one.
+  const GgswShape ggsw{p.glwe_dimension, p.polynomial_size, p.pbs};
+  std::uint64_t ggsws = p.lwe_dimension.value();
+  if (p.grouping_factor.value() > kMaxGroupingFactor) {
+    ggsws = kSaturated;  // not a valid set
+  } else if (p.is_multi_bit()) {
+    const std::size_t n = p.lwe_dimension.value(), g = p.grouping_factor.value();
+    ggsws = mul(n / g, (std::uint64_t{1} << g) - 1);
+    if (n % g != 0) ggsws = add(ggsws, (std::uint64_t{1} << (n % g)) - 1);
+  }
+  const std::uint64_t bsk = mul(mul(ggsws, ggsw.torus_elements()), 16);
+  const std::uint64_t windows =
+      uses_noise_reduction(p.modulus_switch)
+          ? mul(p.ms_noise_reduction.zeros_count, mul(p.lwe_dimension.value(), 2))
+          : 0;
+  return add(add(ksk, bsk), windows);
+}
+
 ServerKey load_server_key(std::span<const std::uint8_t> bytes, const PbsParameters* expected) {
   const CompressedServerKey compressed = deserialize_compressed_server_key(bytes, expected);
-  // Expanded size: full keyswitching key, plus the standard-domain bootstrapping key and its
-  // Fourier form (both alive during the conversion).
-  const auto& ks = compressed.keyswitch_key.shape;
-  const auto& bs = compressed.bootstrap_key.shape;
-  const std::uint64_t ksk = sd::checked_mul(
-      sd::checked_mul(ks.ciphertexts(), ks.output_lwe_dimension.value() + 1, "server key"), 8,
-      "server key");
-  const std::uint64_t bsk = sd::checked_mul(
-      sd::checked_mul(bs.input_lwe_dimension.value(), bs.ggsw.torus_elements(), "server key"), 16,
-      "server key");
-  // The noise reduction's windows: 2 bytes per zero and mask element (at most 2^16 * 2^21 * 2).
-  const std::uint64_t windows =
-      uses_noise_reduction(compressed.parameters.modulus_switch)
-          ? sd::checked_mul(compressed.ms_noise_reduction_zeros.size(),
-                            compressed.parameters.lwe_dimension.value() * 2, "server key")
-          : 0;
-  if (ksk > kMaxExpandedServerKeyBytes || bsk > kMaxExpandedServerKeyBytes - ksk ||
-      windows > kMaxExpandedServerKeyBytes - ksk - bsk) {
+  // The key's shapes are its parameters' (validated by the load).
+  const std::uint64_t expanded = expanded_server_key_bytes(compressed.parameters);
+  if (expanded > kMaxExpandedServerKeyBytes) {
     std::ostringstream os;
     os << "the server key for " << sd::describe_parameters(compressed.parameters)
-       << " would expand to " << ((ksk >> 20) + (bsk >> 20) + (windows >> 20)) << " MiB, above the "
+       << " would expand to " << (expanded >> 20) << " MiB, above the "
        << (kMaxExpandedServerKeyBytes >> 30)
        << " GiB sanity limit: check that these are the parameters you expect";
     sd::fail(os.str());
