@@ -22,16 +22,14 @@ void print_set(const tfhe::PbsParameters& p, double log2_p_fail, double seconds)
   char pbs[16], ks[16];
   std::snprintf(pbs, sizeof pbs, "2^%zux%zu", p.pbs.base_log.value(), p.pbs.level_count.value());
   std::snprintf(ks, sizeof ks, "2^%zux%zu", p.ks.base_log.value(), p.ks.level_count.value());
-  std::printf(" %5zu %2zu %6zu %8s %8s %8.1f %8.3f", p.lwe_dimension.value(),
-              p.glwe_dimension.value(), p.polynomial_size.value(), pbs, ks, log2_p_fail,
-              seconds * 1e3);
+  std::printf(" %5zu %2zu %6zu %8s %8s %2zu %8.1f %8.3f", p.lwe_dimension.value(),
+              p.glwe_dimension.value(), p.polynomial_size.value(), pbs, ks,
+              p.grouping_factor.value(), log2_p_fail, seconds * 1e3);
 }
 
 /// log2 p_fail of `p` for a PBS whose input is one PBS output (2-norm 1).
 double log2_p_fail_norm1(const tfhe::PbsParameters& p) {
-  const double out = tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension,
-                                                   p.polynomial_size, p.pbs, p.glwe_noise);
-  return tfhe::pbs_noise(p, out, 1.0).log2_p_fail;
+  return tfhe::pbs_noise(p, tfhe::variance_pbs_output(p), 1.0).log2_p_fail;
 }
 
 }  // namespace
@@ -44,9 +42,9 @@ int main(int argc, char** argv) {
       "optimizer at p_error 2^%.1f, one requirement (pbs_weight 1, fresh_weight 0) vs the "
       "presets (p_fail at 2-norm 1); times from the cost model, one core\n",
       log2_p_error);
-  std::printf("%4s | %5s %2s %6s %8s %8s %8s %8s %7s | %5s %2s %6s %8s %8s %8s %8s | %6s\n", "bits",
-              "n", "k", "N", "pbs", "ks", "log2_pf", "ms/PBS", "search", "n", "k", "N", "pbs", "ks",
-              "log2_pf", "ms/PBS", "ratio");
+  std::printf("%4s | %5s %2s %6s %8s %8s %2s %8s %8s %7s | %5s %2s %6s %8s %8s %2s %8s %8s | %6s\n",
+              "bits", "n", "k", "N", "pbs", "ks", "g", "log2_pf", "ms/PBS", "search", "n", "k", "N",
+              "pbs", "ks", "g", "log2_pf", "ms/PBS", "ratio");
   for (unsigned bits = 1; bits <= 10; ++bits) {
     const std::vector<circuit::PbsRequirement> req = {{bits, 1.0, 0.0, 1}};
     std::printf("%4u |", bits);
@@ -60,7 +58,7 @@ int main(int argc, char** argv) {
       print_set(r.parameters, r.log2_worst_p_error, seconds);
       std::printf(" %5.1fms |", search_ms);
     } catch (const CompileError& e) {
-      std::printf(" %-65s |", "no parameters");
+      std::printf(" %-68s |", "no parameters");
     }
     if (bits <= 8) {
       const tfhe::PbsParameters& preset = tfhe::preset_for_bits(bits);

@@ -30,8 +30,11 @@
 //   ks_pbs_opt/<b>bit/<ms>, pbs_batch_1t_opt/<b>bit/<ms>  keyswitch + PBS (one, and a batch on one
 //                       thread) with the parameters the circuit optimizer chooses for a b-bit
 //                       lookup of one PBS output (2-norm 1) at p_error 2^-40, b = 4..8: <ms> cm
-//                       with the CenteredMean modulus switch only (before the noise reduction),
-//                       best with every candidate (what circuits get, e.g. DriftCenteredMean)
+//                       with the classic blind rotation and the CenteredMean modulus switch only
+//                       (before the noise reduction and the multi-bit sets), best with every
+//                       candidate (what circuits get: e.g. DriftCenteredMean, or a multi-bit set,
+//                       whose keys generate_server_key makes); the label names the set, its
+//                       grouping factor and modulus switch (counter g: the grouping factor)
 // Counters: bits, n, N, k, l (pbs levels), ks_l, threads, and key sizes in bytes (plain and
 // seeded). Benchmarks of one preset are registered together so that its keys are generated once.
 #include <benchmark/benchmark.h>
@@ -84,11 +87,16 @@ const BenchKeys& keys_for(const PbsParameters& p) {
     k->client = generate_client_key(p, seed_of(1));
     const CompressedServerKey compressed = generate_compressed_server_key(k->client, seed_of(2));
     k->ksk_seeded_bytes = compressed.keyswitch_key.bodies.size() * sizeof(KeyswitchTorus) + 32;
-    k->bsk_seeded_bytes = compressed.bootstrap_key.bodies.size() * 8 + 32;
     k->server = decompress_server_key(compressed);
     k->ksk_bytes = k->server.keyswitch_key.data.size() * sizeof(KeyswitchTorus);
-    const auto& g = k->server.bootstrap_key.shape.ggsw;
-    k->bsk_bytes = p.lwe_dimension.value() * g.torus_elements() * 8;
+    if (compressed.multi_bit_bootstrap_key) {  // multi-bit sets (grouping_factor > 1)
+      k->bsk_seeded_bytes = compressed.multi_bit_bootstrap_key->shape.seeded_key_bytes();
+      k->bsk_bytes = compressed.multi_bit_bootstrap_key->shape.key_bytes();
+    } else {
+      k->bsk_seeded_bytes = compressed.bootstrap_key.bodies.size() * 8 + 32;
+      const auto& g = k->server.bootstrap_key.shape.ggsw;
+      k->bsk_bytes = p.lwe_dimension.value() * g.torus_elements() * 8;
+    }
     keys = std::move(k);
     fingerprint = p.fingerprint();
   }
@@ -107,6 +115,13 @@ void set_counters(benchmark::State& state, const PbsParameters& p, const BenchKe
   state.counters["bsk_seeded_bytes"] = c(static_cast<double>(k.bsk_seeded_bytes));
   state.counters["ksk_bytes"] = c(static_cast<double>(k.ksk_bytes));
   state.counters["ksk_seeded_bytes"] = c(static_cast<double>(k.ksk_seeded_bytes));
+  state.counters["g"] = c(static_cast<double>(p.grouping_factor.value()));
+}
+
+// "<name> g=<g> <modulus switch>": what an optimizer-chosen benchmark runs.
+std::string describe(const PbsParameters& p) {
+  return p.name + " g=" + std::to_string(p.grouping_factor.value()) + " " +
+         to_string(p.modulus_switch);
 }
 
 LweCiphertext fresh_input(const BenchKeys& k, std::int64_t m) {
@@ -177,6 +192,7 @@ void bm_ks_pbs(benchmark::State& state, const PbsParameters* p) {
   if (decrypt(k.client, out) != 1) state.SkipWithError("wrong PBS result");
   set_counters(state, *p, k);
   state.counters["threads"] = 1;
+  state.SetLabel(describe(*p));
 }
 
 void bm_keyswitch(benchmark::State& state, const PbsParameters* p) {
@@ -232,6 +248,7 @@ void bm_batch(benchmark::State& state, const PbsParameters* p, std::size_t g, bo
   if (decrypt(k.client, out[batch - 1]) != 1) state.SkipWithError("wrong PBS result");
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
   set_counters(state, *p, k);
+  if (!mbsk) state.SetLabel(describe(*p));  // keyswitch_bootstrap_batch: the set's own kind
   if (mbsk) {
     state.counters["g"] = static_cast<double>(g);
     state.counters["bsk_bytes"] = static_cast<double>(mbsk->shape.key_bytes());
@@ -402,7 +419,10 @@ int main(int argc, char** argv) {
   for (unsigned bits = 4; bits <= 8; ++bits) {
     for (const bool best : {false, true}) {
       torusml::circuit::OptimizerOptions o;
-      if (!best) o.modulus_switch_candidates = {{ModulusSwitchKind::CenteredMean, 0, 0}};
+      if (!best) {
+        o.modulus_switch_candidates = {{ModulusSwitchKind::CenteredMean, 0, 0}};
+        o.grouping_factors = {1};
+      }
       const torusml::circuit::PbsRequirement req{bits, 1.0, 0.0, 1};
       optimized.push_back(
           torusml::circuit::optimize_pbs_parameters(std::span(&req, 1), {}, o).parameters);

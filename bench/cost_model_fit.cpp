@@ -3,12 +3,17 @@
 // between.
 //
 // Candidates: for each precision 1..max_bits and each polynomial size N = 2^8 .. 2^14, the
-// optimizer's cheapest set with N forced (k, n and the decompositions free), for a PBS whose
-// input sums a few PBS outputs (squared 2-norm 4) at p_error 2^-40: the sets it weighs against
-// each other. Each one gets real keys and one KS + PBS timed on one core (median of --runs).
+// optimizer's cheapest classic set with N forced (k, n and the decompositions free), for a PBS
+// whose input sums a few PBS outputs (squared 2-norm 4) at p_error 2^-40: the sets it weighs
+// against each other; and likewise its cheapest multi-bit sets of grouping factor 2 and 3 for the
+// precisions 3..min(7, max_bits) (expanded keys above 6 GiB skipped). Each one gets real keys and
+// one lone KS + PBS timed on one thread (median of --runs), the way circuits run a single lookup
+// and the same for both kinds (keyswitch_bootstrap dispatches on the grouping factor).
 // Printed: per candidate the model's estimate, the measurement and the refit's estimate; the
-// Spearman rank correlation of estimate vs measurement, before and after the refit; and the
-// refit constants (least squares on relative errors) to put in optimizer.cpp.
+// Spearman rank correlation of estimate vs measurement over all candidates (classic and
+// multi-bit) and per kind, before and after the refit; and the refit constants (least squares on
+// relative errors) to put in cost_model.cpp: the six constants together (the keyswitch constant
+// shared by both kinds), and the two multi-bit ones alone with the classic constants kept.
 //
 //   build/bench/cost_model_fit [--max-bits 6] [--runs 5]
 #include <algorithm>
@@ -27,6 +32,7 @@
 #include "torusml/tfhe/keys.h"
 #include "torusml/tfhe/lookup_table.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
+#include "torusml/tfhe/serialization.h"
 
 namespace {
 
@@ -36,8 +42,8 @@ struct Candidate {
   unsigned bits;
   tfhe::PbsParameters p;
   double estimate = 0, measured = 0, refit = 0;
-  double features[4] = {0, 0, 0, 0};  // the model's four terms, per unit of each constant
-  double fixed = 0;                   // the noise reduction's estimate (Drift kinds), not refitted
+  double features[6] = {0, 0, 0, 0, 0, 0};  // the model's terms, per unit of each constant
+  double fixed = 0;  // the noise reduction's estimate (Drift kinds), not refitted
 };
 
 void compute_features(Candidate& c) {
@@ -47,10 +53,19 @@ void compute_features(Candidate& c) {
   const double lks = static_cast<double>(c.p.ks.level_count.value());
   const double n = static_cast<double>(c.p.lwe_dimension.value());
   const double half = big_n / 2.0;
-  c.features[0] = n * (k + 1) * (l + 1) * half * std::log2(half);
-  c.features[1] = n * (k + 1) * (k + 1) * l * big_n;
   c.features[2] = (n + 1) * k * big_n * lks;
-  c.features[3] = big_n >= 8192 ? n * (k + 1) * (k + 1) * (l - 1) * big_n : 0.0;
+  const std::size_t g = c.p.grouping_factor.value();
+  if (g > 1) {
+    // ceil(n/g) groups: one external product's FFTs and 2^g - 1 GGSWs combined.
+    const double groups = static_cast<double>((c.p.lwe_dimension.value() + g - 1) / g);
+    const double subsets = static_cast<double>((std::size_t{1} << g) - 1);
+    c.features[4] = groups * (k + 1) * (l + 1) * half * std::log2(half);
+    c.features[5] = groups * subsets * (k + 1) * (k + 1) * l * big_n;
+  } else {
+    c.features[0] = n * (k + 1) * (l + 1) * half * std::log2(half);
+    c.features[1] = n * (k + 1) * (k + 1) * l * big_n;
+    c.features[3] = big_n >= 8192 ? n * (k + 1) * (k + 1) * (l - 1) * big_n : 0.0;
+  }
   c.fixed = tfhe::estimate_noise_reduction_seconds(c.p);
 }
 
@@ -103,33 +118,46 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
-constexpr int kTerms = 4;
+constexpr int kTerms = 6;
 
-// Least squares on relative errors: minimize sum ((x . f_i + fixed_i - t_i) / t_i)^2.
-bool fit(const std::vector<Candidate>& cs, double x[kTerms]) {
+// Least squares on relative errors: minimize sum ((x . f_i + fixed_i - t_i) / t_i)^2 over the
+// terms j with free[j]. The other terms, and those no candidate has (e.g. the extra level without
+// l >= 2 at N >= 8192), keep their current constant `now[j]` (in the fixed part).
+bool fit(const std::vector<Candidate>& cs, const double now[kTerms], const bool free[kTerms],
+         double x[kTerms]) {
+  int used[kTerms], m = 0;
+  for (int j = 0; j < kTerms; ++j) {
+    const bool any =
+        std::any_of(cs.begin(), cs.end(), [&](const Candidate& c) { return c.features[j] != 0.0; });
+    if (any && free[j]) used[m++] = j;
+    x[j] = now[j];
+  }
+  if (m == 0 || cs.size() < static_cast<std::size_t>(m)) return false;
   double a[kTerms][kTerms + 1] = {};
   for (const Candidate& c : cs) {
-    double row[kTerms];
-    for (int j = 0; j < kTerms; ++j) row[j] = c.features[j] / c.measured;
-    const double target = 1.0 - c.fixed / c.measured;
-    for (int i = 0; i < kTerms; ++i) {
-      for (int j = 0; j < kTerms; ++j) a[i][j] += row[i] * row[j];
-      a[i][kTerms] += row[i] * target;
+    double row[kTerms], fixed = c.fixed;
+    for (int j = 0; j < kTerms; ++j)
+      if (std::find(used, used + m, j) == used + m) fixed += now[j] * c.features[j];
+    for (int i = 0; i < m; ++i) row[i] = c.features[used[i]] / c.measured;
+    const double target = 1.0 - fixed / c.measured;
+    for (int i = 0; i < m; ++i) {
+      for (int j = 0; j < m; ++j) a[i][j] += row[i] * row[j];
+      a[i][m] += row[i] * target;
     }
   }
-  for (int col = 0; col < kTerms; ++col) {  // Gauss-Jordan with partial pivoting
+  for (int col = 0; col < m; ++col) {  // Gauss-Jordan with partial pivoting
     int pivot = col;
-    for (int r = col + 1; r < kTerms; ++r)
+    for (int r = col + 1; r < m; ++r)
       if (std::abs(a[r][col]) > std::abs(a[pivot][col])) pivot = r;
     if (std::abs(a[pivot][col]) < 1e-300) return false;
-    for (int j = 0; j <= kTerms; ++j) std::swap(a[col][j], a[pivot][j]);
-    for (int r = 0; r < kTerms; ++r) {
+    for (int j = 0; j <= m; ++j) std::swap(a[col][j], a[pivot][j]);
+    for (int r = 0; r < m; ++r) {
       if (r == col) continue;
       const double f = a[r][col] / a[col][col];
-      for (int j = col; j <= kTerms; ++j) a[r][j] -= f * a[col][j];
+      for (int j = col; j <= m; ++j) a[r][j] -= f * a[col][j];
     }
   }
-  for (int i = 0; i < kTerms; ++i) x[i] = a[i][kTerms] / a[i][i];
+  for (int i = 0; i < m; ++i) x[used[i]] = a[i][m] / a[i][i];
   return true;
 }
 
@@ -149,53 +177,95 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<Candidate> cs;
-  for (unsigned bits = 1; bits <= max_bits; ++bits) {
-    for (unsigned log_n = 8; log_n <= 14; ++log_n) {
-      circuit::OptimizerOptions o;
-      o.min_log2_polynomial_size = o.max_log2_polynomial_size = log_n;
-      const circuit::PbsRequirement req{bits, 4.0, 0.0, 1};
-      const circuit::OutputRequirement out{bits, 1.0, 0.0, 1};
-      try {
-        const circuit::OptimizerResult r =
-            circuit::optimize_pbs_parameters(std::span(&req, 1), std::span(&out, 1), o);
-        Candidate c{bits, r.parameters};
-        c.estimate = r.estimated_pbs_seconds;
-        if (c.estimate > 0.5) continue;  // keys of several GB: not worth timing
-        compute_features(c);
-        cs.push_back(c);
-      } catch (const CompileError&) {
-        // no 128-bit-secure set at this N for this precision
-      }
+  // Classic sets for 1..max_bits, then multi-bit sets (g = 2, 3) for 3..min(7, max_bits).
+  const auto add = [&](unsigned bits, unsigned log_n, std::size_t g) {
+    circuit::OptimizerOptions o;
+    o.min_log2_polynomial_size = o.max_log2_polynomial_size = log_n;
+    o.grouping_factors = {g};
+    const circuit::PbsRequirement req{bits, 4.0, 0.0, 1};
+    const circuit::OutputRequirement out{bits, 1.0, 0.0, 1};
+    try {
+      const circuit::OptimizerResult r =
+          circuit::optimize_pbs_parameters(std::span(&req, 1), std::span(&out, 1), o);
+      Candidate c{bits, r.parameters};
+      c.estimate = r.estimated_pbs_seconds;
+      if (c.estimate > 0.5) return;  // keys of several GB: not worth timing
+      if (tfhe::expanded_server_key_bytes(c.p) > (std::uint64_t{6} << 30)) return;
+      compute_features(c);
+      cs.push_back(c);
+    } catch (const CompileError&) {
+      // no 128-bit-secure set at this N for this precision
     }
-  }
-  std::printf("%-5s %-3s %-6s %-5s %-4s %-4s %12s %12s %12s\n", "bits", "k", "N", "n", "l", "lks",
-              "model ms", "measured ms", "refit ms");
+  };
+  for (unsigned bits = 1; bits <= max_bits; ++bits)
+    for (unsigned log_n = 8; log_n <= 14; ++log_n) add(bits, log_n, 1);
+  for (const std::size_t g : {2, 3})
+    for (unsigned bits = 3; bits <= std::min(7u, max_bits); ++bits)
+      for (unsigned log_n = 8; log_n <= 14; ++log_n) add(bits, log_n, g);
+  std::printf("%-5s %-2s %-3s %-6s %-5s %-4s %-4s %12s %12s %12s\n", "bits", "g", "k", "N", "n",
+              "l", "lks", "model ms", "measured ms", "refit ms");
   for (Candidate& c : cs) {
     c.measured = median_seconds(c.p, runs);
     std::fflush(stdout);
   }
-  double x[kTerms] = {0, 0, 0, 0};
-  const bool fitted = cs.size() >= kTerms && fit(cs, x);
+  const circuit::CostModelConstants now = circuit::cost_model_constants();
+  const double current[kTerms] = {now.fft,         now.key,           now.keyswitch,
+                                  now.extra_level, now.multi_bit_fft, now.multi_bit_key};
+  // Two refits: every constant, and the multi-bit ones alone with the classic constants kept
+  // (the multi-bit sets then rank against the classic model as it stands).
+  const bool all[kTerms] = {true, true, true, true, true, true};
+  const bool multi_bit_only[kTerms] = {false, false, false, false, true, true};
+  double x[kTerms] = {}, xm[kTerms] = {};
+  const bool fitted = fit(cs, current, all, x);
+  const bool fitted_mb = fit(cs, current, multi_bit_only, xm);
+  std::vector<double> refit_mb;
   std::vector<double> est, meas, refit;
+  std::vector<double> kind_est[2], kind_meas[2], kind_refit[2];
   for (Candidate& c : cs) {
     c.refit = c.fixed;
-    for (int j = 0; j < kTerms; ++j) c.refit += x[j] * c.features[j];
+    double mb = c.fixed;
+    for (int j = 0; j < kTerms; ++j) {
+      c.refit += x[j] * c.features[j];
+      mb += xm[j] * c.features[j];
+    }
+    refit_mb.push_back(mb);
     est.push_back(c.estimate);
     meas.push_back(c.measured);
     refit.push_back(c.refit);
-    std::printf("%-5u %-3zu %-6zu %-5zu %-4zu %-4zu %12.3f %12.3f %12.3f\n", c.bits,
-                c.p.glwe_dimension.value(), c.p.polynomial_size.value(), c.p.lwe_dimension.value(),
-                c.p.pbs.level_count.value(), c.p.ks.level_count.value(), c.estimate * 1e3,
-                c.measured * 1e3, c.refit * 1e3);
+    const int kind = c.p.is_multi_bit() ? 1 : 0;
+    kind_est[kind].push_back(c.estimate);
+    kind_meas[kind].push_back(c.measured);
+    kind_refit[kind].push_back(c.refit);
+    std::printf("%-5u %-2zu %-3zu %-6zu %-5zu %-4zu %-4zu %12.3f %12.3f %12.3f\n", c.bits,
+                c.p.grouping_factor.value(), c.p.glwe_dimension.value(),
+                c.p.polynomial_size.value(), c.p.lwe_dimension.value(), c.p.pbs.level_count.value(),
+                c.p.ks.level_count.value(), c.estimate * 1e3, c.measured * 1e3, c.refit * 1e3);
   }
-  const circuit::CostModelConstants now = circuit::cost_model_constants();
-  std::printf("\n%zu candidates. Spearman rank correlation, model vs measured: %.3f", cs.size(),
-              spearman(est, meas));
+  std::printf(
+      "\n%zu candidates (%zu classic, %zu multi-bit). Spearman rank correlation, model vs "
+      "measured: %.3f",
+      cs.size(), kind_est[0].size(), kind_est[1].size(), spearman(est, meas));
   if (fitted) std::printf("; refit vs measured: %.3f", spearman(refit, meas));
-  std::printf("\nconstants (s per unit): fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g\n",
-              now.fft, now.key, now.keyswitch, now.extra_level);
+  if (fitted_mb)
+    std::printf("; multi-bit refit (classic constants kept) vs measured: %.3f",
+                spearman(refit_mb, meas));
+  for (int kind = 0; kind < 2; ++kind) {
+    if (kind_est[kind].size() < 2) continue;
+    std::printf("\n  %s only: model %.3f", kind == 0 ? "classic" : "multi-bit",
+                spearman(kind_est[kind], kind_meas[kind]));
+    if (fitted) std::printf(", refit %.3f", spearman(kind_refit[kind], kind_meas[kind]));
+  }
+  std::printf(
+      "\nconstants (s per unit): fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, "
+      "multi-bit fft %.4g, multi-bit key %.4g\n",
+      now.fft, now.key, now.keyswitch, now.extra_level, now.multi_bit_fft, now.multi_bit_key);
   if (fitted)
-    std::printf("refit on this machine:  fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g\n",
-                x[0], x[1], x[2], x[3]);
+    std::printf(
+        "refit on this machine:  fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, "
+        "multi-bit fft %.4g, multi-bit key %.4g\n",
+        x[0], x[1], x[2], x[3], x[4], x[5]);
+  if (fitted_mb)
+    std::printf("multi-bit refit, classic constants kept: multi-bit fft %.4g, multi-bit key %.4g\n",
+                xm[4], xm[5]);
   return 0;
 }

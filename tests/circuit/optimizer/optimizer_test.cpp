@@ -2,9 +2,12 @@
 // secure and meets its failure target when recomputed independently with the noise model; the
 // choices move the right way with precision, p_error and global_p_error; the cost is competitive
 // with the published presets; impossible requirements give a CompileError that says what to do;
-// the search is fast.
+// the search is fast. Multi-bit sets (grouping factors, issue 12) meet every requirement with the
+// multi-bit noise model, never pair with a Drift modulus switch, and win only when the cost model
+// says they are cheaper.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -13,6 +16,7 @@
 
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
 #include "torusml/tfhe/noise_model.h"
 #include "torusml/tfhe/presets.h"
 #include "torusml/tfhe/security.h"
@@ -28,9 +32,9 @@ OptimizerOptions with_p_error(double log2_p) {
   return o;
 }
 
+/// The variance of a PBS output of `p`: classic or multi-bit by its grouping factor.
 double blind_rotation_variance(const PbsParameters& p) {
-  return tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size, p.pbs,
-                                       p.glwe_noise);
+  return tfhe::variance_pbs_output(p);
 }
 
 /// log2 P(fail) of one PBS requirement under `p`, from the noise model.
@@ -65,7 +69,13 @@ void expect_sound(const OptimizerResult& r, std::span<const PbsRequirement> pbs,
   for (const OutputRequirement& o : outputs)
     EXPECT_LE(log2_p_fail(p, o), log2_target + 1e-9) << o.width_bits << "-bit output under " << p;
   EXPECT_EQ(p.message_bits, widest);
-  EXPECT_EQ(p.name, "optimized_" + std::to_string(widest) + "bit");
+  const std::size_t g = p.grouping_factor.value();
+  EXPECT_EQ(p.name, "optimized_" + std::to_string(widest) + "bit" +
+                        (g > 1 ? "_mb" + std::to_string(g) : std::string()));
+  if (g > 1) {
+    EXPECT_FALSE(tfhe::uses_noise_reduction(p.modulus_switch)) << p;
+    EXPECT_NE(r.summary.find("multi-bit g=" + std::to_string(g)), std::string::npos) << r.summary;
+  }
   EXPECT_NEAR(r.log2_worst_p_error, worst, 1e-9);
   EXPECT_LE(r.log2_global_p_error, 0.0);
   EXPECT_DOUBLE_EQ(r.estimated_pbs_seconds, estimate_pbs_seconds(p));
@@ -253,7 +263,7 @@ TEST(Optimizer, RandomRequirementsNeverGiveParametersUnder128BitSecurity) {
   const auto pick = [&](unsigned lo, unsigned hi) {
     return std::uniform_int_distribution<unsigned>(lo, hi)(rng);
   };
-  unsigned solved = 0, impossible = 0;
+  unsigned solved = 0, impossible = 0, multi_bit = 0;
   for (int trial = 0; trial < 120; ++trial) {
     std::vector<PbsRequirement> pbs(pick(1, 4));
     std::uint64_t total = 0;
@@ -284,11 +294,22 @@ TEST(Optimizer, RandomRequirementsNeverGiveParametersUnder128BitSecurity) {
     options.max_glwe_dimension = pick(1, 6);
     options.min_log2_polynomial_size = pick(8, 10);
     options.max_log2_polynomial_size = pick(options.min_log2_polynomial_size + 2, 17);
+    // Grouping factors: the default, or a random non-empty subset of 1..4.
+    if (pick(0, 2) != 0) {
+      while (options.grouping_factors.empty())
+        for (std::size_t g = 1; g <= 4; ++g)
+          if (pick(0, 1) == 1) options.grouping_factors.push_back(g);
+    }
+    const std::vector<std::size_t> allowed =
+        options.grouping_factors.empty() ? default_grouping_factors() : options.grouping_factors;
     try {
       const OptimizerResult r = optimize_pbs_parameters(pbs, outputs, options);
       SCOPED_TRACE("trial " + std::to_string(trial) + ": " + r.summary);
       expect_sound(r, pbs, outputs, log2_target + 1e-6);
       EXPECT_LE(r.parameters.glwe_dimension.value(), options.max_glwe_dimension);
+      EXPECT_NE(std::find(allowed.begin(), allowed.end(), r.parameters.grouping_factor.value()),
+                allowed.end());
+      if (r.parameters.is_multi_bit()) ++multi_bit;
       ++solved;
     } catch (const CompileError&) {
       ++impossible;
@@ -297,6 +318,138 @@ TEST(Optimizer, RandomRequirementsNeverGiveParametersUnder128BitSecurity) {
   // The generator reaches both outcomes (a test that cannot fail is not a test).
   EXPECT_GT(solved, 60u);
   EXPECT_GT(impossible, 0u);
+  EXPECT_GT(multi_bit, 0u);
+}
+
+// ---- Multi-bit sets (grouping factors) ------------------------------------------------------
+
+OptimizerOptions with_grouping(std::vector<std::size_t> factors) {
+  OptimizerOptions o;
+  o.grouping_factors = std::move(factors);
+  return o;
+}
+
+TEST(Optimizer, GroupingFactorTwoGivesASoundMultiBitSet) {
+  const std::vector<std::vector<PbsRequirement>> cases = {
+      {{1, 1.0, 0.0, 1}},
+      {{3, 4.0, 1.0, 10}},
+      {{4, 25.0, 0.0, 100}, {2, 100.0, 50.0, 7}},
+      {{6, 1.0, 1.0, 1}, {5, 9.0, 0.0, 3}},
+      {{8, 2.0, 0.0, 1}},
+  };
+  const std::vector<OutputRequirement> outputs = {{12, 3.0, 100.0, 4}};
+  for (const double log2_target : {-40.0, -64.0}) {
+    for (const auto& pbs : cases) {
+      OptimizerOptions o = with_grouping({2});
+      o.p_error = std::exp2(log2_target);
+      for (const bool with_outputs : {false, true}) {
+        const std::span<const OutputRequirement> outs =
+            with_outputs ? std::span<const OutputRequirement>(outputs)
+                         : std::span<const OutputRequirement>();
+        const OptimizerResult r = optimize_pbs_parameters(pbs, outs, o);
+        SCOPED_TRACE(r.summary);
+        EXPECT_EQ(r.parameters.grouping_factor.value(), 2u);
+        expect_sound(r, pbs, outs, log2_target);  // with tfhe::variance_pbs_output
+        // The multi-bit output noise is what pbs_noise reports for the set.
+        EXPECT_DOUBLE_EQ(tfhe::pbs_noise(r.parameters, 0.0, 1.0).output,
+                         tfhe::variance_multi_bit_blind_rotation(
+                             r.parameters.lwe_dimension, r.parameters.grouping_factor,
+                             r.parameters.glwe_dimension, r.parameters.polynomial_size,
+                             r.parameters.pbs, r.parameters.glwe_noise));
+      }
+    }
+  }
+}
+
+TEST(Optimizer, MultiBitNeverPairsWithADriftModulusSwitch) {
+  for (unsigned bits = 1; bits <= 8; ++bits) {
+    const std::vector<PbsRequirement> req = {{bits, 4.0, 0.0, 1}};
+    for (const std::size_t g : {2u, 3u, 4u}) {
+      const OptimizerResult r = optimize_pbs_parameters(req, {}, with_grouping({g}));
+      EXPECT_EQ(r.parameters.grouping_factor.value(), g) << r.summary;
+      EXPECT_FALSE(tfhe::uses_noise_reduction(r.parameters.modulus_switch)) << r.summary;
+      EXPECT_TRUE(tfhe::is_128_bit_secure(r.parameters)) << r.summary;
+    }
+  }
+  // Only Drift candidates and only multi-bit factors: no compatible pair.
+  OptimizerOptions drift_only = with_grouping({2, 3});
+  drift_only.modulus_switch_candidates = {{tfhe::ModulusSwitchKind::DriftCenteredMean, 1024, 1}};
+  const std::vector<PbsRequirement> req = {{4, 1.0, 0.0, 1}};
+  EXPECT_THROW(optimize_pbs_parameters(req, {}, drift_only), InvalidArgument);
+  // With the classic factor too, the Drift candidate goes to the classic set.
+  drift_only.grouping_factors = {1, 2};
+  const OptimizerResult r = optimize_pbs_parameters(req, {}, drift_only);
+  EXPECT_EQ(r.parameters.grouping_factor.value(), 1u);
+  EXPECT_EQ(r.parameters.modulus_switch, tfhe::ModulusSwitchKind::DriftCenteredMean);
+}
+
+TEST(Optimizer, DefaultChoiceIsTheCheapestByTheCostModel) {
+  unsigned multi_bit = 0;
+  for (unsigned bits = 1; bits <= 9; ++bits) {
+    for (const double weight : {1.0, 16.0}) {
+      const std::vector<PbsRequirement> req = {{bits, weight, 0.0, 1}};
+      const OptimizerResult best = optimize_pbs_parameters(req, {});
+      expect_sound(best, req, {}, -40.0);
+      EXPECT_EQ(default_grouping_factors(), (std::vector<std::size_t>{1, 2, 3}));
+      const std::size_t g = best.parameters.grouping_factor.value();
+      EXPECT_GE(g, 1u);
+      EXPECT_LE(g, 3u);
+      multi_bit += g > 1 ? 1 : 0;
+      for (const std::size_t only : {1u, 2u, 3u}) {
+        const OptimizerResult r = optimize_pbs_parameters(req, {}, with_grouping({only}));
+        EXPECT_LE(estimate_pbs_seconds(best.parameters),
+                  estimate_pbs_seconds(r.parameters) * (1.0 + 1e-12))
+            << best.summary << " vs " << r.summary;
+        if (only == g) {
+          EXPECT_EQ(r.parameters, best.parameters) << r.summary;
+        }
+      }
+    }
+  }
+  // The fitted model makes multi-bit sets win somewhere (else the default would not need them).
+  EXPECT_GT(multi_bit, 0u);
+}
+
+TEST(Optimizer, MultiBitCostModelCountsGroupsAndCombinedKeys) {
+  PbsParameters p = tfhe::preset_for_bits(6);
+  const double classic = estimate_pbs_seconds(p);
+  double previous = 0;
+  for (const std::size_t g : {2u, 3u, 4u}) {
+    p.grouping_factor = tfhe::GroupingFactor(g);
+    const double t = estimate_pbs_seconds(p);
+    EXPECT_GT(t, 0.0);
+    EXPECT_NE(t, classic);
+    if (g == 4) {
+      EXPECT_GT(t, previous);  // 15 GGSWs per group of 4 bits
+    }
+    previous = t;
+    // ceil(n/g) groups: an n that adds a group costs more, one inside a group only its keyswitch.
+    PbsParameters q = p;
+    const std::size_t n = (p.lwe_dimension.value() / g) * g;  // a multiple of g
+    q.lwe_dimension = tfhe::LweDimension(n);
+    const double full = estimate_pbs_seconds(q);
+    q.lwe_dimension = tfhe::LweDimension(n + 1);
+    const double one_more = estimate_pbs_seconds(q);
+    q.lwe_dimension = tfhe::LweDimension(n - 1);
+    const double one_less = estimate_pbs_seconds(q);
+    EXPECT_GT(one_more - full, 2.0 * (full - one_less)) << "g=" << g;
+    // The cross keyswitch overload with the own dimension is the same estimate.
+    EXPECT_NEAR(estimate_pbs_seconds(q, q.big_lwe_dimension()), estimate_pbs_seconds(q),
+                1e-12 * estimate_pbs_seconds(q));
+  }
+  const CostModelConstants c = cost_model_constants();
+  EXPECT_GT(c.multi_bit_fft, 0.0);
+  EXPECT_GT(c.multi_bit_key, 0.0);
+}
+
+TEST(Optimizer, InvalidGroupingFactorsAreRejected) {
+  const std::vector<PbsRequirement> req = {{4, 1.0, 0.0, 1}};
+  EXPECT_THROW(optimize_pbs_parameters(req, {}, with_grouping({0})), InvalidArgument);
+  EXPECT_THROW(optimize_pbs_parameters(req, {}, with_grouping({5})), InvalidArgument);
+  EXPECT_THROW(optimize_pbs_parameters(req, {}, with_grouping({1, 2, 9})), InvalidArgument);
+  const std::vector<PartitionedPbsRequirement> preq = {{req[0], 0, 0}};
+  EXPECT_THROW(optimize_partitioned_parameters(preq, {}, 1, with_grouping({5})), InvalidArgument);
+  EXPECT_NO_THROW(optimize_pbs_parameters(req, {}, with_grouping({4})));
 }
 
 TEST(Optimizer, LeveledDimensionGrowsWithWidthAndStaysSecureAndCorrect) {

@@ -2,7 +2,8 @@
 // is optimize_pbs_parameters; with lookups of different precisions each partition gets its own
 // cheaper set, every requirement (cross keyswitches included) meets its target when recomputed
 // here with the noise model, the total cost is below one set for all; invalid partitions are
-// rejected; random requirement sets never give a set under 128-bit security.
+// rejected; random requirement sets (with random grouping factors) never give a set under 128-bit
+// security; multi-bit partitions (grouping factors) meet their requirements too.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
+#include "torusml/tfhe/modulus_switch_noise_reduction.h"
 #include "torusml/tfhe/noise_model.h"
 #include "torusml/tfhe/security.h"
 
@@ -23,9 +25,9 @@ namespace {
 
 using tfhe::PbsParameters;
 
+/// The variance of a PBS output of `p`: classic or multi-bit by its grouping factor.
 double blind_rotation_variance(const PbsParameters& p) {
-  return tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size, p.pbs,
-                                       p.glwe_noise);
+  return tfhe::variance_pbs_output(p);
 }
 
 /// The keyswitch decomposition requirement `r` uses: its partition's own, or the cross key's.
@@ -205,6 +207,39 @@ TEST(PartitionedOptimizer, ThreeAndSevenBitLookupsGetTheirOwnParameters) {
               single.summary.c_str(), single_seconds);
 }
 
+// The same requirements with multi-bit sets only (grouping factor 2): every partition multi-bit,
+// its outputs' variance the multi-bit one (checked by expect_sound), named
+// "optimized_<bits>bit_mb2_p<partition>".
+TEST(PartitionedOptimizer, MultiBitPartitionsMeetTheirRequirements) {
+  const std::vector<PartitionedPbsRequirement> pbs = {
+      {{3, 0.0, 4.0, 2000}, 0, 0}, {{3, 16.0, 0.0, 2000}, 0, 0}, {{3, 9.0, 0.0, 500}, 0, 1},
+      {{6, 4.0, 0.0, 200}, 1, 0},  {{6, 1.0, 0.0, 200}, 1, 1},
+  };
+  const std::vector<PartitionedOutputRequirement> outputs = {{{8, 1.0, 0.0, 10}, 1}};
+  OptimizerOptions options;
+  options.grouping_factors = {2};
+  const PartitionedOptimizerResult res = optimize_partitioned_parameters(pbs, outputs, 2, options);
+  SCOPED_TRACE(res.summary);
+  expect_sound(res, pbs, outputs, 2, -40.0);
+  for (const PbsParameters& q : res.partitions) {
+    EXPECT_EQ(q.grouping_factor.value(), 2u) << q;
+    EXPECT_FALSE(tfhe::uses_noise_reduction(q.modulus_switch)) << q;
+    EXPECT_EQ(q.name, "optimized_" + std::to_string(q.message_bits) + "bit_mb2_p" +
+                          std::to_string(&q - res.partitions.data()))
+        << q.name;
+  }
+  EXPECT_NE(res.summary.find("multi-bit g=2"), std::string::npos);
+  // The default factors never cost more than the classic ones alone (the search covers them).
+  OptimizerOptions classic;
+  classic.grouping_factors = {1};
+  const PartitionedOptimizerResult c = optimize_partitioned_parameters(pbs, outputs, 2, classic);
+  const PartitionedOptimizerResult d = optimize_partitioned_parameters(pbs, outputs, 2);
+  expect_sound(d, pbs, outputs, 2, -40.0);
+  EXPECT_LE(d.estimated_total_seconds, c.estimated_total_seconds * (1.0 + 1e-9))
+      << d.summary << "\n"
+      << c.summary;
+}
+
 TEST(PartitionedOptimizer, InvalidPartitionsAreRejected) {
   const PbsRequirement r{4, 1.0, 0.0, 1};
   const std::vector<PartitionedPbsRequirement> ok = {{r, 0, 0}, {r, 1, 0}};
@@ -303,6 +338,7 @@ TEST(PartitionedOptimizer, RandomRequirementsNeverGiveParametersUnder128BitSecur
     options.max_glwe_dimension = pick(1, 4);
     options.min_log2_polynomial_size = pick(8, 10);
     options.max_log2_polynomial_size = pick(options.min_log2_polynomial_size + 2, 17);
+    if (pick(0, 2) == 0) options.grouping_factors = {pick(1, 3)};  // else the default {1, 2, 3}
     try {
       const auto t0 = std::chrono::steady_clock::now();
       const PartitionedOptimizerResult res =

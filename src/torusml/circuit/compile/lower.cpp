@@ -19,6 +19,7 @@
 #include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/noise_model.h"
 #include "torusml/tfhe/presets.h"
+#include "torusml/tfhe/validity.h"
 
 namespace torusml::circuit {
 
@@ -91,9 +92,7 @@ std::optional<OptimizerResult> preset_meeting(std::span<const PbsRequirement> pb
   for (const auto& r : pbs) widest = std::max(widest, r.precision_bits);
   for (const tfhe::PbsParameters& preset : tfhe::all_presets()) {
     if (preset.message_bits < widest) continue;
-    const double out =
-        tfhe::variance_blind_rotation(preset.lwe_dimension, preset.glwe_dimension,
-                                      preset.polynomial_size, preset.pbs, preset.glwe_noise);
+    const double out = tfhe::variance_pbs_output(preset);
     const double fresh = preset.glwe_noise.variance();
     const tfhe::PbsNoise base = tfhe::pbs_noise(preset, 0.0, 1.0);
     double worst = -std::numeric_limits<double>::infinity(),
@@ -176,6 +175,7 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
        << " N=" << q.polynomial_size.value() << " pbs=2^" << q.pbs.base_log.value() << "x"
        << q.pbs.level_count.value() << " ks=2^" << q.ks.base_log.value() << "x"
        << q.ks.level_count.value();
+    if (q.is_multi_bit()) os << " multi-bit g=" << q.grouping_factor.value();
   };
   if (p.uses_pbs && p.partition_count() > 1) {
     os << "  parameters: " << p.partition_count()
@@ -283,8 +283,7 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       continue;
     }
     const tfhe::PbsParameters& p = cp.partition(q);
-    var_pbs[q] = tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension, p.polynomial_size,
-                                               p.pbs, p.glwe_noise);
+    var_pbs[q] = tfhe::variance_pbs_output(p);
     var_fresh[q] = p.glwe_noise.variance();
     var_ms[q] = tfhe::variance_modulus_switch(p);
   }
@@ -516,7 +515,12 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       const auto& p = cp.partition(q);
       const std::uint64_t k = p.glwe_dimension.value(), big_n = p.polynomial_size.value(),
                           n = p.lwe_dimension.value();
-      const std::uint64_t bsk = n * (k + 1) * (k + 1) * p.pbs.level_count.value() * big_n * 8;
+      // The bootstrapping key: n GGSWs (classic) or the multi-bit key's ceil(n/g) groups of
+      // 2^g - 1 (the last one 2^(n mod g) - 1), each (k+1)^2 l N values of 8 bytes; seeded, the
+      // bodies only (1/(k+1)).
+      const std::uint64_t ggsws =
+          p.is_multi_bit() ? tfhe::multi_bit_bootstrap_key_shape(p).ggsw_count() : n;
+      const std::uint64_t bsk = ggsws * (k + 1) * (k + 1) * p.pbs.level_count.value() * big_n * 8;
       const std::uint64_t ksk = k * big_n * p.ks.level_count.value() * (n + 1) * 8;
       stats.evaluation_key_bytes += bsk + ksk;
       stats.evaluation_key_seeded_bytes +=

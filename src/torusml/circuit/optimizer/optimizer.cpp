@@ -63,6 +63,16 @@ void check_options(const OptimizerOptions& o) {
       o.min_log2_polynomial_size > 17)
     throw InvalidArgument(
         "optimizer: the polynomial size range must meet [2^8, 2^17] (min <= max log2)");
+  const std::vector<ModulusSwitchCandidate> ms = modulus_switch_candidates(o);
+  const std::vector<std::size_t> factors = grouping_factors(o);
+  const bool any = std::any_of(factors.begin(), factors.end(), [&](std::size_t g) {
+    return std::any_of(ms.begin(), ms.end(),
+                       [&](const ModulusSwitchCandidate& c) { return compatible(g, c); });
+  });
+  if (!any)
+    throw InvalidArgument(
+        "optimizer: no grouping factor is compatible with a modulus switch candidate (multi-bit "
+        "sets use the Standard or CenteredMean modulus switch)");
 }
 
 double log2_item_target(const OptimizerOptions& o, std::uint64_t total_count) {
@@ -159,6 +169,8 @@ PbsParameters make_parameters(const Solution& s, unsigned precision, double max_
   p.modulus_switch = s.ms.kind;
   if (tfhe::uses_noise_reduction(s.ms.kind))
     p.ms_noise_reduction = {s.ms.zeros_count, s.ms.max_rounds, p.lwe_noise};
+  p.grouping_factor = tfhe::GroupingFactor(c.grouping);
+  if (c.grouping > 1) p.name += "_mb" + std::to_string(c.grouping);
   p.max_two_norm = std::max(1.0, std::sqrt(max_pbs_weight));
   p.source =
       "TorusML optimizer: Concrete security curve (128-bit), noise model of "
@@ -166,7 +178,11 @@ PbsParameters make_parameters(const Solution& s, unsigned precision, double max_
       std::string(s.ms.kind == tfhe::ModulusSwitchKind::CenteredMean ? "centered"
                   : s.ms.kind == tfhe::ModulusSwitchKind::Standard   ? "standard"
                                                                      : "drift-reduced") +
-      " modulus switch), p_fail <= " + pow2_string(log2_target) + " per PBS and output";
+      " modulus switch" +
+      (c.grouping > 1
+           ? ", multi-bit blind rotation of grouping factor " + std::to_string(c.grouping)
+           : std::string()) +
+      "), p_fail <= " + pow2_string(log2_target) + " per PBS and output";
   p.validate();
   TORUSML_CHECK(tfhe::is_128_bit_secure(p), "optimizer chose an insecure set: " << p);
   return p;
@@ -232,8 +248,7 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
   const PbsParameters& p = result.parameters;
 
   // Independent check of every requirement with the noise model, and the failure probabilities.
-  const double out = tfhe::variance_blind_rotation(p.lwe_dimension, p.glwe_dimension,
-                                                   p.polynomial_size, p.pbs, p.glwe_noise);
+  const double out = tfhe::variance_pbs_output(p);
   const double fresh = tfhe::variance_fresh(p.glwe_noise);
   Log2Sum global;
   result.log2_worst_p_error = -std::numeric_limits<double>::infinity();
@@ -258,12 +273,14 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
   result.log2_global_p_error = global.value();
   result.estimated_pbs_seconds = estimate_pbs_seconds(p);
 
-  char line[256];
+  char line[320];
+  const std::string grouping =
+      p.is_multi_bit() ? " multi-bit g=" + std::to_string(choice->grouping) : std::string();
   std::snprintf(line, sizeof line,
-                "%s: n=%zu k=%zu N=%zu pbs=2^%zux%zu ks=2^%zux%zu, %.3f ms per PBS (%llu PBS: "
+                "%s: n=%zu k=%zu N=%zu pbs=2^%zux%zu ks=2^%zux%zu%s, %.3f ms per PBS (%llu PBS: "
                 "%.3f s), worst p_fail %s, global %s",
                 p.name.c_str(), choice->n, choice->k, choice->big_n, choice->pbs_base,
-                choice->pbs_levels, choice->ks_base, choice->ks_levels,
+                choice->pbs_levels, choice->ks_base, choice->ks_levels, grouping.c_str(),
                 result.estimated_pbs_seconds * 1e3, static_cast<unsigned long long>(pbs_count),
                 result.estimated_pbs_seconds * static_cast<double>(pbs_count),
                 pow2_string(result.log2_worst_p_error).c_str(),

@@ -68,19 +68,37 @@ struct OptimizerOptions {
   /// The modulus switches to choose from: the cheapest parameter set over all of them wins (the
   /// Drift kinds' noise reduction counted in the cost model). Empty: the default candidates.
   std::vector<ModulusSwitchCandidate> modulus_switch_candidates;
+  /// The blind rotations to choose from (tfhe::PbsParameters::grouping_factor): 1 the classic
+  /// one, 2..4 the multi-bit one of that grouping factor. Crossed with the modulus switch
+  /// candidates, a multi-bit factor only with the Standard and CenteredMean ones; the cheapest
+  /// set by the cost model wins. Empty: default_grouping_factors(). Each must be in [1, 4]
+  /// (InvalidArgument otherwise, and when no (factor, modulus switch) pair is compatible, e.g.
+  /// {2} with only Drift candidates). Multi-bit keys are larger: (2^g - 1)/g times the classic
+  /// bootstrapping key for the same n (tfhe::expanded_server_key_bytes).
+  std::vector<std::size_t> grouping_factors;
 };
+
+/// {1, 2, 3}: the classic blind rotation and the multi-bit ones that can be cheaper (g = 4 combines
+/// 15 GGSWs per group of 4 bits and never costs less than g = 3 on this machine).
+std::vector<std::size_t> default_grouping_factors();
 
 /// The chosen parameters, their estimated cost and their failure probabilities.
 struct OptimizerResult {
-  tfhe::PbsParameters parameters;    // message_bits = the widest PBS precision
+  /// message_bits = the widest PBS precision; name "optimized_<bits>bit", with "_mb<g>" appended
+  /// for a multi-bit set (grouping_factor g > 1).
+  tfhe::PbsParameters parameters;
   double estimated_pbs_seconds = 0;  // cost model: one KS + PBS on one core
   double log2_worst_p_error = 0;     // the largest per-PBS failure probability
   double log2_global_p_error = 0;    // P(any PBS or output fails), union bound
   std::string summary;               // one human-readable line
 };
 
-/// Parameters for a circuit with bootstraps. Throws CompileError (naming the widest precision and
-/// the target) if no 128-bit-secure set in the search space satisfies the requirements.
+/// Parameters for a circuit with bootstraps: the cheapest set by estimate_pbs_seconds over the
+/// search space (classic and multi-bit blind rotations, OptimizerOptions::grouping_factors). Every
+/// requirement is checked with the noise model (PBS outputs of variance
+/// tfhe::variance_pbs_output). Throws InvalidArgument on invalid requirements or options,
+/// CompileError (naming the widest precision and the target) if no 128-bit-secure set in the
+/// search space satisfies the requirements.
 OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
                                         std::span<const OutputRequirement> outputs,
                                         const OptimizerOptions& options = {});
@@ -94,7 +112,8 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
 /// (source's big key -> partition's small key, CrossKeyswitchParameters), so its input variance
 /// at the blind rotation is
 ///   w Var_out(s) + f Var_fresh(s) + variance_keyswitch(k_s N_s, ks, lwe_noise_p) + MS(p)
-/// with Var_out(s) = variance_blind_rotation(s's parameters), Var_fresh(s) = Var(glwe_noise_s).
+/// with Var_out(s) = tfhe::variance_pbs_output(s's parameters) (classic or multi-bit, each
+/// partition its own grouping factor), Var_fresh(s) = Var(glwe_noise_s).
 struct PartitionedPbsRequirement {
   PbsRequirement requirement;
   /// Whose bootstrapping key runs the PBS (and whose big key its output is under).
@@ -114,7 +133,8 @@ struct CrossKeyswitchParameters {
   bool operator==(const CrossKeyswitchParameters&) const = default;
 };
 struct PartitionedOptimizerResult {
-  /// One per partition (message_bits = its widest PBS precision).
+  /// One per partition (message_bits = its widest PBS precision; name
+  /// "optimized_<bits>bit[_mb<g>]", with "_p<partition>" appended when there are several).
   std::vector<tfhe::PbsParameters> partitions;
   /// One per (source, partition) pair with source != partition among the requirements, sorted
   /// by (from, to).
@@ -152,11 +172,18 @@ struct LeveledParameters {
 LeveledParameters optimize_leveled_parameters(std::span<const OutputRequirement> outputs,
                                               const OptimizerOptions& options = {});
 
-/// Cost model (seconds on one core of this machine class) of one KS + PBS with `p`:
+/// Cost model (seconds on one core of this machine class) of one KS + PBS with `p`, dispatching
+/// on p.grouping_factor. Classic (g = 1):
 ///   n [fft (k+1)(l+1)(N/2)log2(N/2) + key (k+1)^2 l N + extra_level (k+1)^2 (l-1) N [N >= 8192]]
 ///   + keyswitch k N l_ks (n+1)
 /// (n CMuxes: forward and inverse FFTs and one pass over a GGSW; the keyswitching key's rows),
 /// plus, for the Drift modulus switch kinds, tfhe::estimate_noise_reduction_seconds(p).
+/// Multi-bit (g > 1):
+///   ceil(n/g) [mb_fft (k+1)(l+1)(N/2)log2(N/2) + mb_key (2^g - 1)(k+1)^2 l N]
+///   + keyswitch k N l_ks (n+1)
+/// (per group one external product's FFTs and the combination of its 2^g - 1 GGSWs in the
+/// Fourier domain). Both kinds measured alike: one lone KS + PBS on one thread. Precondition: p
+/// well formed (grouping_factor in [1, 4]).
 double estimate_pbs_seconds(const tfhe::PbsParameters& p);
 
 /// Cost model of one KS + PBS of `p` whose keyswitch reads a big key of dimension `ks_input`
@@ -167,6 +194,7 @@ double estimate_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_
 /// bench/cost_model_fit (which prints a refit for the machine it runs on).
 struct CostModelConstants {
   double fft = 0, key = 0, keyswitch = 0, extra_level = 0;
+  double multi_bit_fft = 0, multi_bit_key = 0;
 };
 CostModelConstants cost_model_constants();
 

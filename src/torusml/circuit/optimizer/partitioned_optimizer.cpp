@@ -39,7 +39,9 @@
 // are computed. On 1000 random problems of 2-4 partitions (1-4 requirements each) the polish and
 // the third start lowered the total cost in 4% of them, by up to 2.3x; the whole optimization
 // took 8-19 ms (median), 120 ms at most. The searches share a SearchCache (the PBS bases and the
-// drift modulus switch's error per n do not depend on the constraints).
+// drift modulus switch's error per n do not depend on the constraints). Each partition's search
+// covers the grouping factors of the options (classic and multi-bit blind rotations, search.cpp):
+// a partition's PBS output variance is tfhe::variance_pbs_output of its set, whichever kind.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -88,8 +90,8 @@ bool same_point(const Solution& a, const Solution& b) {
   const Choice &x = a.choice, &y = b.choice;
   return x.n == y.n && x.k == y.k && x.big_n == y.big_n && x.pbs_base == y.pbs_base &&
          x.pbs_levels == y.pbs_levels && x.ks_base == y.ks_base && x.ks_levels == y.ks_levels &&
-         a.ms.kind == b.ms.kind && a.ms.zeros_count == b.ms.zeros_count &&
-         a.ms.max_rounds == b.ms.max_rounds;
+         x.grouping == y.grouping && a.ms.kind == b.ms.kind &&
+         a.ms.zeros_count == b.ms.zeros_count && a.ms.max_rounds == b.ms.max_rounds;
 }
 
 std::string seconds_string(double seconds) {
@@ -208,18 +210,15 @@ class PartitionedProblem {
   }
 
  private:
-  std::string name(std::uint32_t p) const {
-    std::string n = "optimized_" + std::to_string(precision_[p]) + "bit";
-    return count_ == 1 ? n : n + "_p" + std::to_string(p);
-  }
-
   PartitionState make_state(const Solution& s, std::uint32_t p) const {
     PartitionState st;
     st.solution = s;
-    st.params = make_parameters(s, precision_[p], max_weight_[p], log2_target_, name(p));
+    // "optimized_<bits>bit[_mb<g>]", then "_p<p>" with several partitions.
+    st.params = make_parameters(s, precision_[p], max_weight_[p], log2_target_,
+                                "optimized_" + std::to_string(precision_[p]) + "bit");
+    if (count_ > 1) st.params.name += "_p" + std::to_string(p);
     const PbsParameters& q = st.params;
-    st.out_variance = tfhe::variance_blind_rotation(q.lwe_dimension, q.glwe_dimension,
-                                                    q.polynomial_size, q.pbs, q.glwe_noise);
+    st.out_variance = tfhe::variance_pbs_output(q);
     st.fresh_variance = tfhe::variance_fresh(q.glwe_noise);
     st.big_dimension = q.big_lwe_dimension().value();
     st.ks_per_dimension = tfhe::variance_keyswitch(LweDimension(1), q.ks, q.lwe_noise);
@@ -287,7 +286,7 @@ class PartitionedProblem {
   double objective(std::uint32_t p, const State& s) const {
     const Choice& c = s[p].solution.choice;
     return affine_cost(c.k, c.big_n, c.pbs_levels, c.ks_levels, extra_slope(s[p].solution.ms),
-                       shape(p, s))
+                       shape(p, s), c.grouping)
         .at(c.n);
   }
 
@@ -552,14 +551,18 @@ class PartitionedProblem {
       TORUSML_CHECK(tfhe::is_128_bit_secure(q), "partitioned optimizer: insecure set " << q);
       res.partitions.push_back(q);
       res.estimated_pbs_seconds.push_back(estimate_pbs_seconds(q));
-      char line[320];
+      char line[360];
+      const std::string grouping = q.is_multi_bit()
+                                       ? " multi-bit g=" + std::to_string(q.grouping_factor.value())
+                                       : std::string();
       std::snprintf(line, sizeof line,
-                    "partition %u: %s: n=%zu k=%zu N=%zu pbs=2^%zux%zu ks=2^%zux%zu %s, %.3f ms "
+                    "partition %u: %s: n=%zu k=%zu N=%zu pbs=2^%zux%zu ks=2^%zux%zu %s%s, %.3f ms "
                     "per PBS (%llu PBS, %llu through cross keyswitches)\n",
                     p, q.name.c_str(), q.lwe_dimension.value(), q.glwe_dimension.value(),
                     q.polynomial_size.value(), q.pbs.base_log.value(), q.pbs.level_count.value(),
                     q.ks.base_log.value(), q.ks.level_count.value(),
-                    tfhe::to_string(q.modulus_switch), res.estimated_pbs_seconds.back() * 1e3,
+                    tfhe::to_string(q.modulus_switch), grouping.c_str(),
+                    res.estimated_pbs_seconds.back() * 1e3,
                     static_cast<unsigned long long>(count[p]),
                     static_cast<unsigned long long>(cross_count[p]));
       res.summary += line;

@@ -25,6 +25,16 @@
 // cost: a branch whose cost at n = 450 already exceeds the best set found is cut, and n is only
 // searched below the value where the cost would reach the best.
 //
+// Multi-bit blind rotations (grouping factor g > 1, tfhe/multi_bit_bootstrap.h) are searched the
+// same way, one search per grouping factor: the blind rotation's variance is not n EP but
+// sum over the ceil(n/g) groups of variance_multi_bit_external_product(group size), bounded by
+// n EP' with the per-bit EP' = max over h in 1..g of EP_h / h (floor(n/g) EP_g + EP_(n mod g)
+// <= n EP'), so the constraints keep their form with EP' for EP (the final check uses the exact
+// variance, tfhe::variance_pbs_output). The cost is ceil(n/g) groups (AffineCost::group):
+// non-decreasing in n, so the smallest feasible n is still the cheapest, and the cost budget
+// on n uses its affine lower bound. Multi-bit sets only use the Standard and CenteredMean
+// modulus switches.
+//
 // Generalized constraints (search_detail.h) serve the partitioned optimizer: a cross keyswitch's
 // variance is the own keyswitch's scaled by its input dimension over k N (so the same KS base
 // argument holds), and another partition's keyswitch reading this big key adds a term linear in
@@ -33,6 +43,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -86,11 +97,12 @@ class Search {
  public:
   Search(const std::vector<Constraint>& pbs, const std::vector<Constraint>& outputs,
          unsigned precision, const OptimizerOptions& options, const ModulusSwitchCandidate& ms,
-         double cost_bound, const CostShape& shape, SearchCache& cache)
+         std::size_t grouping, double cost_bound, const CostShape& shape, SearchCache& cache)
       : pbs_(pbs),
         outputs_(outputs),
         precision_(precision),
         options_(options),
+        grouping_(grouping),
         shape_(shape),
         cache_(cache),
         lwe_variance_(lwe_variance_table()) {
@@ -151,10 +163,10 @@ class Search {
     for (const Bound& b : bounds_) (b.ks == b.ms ? uniform_ : general_).push_back(b);
 
     // PBS decompositions: for each level count, the base minimising the external product's
-    // variance; only level counts that lower it are kept.
+    // variance (per bit for multi-bit: EP'); only level counts that lower it are kept.
     double best_ep = std::numeric_limits<double>::infinity();
     for (std::size_t l = 1; l <= kPbsBits; ++l) {
-      const auto [ep, base] = cache_.best_pbs_base(k, big_n, l);
+      const auto [ep, base] = cache_.best_pbs_base(k, big_n, l, grouping_);
       if (ep >= best_ep) continue;
       best_ep = ep;
       if (cost(k, big_n, l, 1).at(kMinLweDimension) >= best_.seconds) break;
@@ -196,8 +208,9 @@ class Search {
       if (cost.at(kMinLweDimension) >= best_.seconds) break;
       std::size_t hi = n_hi_noise;
       if (std::isfinite(best_.seconds)) {
-        // Largest n strictly cheaper than the best so far.
-        const double n_budget = std::ceil((best_.seconds - cost.offset) / cost.slope) - 1.0;
+        // Largest n strictly cheaper than the best so far (by the affine lower bound of the cost:
+        // for multi-bit sets a few more n are searched, the exact cost decides below).
+        const double n_budget = std::ceil((best_.seconds - cost.offset) / cost.lower_slope()) - 1.0;
         hi = std::min(hi, static_cast<std::size_t>(std::max(n_budget, 0.0)));
       }
       if (hi < kMinLweDimension) break;
@@ -223,7 +236,7 @@ class Search {
         if (!n) continue;
         const double seconds = cost.at(*n);
         if (seconds < best_.seconds) {
-          best_ = {*n, k, big_n, pbs_base, l_pbs, b, l_ks, seconds};
+          best_ = {*n, k, big_n, pbs_base, l_pbs, b, l_ks, grouping_, seconds};
           hi = *n - 1;  // later bases must do strictly better
           if (hi < kMinLweDimension) break;
         }
@@ -273,13 +286,14 @@ class Search {
   }
 
   AffineCost cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std::size_t l_ks) const {
-    return affine_cost(k, big_n, l_pbs, l_ks, extra_slope_, shape_);
+    return affine_cost(k, big_n, l_pbs, l_ks, extra_slope_, shape_, grouping_);
   }
 
   const std::vector<Constraint>& pbs_;
   const std::vector<Constraint>& outputs_;
   unsigned precision_;
   const OptimizerOptions& options_;
+  std::size_t grouping_;  // 1: classic blind rotation; g > 1: multi-bit (ep_ is EP' per bit)
   CostShape shape_;
   SearchCache& cache_;
   const std::vector<double>& lwe_variance_;  // Var(lwe_noise) at the curve, by n - 450
@@ -358,16 +372,25 @@ std::vector<double>& SearchCache::modulus_switch_steps2(const ModulusSwitchCandi
 }
 
 std::pair<double, std::size_t> SearchCache::best_pbs_base(std::size_t k, std::size_t big_n,
-                                                          std::size_t l) {
-  const auto [it, inserted] = pbs_.try_emplace({k, big_n, l});
+                                                          std::size_t l, std::size_t grouping) {
+  const auto [it, inserted] = pbs_.try_emplace({k, big_n, l, grouping});
   if (inserted) {
     const NoiseDistribution glwe = noise_at_curve(k * big_n);
     double ep = std::numeric_limits<double>::infinity();
     std::size_t base = 0;
     for (std::size_t b = 1; b * l <= kPbsBits; ++b) {
-      const double v = tfhe::variance_external_product(
-          GlweDimension(k), PolynomialSize(big_n),
-          {DecompositionBaseLog(b), DecompositionLevelCount(l)}, glwe);
+      const tfhe::DecompositionParameters d{DecompositionBaseLog(b), DecompositionLevelCount(l)};
+      double v = 0;
+      if (grouping <= 1) {
+        v = tfhe::variance_external_product(GlweDimension(k), PolynomialSize(big_n), d, glwe);
+      } else {
+        // EP' = max over h of EP_h / h: the groups of a blind rotation (g bits each, the last
+        // n mod g) then add at most n EP'.
+        for (std::size_t h = 1; h <= grouping; ++h)
+          v = std::max(v, tfhe::variance_multi_bit_external_product(
+                              GlweDimension(k), PolynomialSize(big_n), d, glwe, h) /
+                              static_cast<double>(h));
+      }
       if (v < ep) ep = v, base = b;
     }
     it->second = {ep, base};
@@ -396,6 +419,20 @@ std::vector<ModulusSwitchCandidate> modulus_switch_candidates(const OptimizerOpt
   return candidates;
 }
 
+std::vector<std::size_t> grouping_factors(const OptimizerOptions& options) {
+  std::vector<std::size_t> factors =
+      options.grouping_factors.empty() ? default_grouping_factors() : options.grouping_factors;
+  for (const std::size_t g : factors)
+    if (g < 1 || g > tfhe::kMaxGroupingFactor)
+      throw InvalidArgument("optimizer: grouping factor " + std::to_string(g) + " is not in [1, " +
+                            std::to_string(tfhe::kMaxGroupingFactor) + "]");
+  return factors;
+}
+
+bool compatible(std::size_t grouping, const ModulusSwitchCandidate& ms) {
+  return grouping <= 1 || !tfhe::uses_noise_reduction(ms.kind);
+}
+
 std::optional<Solution> solve(const std::vector<Constraint>& pbs,
                               const std::vector<Constraint>& outputs, unsigned precision,
                               const OptimizerOptions& options,
@@ -403,18 +440,28 @@ std::optional<Solution> solve(const std::vector<Constraint>& pbs,
                               const CostShape& shape, double cost_bound, SearchCache* cache) {
   SearchCache local;
   if (cache == nullptr) cache = &local;
-  // Each candidate's search only looks for sets cheaper than the best so far.
+  // Each candidate's search only looks for sets cheaper than the best so far (earlier candidates
+  // win ties): the modulus switches in order, each with every compatible grouping factor.
   std::optional<Solution> best;
+  const std::vector<std::size_t> factors = grouping_factors(options);
   for (const ModulusSwitchCandidate& ms : candidates) {
-    const std::optional<Choice> c = Search(pbs, outputs, precision, options, ms,
-                                           best ? best->choice.seconds : cost_bound, shape, *cache)
-                                        .run();
-    if (c) best = Solution{*c, ms};
+    for (const std::size_t g : factors) {
+      if (!compatible(g, ms)) continue;
+      const std::optional<Choice> c =
+          Search(pbs, outputs, precision, options, ms, g, best ? best->choice.seconds : cost_bound,
+                 shape, *cache)
+              .run();
+      if (c) best = Solution{*c, ms};
+    }
   }
   return best;
 }
 
 }  // namespace detail
+
+std::vector<std::size_t> default_grouping_factors() {
+  return {1, 2, 3};
+}
 
 std::vector<ModulusSwitchCandidate> default_modulus_switch_candidates() {
   using tfhe::ModulusSwitchKind;

@@ -37,10 +37,22 @@ double max_variance(int log2_bound, double log2_target);
 
 // ---- Cost model (cost_model.cpp) ----------------------------------------------------------------
 
-/// Seconds of one KS + PBS as an affine function of n: slope * n + offset.
+/// Seconds of one KS + PBS as a function of n: slope * n + offset + group * ceil(n / grouping).
+/// Classic sets (grouping 1) fold the blind rotation into the slope (group 0): affine in n.
+/// Multi-bit sets of grouping factor g: group = the seconds of one group's external product,
+/// grouping = g (ceil(n/g) groups). at() is non-decreasing in n and bounded below by the affine
+/// lower_slope() * n + offset.
 struct AffineCost {
   double slope = 0, offset = 0;
-  double at(std::size_t n) const { return slope * static_cast<double>(n) + offset; }
+  double group = 0;
+  std::size_t grouping = 1;
+  double at(std::size_t n) const {
+    const double affine = slope * static_cast<double>(n) + offset;
+    if (group == 0) return affine;
+    return affine + group * static_cast<double>((n + grouping - 1) / grouping);
+  }
+  /// The slope of the affine lower bound: slope + group / grouping.
+  double lower_slope() const { return slope + group / static_cast<double>(grouping); }
 };
 
 /// How a partition's cost depends on its parameters beyond its own KS + PBS (the partitioned
@@ -54,18 +66,22 @@ struct CostShape {
   bool plain() const { return own == 1.0 && cross_dimension == 0.0 && outgoing == 0.0; }
 };
 
-/// The cost of (k, N, l_pbs, l_ks) as a function of n. `extra_slope`: seconds per unit of n of
-/// the modulus switch noise reduction (Drift kinds). Plain shape:
-///   n (cmux + ks_row + extra_slope) + ks_row,  ks_row = keyswitch k N l_ks;
-/// otherwise ks_row = keyswitch l_ks (own k N + cross_dimension) and the offset adds
-/// keyswitch k N outgoing.
+/// The cost of (k, N, l_pbs, l_ks, grouping factor g) as a function of n. `extra_slope`: seconds
+/// per unit of n of the modulus switch noise reduction (Drift kinds). Plain shape:
+///   n (cmux + ks_row + extra_slope) + ks_row,  ks_row = keyswitch k N l_ks
+/// for g = 1; for g > 1 the n CMuxes are replaced by ceil(n/g) multi-bit groups
+/// (AffineCost::group, cost_model.cpp); otherwise ks_row = keyswitch l_ks (own k N +
+/// cross_dimension) and the offset adds keyswitch k N outgoing.
 AffineCost affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std::size_t l_ks,
-                       double extra_slope = 0.0, const CostShape& shape = {});
+                       double extra_slope = 0.0, const CostShape& shape = {},
+                       std::size_t grouping = 1);
 
 // ---- Constraints and the search (search.cpp) ----------------------------------------------------
 
 /// One constraint on a parameter set, with G = Var(glwe_noise) (fixed by k N) and
-/// Var_out = n EP (EP: one external product):
+/// Var_out = n EP (EP: one external product; for a multi-bit set of grouping factor g the
+/// conservative per-bit EP' = max over h in 1..g of variance_multi_bit_external_product(h) / h,
+/// so that floor(n/g) EP_g + EP_(n mod g) <= n EP'):
 ///  * in the PBS list: w Var_out + f G + ks_scale KS(n) + MS(n) <= vmax, where KS is the
 ///    keyswitch from the own big key (ks_scale = 1, ks_input = 0) or, for a cross keyswitch
 ///    reading a big key of dimension ks_input, ks_scale = ks_input / (k N) (the keyswitch
@@ -87,6 +103,7 @@ std::vector<Constraint> pareto_reduce(std::vector<Constraint> cs);
 struct Choice {
   std::size_t n = 0, k = 0, big_n = 0;
   std::size_t pbs_base = 0, pbs_levels = 0, ks_base = 0, ks_levels = 0;
+  std::size_t grouping = 1;  // the blind rotation's grouping factor (1: classic)
   double seconds = std::numeric_limits<double>::infinity();
 };
 
@@ -103,13 +120,18 @@ class SearchCache {
   /// tfhe::modulus_switch_error_steps2 of `ms` (its zeros count and rounds) by n - 450, n in
   /// [450, 4096]; -1 where not computed yet. The reference stays valid.
   std::vector<double>& modulus_switch_steps2(const ModulusSwitchCandidate& ms);
-  /// The base log minimising variance_external_product(k, N, (base, l), noise at the curve for
-  /// k N) and that variance.
-  std::pair<double, std::size_t> best_pbs_base(std::size_t k, std::size_t big_n, std::size_t l);
+  /// The base log minimising the per-bit external product variance with the noise at the curve
+  /// for k N, and that variance: variance_external_product(k, N, (base, l), noise) for
+  /// grouping 1, max over h in 1..g of variance_multi_bit_external_product(..., h) / h for
+  /// grouping g > 1.
+  std::pair<double, std::size_t> best_pbs_base(std::size_t k, std::size_t big_n, std::size_t l,
+                                               std::size_t grouping = 1);
 
  private:
   std::map<std::tuple<int, std::size_t, std::size_t>, std::vector<double>> steps2_;
-  std::map<std::tuple<std::size_t, std::size_t, std::size_t>, std::pair<double, std::size_t>> pbs_;
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::size_t>,
+           std::pair<double, std::size_t>>
+      pbs_;
 };
 
 /// Seconds per unit of n of the modulus switch noise reduction of `ms` (0 for the other kinds).
@@ -119,7 +141,16 @@ double extra_slope(const ModulusSwitchCandidate& ms);
 /// invalid.
 std::vector<ModulusSwitchCandidate> modulus_switch_candidates(const OptimizerOptions& options);
 
-/// The cheapest parameter set (over the candidates, by the shape's cost) meeting every constraint,
+/// The grouping factors of `options` (default_grouping_factors() if empty); InvalidArgument if
+/// one is outside [1, 4].
+std::vector<std::size_t> grouping_factors(const OptimizerOptions& options);
+
+/// Whether a blind rotation of grouping factor g may use the modulus switch `ms` (multi-bit sets:
+/// Standard and CenteredMean only).
+bool compatible(std::size_t grouping, const ModulusSwitchCandidate& ms);
+
+/// The cheapest parameter set (over the modulus switch candidates crossed with the grouping
+/// factors of `options`, compatible pairs only, by the shape's cost) meeting every constraint,
 /// with N >= 2^(precision + 1), strictly cheaper than cost_bound; nullopt if none. `cache`:
 /// shared by the searches of one optimization (a fresh one if null).
 std::optional<Solution> solve(const std::vector<Constraint>& pbs,
@@ -133,13 +164,16 @@ std::optional<Solution> solve(const std::vector<Constraint>& pbs,
 // ---- Requirements (optimizer.cpp) ---------------------------------------------------------------
 
 void check_weights(double w, double f, const char* what);
+/// InvalidArgument unless the options are valid (p_error, bounds, modulus switch candidates,
+/// grouping factors, at least one compatible pair of them).
 void check_options(const OptimizerOptions& o);
 /// log2 of the failure target of each PBS and output decryption.
 double log2_item_target(const OptimizerOptions& o, std::uint64_t total_count);
 std::string pow2_string(double log2_value);
 
 /// The parameter set of a solution: message_bits = precision, max_two_norm =
-/// max(1, sqrt(max_pbs_weight)); validated and checked 128-bit secure.
+/// max(1, sqrt(max_pbs_weight)), grouping_factor = the choice's (the name then gets "_mb<g>"
+/// appended when > 1); validated and checked 128-bit secure.
 tfhe::PbsParameters make_parameters(const Solution& s, unsigned precision, double max_pbs_weight,
                                     double log2_target, std::string name);
 

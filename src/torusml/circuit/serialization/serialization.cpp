@@ -224,28 +224,13 @@ std::uint64_t add_bytes(std::uint64_t a, std::uint64_t b) {
 }
 
 // The bytes that expanding the evaluation keys of `p` takes: per partition what
-// tfhe::load_server_key() bounds (the full keyswitching key at 8 bytes a value, the
-// standard-domain bootstrapping key and its Fourier form, the noise reduction windows), plus
-// the full cross keyswitching keys.
+// tfhe::load_server_key() bounds (tfhe::expanded_server_key_bytes: the full keyswitching key at 8
+// bytes a value, the standard-domain bootstrapping key, classic or multi-bit, and its Fourier
+// form, the noise reduction windows), plus the full cross keyswitching keys. Saturates.
 std::uint64_t expanded_key_bytes(const CircuitParameters& p) {
   std::uint64_t total = 0;
-  for (std::size_t q = 0; q < p.partition_count(); ++q) {
-    const tfhe::PbsParameters& pp = p.partition(q);
-    const tfhe::KeyswitchKeyShape ks = tfhe::keyswitch_key_shape(pp);
-    const tfhe::BootstrapKeyShape bs = tfhe::bootstrap_key_shape(pp);
-    total = add_bytes(total, tsd::checked_mul(tsd::checked_mul(ks.ciphertexts(),
-                                                               ks.output_lwe_dimension.value() + 1,
-                                                               "evaluation keys"),
-                                              8, "evaluation keys"));
-    total = add_bytes(
-        total, tsd::checked_mul(tsd::checked_mul(bs.input_lwe_dimension.value(),
-                                                 bs.ggsw.torus_elements(), "evaluation keys"),
-                                16, "evaluation keys"));
-    if (tfhe::uses_noise_reduction(pp.modulus_switch)) {
-      total = add_bytes(total, tsd::checked_mul(pp.ms_noise_reduction.zeros_count,
-                                                pp.lwe_dimension.value() * 2, "evaluation keys"));
-    }
-  }
+  for (std::size_t q = 0; q < p.partition_count(); ++q)
+    total = add_bytes(total, tfhe::expanded_server_key_bytes(p.partition(q)));
   for (const CrossKeyswitchParameters& c : p.cross_keyswitches) {
     const tfhe::KeyswitchKeyShape ks{p.encryption_dimension(c.from),
                                      p.partition(c.to).lwe_dimension, c.ks};
