@@ -460,7 +460,7 @@ std::optional<Solution> solve(const std::vector<Constraint>& pbs,
 }  // namespace detail
 
 std::vector<std::size_t> default_grouping_factors() {
-  return {1, 2, 3};
+  return {1};
 }
 
 std::vector<ModulusSwitchCandidate> default_modulus_switch_candidates() {
