@@ -5,6 +5,7 @@
 #include "torusml/common/check.h"
 #include "torusml/common/multiversion.h"
 #include "torusml/tfhe/decomposition.h"
+#include "torusml/tfhe/ggsw_detail.h"
 #include "torusml/tfhe/polynomial.h"
 
 namespace torusml::tfhe {
@@ -117,9 +118,11 @@ TORUSML_MULTIVERSION void decompose_planes(const Torus* __restrict src, const To
   }
 }
 
-void decompose_difference(const Torus* src, const Torus* sub, std::size_t count, bool negate_src,
-                          unsigned beta, unsigned levels, std::int64_t* digits,
-                          std::size_t stride) {
+}  // namespace
+
+void detail::decompose_difference(const Torus* src, const Torus* sub, std::size_t count,
+                                  bool negate_src, unsigned beta, unsigned levels,
+                                  std::int64_t* digits, std::size_t stride) {
   if (sub) {
     if (negate_src)
       decompose_planes<true, true>(src, sub, count, beta, levels, digits, stride);
@@ -133,6 +136,8 @@ void decompose_difference(const Torus* src, const Torus* sub, std::size_t count,
   }
 }
 
+namespace {
+
 // digits of X^power * poly - poly (negacyclic, power in [0, 2N)), for every level.
 void decompose_rotated_difference(const Torus* poly, std::size_t n, std::size_t power,
                                   DecompositionParameters d, std::int64_t* digits) {
@@ -142,8 +147,8 @@ void decompose_rotated_difference(const Torus* poly, std::size_t n, std::size_t 
   const std::size_t p = negate ? power - n : power;
   // Coefficient x of X^p poly is poly[x - p] for x >= p and -poly[x - p + N] below (negated
   // once more if power >= N).
-  decompose_difference(poly + (n - p), poly, p, !negate, beta, levels, digits, n);
-  decompose_difference(poly, poly + p, n - p, negate, beta, levels, digits + p, n);
+  detail::decompose_difference(poly + (n - p), poly, p, !negate, beta, levels, digits, n);
+  detail::decompose_difference(poly, poly + p, n - p, negate, beta, levels, digits + p, n);
 }
 
 // out += sum over the (k+1) l digit planes of FFT(digits) * GGSW row, given the digits of every
@@ -183,8 +188,8 @@ void add_external_product(std::span<Torus> out, const double* fourier_ggsw,
   // Decompose everything first: out may alias glwe.
   std::vector<std::int64_t> all((shape.glwe_dimension.value() + 1) * levels * n);
   for (std::size_t i = 0; i <= shape.glwe_dimension.value(); ++i)
-    decompose_difference(glwe.data() + i * n, nullptr, n, false, beta, levels,
-                         all.data() + i * levels * n, n);
+    detail::decompose_difference(glwe.data() + i * n, nullptr, n, false, beta, levels,
+                                 all.data() + i * levels * n, n);
   external_product_from_digits(
       out, fourier_ggsw, shape, plan, scratch, nullptr, [&](std::size_t i) {
         std::copy_n(all.data() + i * levels * n, levels * n, scratch.digits.data());

@@ -18,6 +18,7 @@
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/bootstrap_detail.h"
 #include "torusml/tfhe/fft.h"
+#include "torusml/tfhe/ggsw_detail.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/modulus_switch.h"
 #include "torusml/tfhe/polynomial.h"
@@ -159,41 +160,6 @@ TORUSML_MULTIVERSION void multi_bit_mac(double* __restrict acc, const double* __
 
 #undef TORUSML_LANES
 
-// Balanced digits of the n coefficients of src into `levels` planes (digits[j * n + x], j = 0
-// the most significant): decomposition.h's arithmetic, branch-free for vectorization.
-TORUSML_MULTIVERSION void decompose_polynomial(const Torus* __restrict src, std::size_t n,
-                                               unsigned beta, unsigned levels,
-                                               std::int64_t* __restrict digits) {
-  const unsigned shift = 64 - beta * levels;
-  const Torus mask = (Torus{1} << beta) - 1;
-  if (levels == 1) {  // the usual case, as its own loop
-    for (std::size_t x = 0; x < n; ++x) {
-      const Torus d = ((src[x] >> shift) + ((src[x] >> (shift - 1)) & 1)) & mask;
-      digits[x] = static_cast<std::int64_t>(d - ((d >> (beta - 1)) << beta));
-    }
-    return;
-  }
-  // Several levels: peeled level by level over blocks of values in L1, so that every loop
-  // vectorizes (a loop over the levels inside the loop over the values stays scalar), as in
-  // ggsw.cpp's decompose_planes.
-  constexpr std::size_t kBlock = 256;
-  Torus closest[kBlock];
-  for (std::size_t x0 = 0; x0 < n; x0 += kBlock) {
-    const std::size_t len = std::min(kBlock, n - x0);
-    for (std::size_t x = 0; x < len; ++x)
-      closest[x] = (src[x0 + x] >> shift) + ((src[x0 + x] >> (shift - 1)) & 1);
-    for (unsigned j = levels; j-- > 0;) {
-      std::int64_t* __restrict plane = digits + j * n + x0;
-      for (std::size_t x = 0; x < len; ++x) {
-        const Torus d = closest[x] & mask;
-        const Torus carry = d >> (beta - 1);
-        plane[x] = static_cast<std::int64_t>(d - (carry << beta));
-        closest[x] = (closest[x] >> beta) + carry;
-      }
-    }
-  }
-}
-
 // A barrier for the threads of one rotation (a few microseconds of work between two waits).
 class SpinBarrier {
  public:
@@ -279,8 +245,8 @@ void walk_lockstep(const LockstepWalk& w, std::size_t thread) {
     for (std::size_t u = thread; u < count * (k + 1); u += w.threads) {
       const std::size_t t = u / (k + 1), i = u % (k + 1);
       if (!active[t]) continue;
-      decompose_polynomial(w.rotations[t].acc.data() + i * n, n, beta,
-                           static_cast<unsigned>(levels), digits.data());
+      detail::decompose_difference(w.rotations[t].acc.data() + i * n, nullptr, n, false, beta,
+                                   static_cast<unsigned>(levels), digits.data(), n);
       for (std::size_t j = 0; j < levels; ++j)
         w.plan.forward_i64(digits.data() + j * n,
                            w.buffers.digits.data() + (t * rows + i * levels + j) * n);
