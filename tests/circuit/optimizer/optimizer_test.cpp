@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "random_requirements.h"
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
@@ -256,22 +257,16 @@ TEST(Optimizer, SearchIsFast) {
 // global failure targets, search bounds), the optimizer either throws CompileError or returns a
 // valid, 128-bit-secure set that meets every requirement when recomputed with the noise model.
 TEST(Optimizer, RandomRequirementsNeverGiveParametersUnder128BitSecurity) {
-  std::mt19937_64 rng(20261129);
-  const auto uniform = [&](double lo, double hi) {
-    return std::uniform_real_distribution<double>(lo, hi)(rng);
-  };
-  const auto pick = [&](unsigned lo, unsigned hi) {
-    return std::uniform_int_distribution<unsigned>(lo, hi)(rng);
-  };
+  testing::RandomDraws draw(20261129);
+  const auto uniform = [&](double lo, double hi) { return draw.uniform(lo, hi); };
+  const auto pick = [&](unsigned lo, unsigned hi) { return draw.pick(lo, hi); };
   unsigned solved = 0, impossible = 0, multi_bit = 0;
   for (int trial = 0; trial < 120; ++trial) {
     std::vector<PbsRequirement> pbs(pick(1, 4));
     std::uint64_t total = 0;
     for (PbsRequirement& r : pbs) {
       r.precision_bits = pick(1, 9);
-      r.pbs_weight = pick(0, 3) == 0 ? 0.0 : std::exp2(uniform(0.0, 14.0));
-      r.fresh_weight = pick(0, 2) == 0 ? 0.0 : std::exp2(uniform(0.0, 12.0));
-      if (r.pbs_weight == 0.0 && r.fresh_weight == 0.0) r.fresh_weight = 1.0;
+      draw.weights(r);
       r.count = 1 + pick(0, 100'000);
       total += r.count;
     }
@@ -284,16 +279,7 @@ TEST(Optimizer, RandomRequirementsNeverGiveParametersUnder128BitSecurity) {
       total += o.count;
     }
     OptimizerOptions options;
-    double log2_target = -uniform(20.0, 80.0);
-    if (pick(0, 1) == 0) {
-      options.global_p_error = std::exp2(log2_target);
-      log2_target -= std::log2(static_cast<double>(total));
-    } else {
-      options.p_error = std::exp2(log2_target);
-    }
-    options.max_glwe_dimension = pick(1, 6);
-    options.min_log2_polynomial_size = pick(8, 10);
-    options.max_log2_polynomial_size = pick(options.min_log2_polynomial_size + 2, 17);
+    const double log2_target = draw.target_and_bounds(options, total, 6);
     // Grouping factors: the default, or a random non-empty subset of 1..4.
     if (pick(0, 2) != 0) {
       while (options.grouping_factors.empty())

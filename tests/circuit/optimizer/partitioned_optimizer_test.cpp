@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "random_requirements.h"
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
@@ -289,13 +290,9 @@ TEST(PartitionedOptimizer, InvalidPartitionsAreRejected) {
 // returns valid, 128-bit-secure sets meeting every requirement when recomputed with the noise
 // model, never costlier than one set for all requirements.
 TEST(PartitionedOptimizer, RandomRequirementsNeverGiveParametersUnder128BitSecurity) {
-  std::mt19937_64 rng(20261201);
-  const auto uniform = [&](double lo, double hi) {
-    return std::uniform_real_distribution<double>(lo, hi)(rng);
-  };
-  const auto pick = [&](unsigned lo, unsigned hi) {
-    return std::uniform_int_distribution<unsigned>(lo, hi)(rng);
-  };
+  testing::RandomDraws draw(20261201);
+  const auto uniform = [&](double lo, double hi) { return draw.uniform(lo, hi); };
+  const auto pick = [&](unsigned lo, unsigned hi) { return draw.pick(lo, hi); };
   unsigned solved = 0, impossible = 0, cheaper = 0;
   double slowest_ms = 0;
   for (int trial = 0; trial < 30; ++trial) {
@@ -311,10 +308,7 @@ TEST(PartitionedOptimizer, RandomRequirementsNeverGiveParametersUnder128BitSecur
         r.partition = p;
         r.source = pick(0, partitions - 1);
         r.requirement.precision_bits = i == 0 ? bits[p] : pick(1, bits[p]);
-        r.requirement.pbs_weight = pick(0, 3) == 0 ? 0.0 : std::exp2(uniform(0.0, 14.0));
-        r.requirement.fresh_weight = pick(0, 2) == 0 ? 0.0 : std::exp2(uniform(0.0, 12.0));
-        if (r.requirement.pbs_weight == 0.0 && r.requirement.fresh_weight == 0.0)
-          r.requirement.fresh_weight = 1.0;
+        draw.weights(r.requirement);
         r.requirement.count = 1 + pick(0, 10'000);
         total += r.requirement.count;
         pbs.push_back(r);
@@ -328,16 +322,7 @@ TEST(PartitionedOptimizer, RandomRequirementsNeverGiveParametersUnder128BitSecur
       total += o.requirement.count;
     }
     OptimizerOptions options;
-    double log2_target = -uniform(20.0, 80.0);
-    if (pick(0, 1) == 0) {
-      options.global_p_error = std::exp2(log2_target);
-      log2_target -= std::log2(static_cast<double>(total));
-    } else {
-      options.p_error = std::exp2(log2_target);
-    }
-    options.max_glwe_dimension = pick(1, 4);
-    options.min_log2_polynomial_size = pick(8, 10);
-    options.max_log2_polynomial_size = pick(options.min_log2_polynomial_size + 2, 17);
+    const double log2_target = draw.target_and_bounds(options, total, 4);
     if (pick(0, 2) == 0)
       options.grouping_factors = {pick(1, 3)};
     else if (pick(0, 1) == 0)
