@@ -342,18 +342,6 @@ void expect_invalid(const Fn& fn, const std::string& needle) {
   }
 }
 
-Bytes craft_program(const ServerProgram& sp) {
-  ByteWriter w;
-  sdc::write_server_program(w, sp);
-  return reseal(SerializedKind::ServerProgram, sp.parameters.fingerprint(), w.take());
-}
-
-Bytes craft_spec(const ClientSpecification& spec) {
-  ByteWriter w;
-  sdc::write_client_specification(w, spec);
-  return reseal(SerializedKind::ClientSpecification, spec.parameters.fingerprint(), w.take());
-}
-
 // The node of the first instruction of `kind`.
 std::size_t first_of(const ServerProgram& sp, InstructionKind kind) {
   for (std::size_t i = 0; i < sp.instructions.size(); ++i)

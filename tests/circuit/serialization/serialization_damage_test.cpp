@@ -124,12 +124,6 @@ TEST(CircuitSerializationDamage, CraftedPayloadsNeverCrash) {
 
 // ---- Crafted programs --------------------------------------------------------------------
 
-Bytes craft(const ServerProgram& sp) {
-  ByteWriter w;
-  sdc::write_server_program(w, sp);
-  return reseal(SerializedKind::ServerProgram, sp.parameters.fingerprint(), w.take());
-}
-
 // A hand-broken program is refused by the validator, the serializer and, if the damage shows in
 // its bytes (`in_bytes`; e.g. unused instruction fields are not written), by the loader of its
 // bytes crafted behind a valid checksum, with a message containing `needle`.
@@ -137,7 +131,8 @@ void expect_rejected(const ServerProgram& sp, const std::string& needle, bool in
   EXPECT_THROW(validate_server_program(sp), InvalidArgument) << needle;
   EXPECT_THROW(serialize_server_program(sp), InvalidArgument) << needle;
   if (in_bytes)
-    expect_serialization_error([](auto b) { deserialize_server_program(b); }, craft(sp), needle);
+    expect_serialization_error([](auto b) { deserialize_server_program(b); }, craft_program(sp),
+                               needle);
 }
 
 // The first node whose instruction has kind `kind` (and satisfies `pred`).
@@ -153,7 +148,7 @@ std::size_t find_instruction(const ServerProgram& sp, InstructionKind kind,
 // sizes) and the data of other kinds are checked.
 TEST(CircuitSerializationDamage, CraftedExactRoundingsAreRejected) {
   const ServerProgram& base = wide_rounding().server_program();
-  ASSERT_NO_THROW(deserialize_server_program(craft(base)));
+  ASSERT_NO_THROW(deserialize_server_program(craft_program(base)));
   const std::size_t er = find_instruction(base, InstructionKind::ExactRound);
   const std::size_t boot = find_instruction(base, InstructionKind::Bootstrap);
   auto mutate = [&](const std::function<void(ServerProgram&)>& change, const std::string& needle,
@@ -187,7 +182,7 @@ TEST(CircuitSerializationDamage, CraftedExactRoundingsAreRejected) {
 
 TEST(CircuitSerializationDamage, CraftedProgramsAreRejected) {
   const ServerProgram& base = rich().circuit.server_program();
-  ASSERT_NO_THROW(deserialize_server_program(craft(base)));
+  ASSERT_NO_THROW(deserialize_server_program(craft_program(base)));
   const std::size_t lin = find_instruction(base, InstructionKind::Linear,
                                            [](const Instruction& i) { return i.map.terms() >= 2; });
   const std::size_t dyn = find_instruction(base, InstructionKind::Linear,

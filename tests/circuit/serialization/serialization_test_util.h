@@ -171,6 +171,19 @@ inline void put_u64(Bytes& bytes, std::size_t offset, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) bytes[offset + i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
+/// The bytes of a program / client specification written without validation (as a stranger could
+/// write them), sealed with a valid checksum.
+inline Bytes craft_program(const ServerProgram& sp) {
+  ByteWriter w;
+  sdc::write_server_program(w, sp);
+  return reseal(SerializedKind::ServerProgram, sp.parameters.fingerprint(), w.take());
+}
+inline Bytes craft_spec(const ClientSpecification& spec) {
+  ByteWriter w;
+  sdc::write_client_specification(w, spec);
+  return reseal(SerializedKind::ClientSpecification, spec.parameters.fingerprint(), w.take());
+}
+
 /// A serialized object and its loader (the damage tests' unit).
 struct LoadSample {
   std::string name;

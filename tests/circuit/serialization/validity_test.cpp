@@ -17,19 +17,6 @@
 namespace torusml::circuit::testing {
 namespace {
 
-// A client specification's bytes, written without validation (as a stranger could write them).
-Bytes craft_spec(const ClientSpecification& spec) {
-  ByteWriter w;
-  sdc::write_client_specification(w, spec);
-  return reseal(SerializedKind::ClientSpecification, spec.parameters.fingerprint(), w.take());
-}
-
-Bytes craft_program(const ServerProgram& sp) {
-  ByteWriter w;
-  sdc::write_server_program(w, sp);
-  return reseal(SerializedKind::ServerProgram, sp.parameters.fingerprint(), w.take());
-}
-
 // Parameters of the leveled fixture with the key dimension cut to 8: well formed, insecure.
 CircuitParameters insecure_leveled() {
   CircuitParameters p = leveled().circuit.parameters();
