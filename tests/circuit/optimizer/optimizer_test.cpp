@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "random_requirements.h"
+#include "optimizer_test_util.h"
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
@@ -101,14 +101,8 @@ TEST(Optimizer, CostModelIsCalibratedOnTheFourBitPreset) {
 }
 
 TEST(Optimizer, ChosenParametersAreValidSecureAndMeetTheTarget) {
-  const std::vector<std::vector<PbsRequirement>> cases = {
-      {{1, 1.0, 0.0, 1}},
-      {{3, 4.0, 1.0, 10}},
-      {{4, 25.0, 0.0, 100}, {2, 100.0, 50.0, 7}},
-      {{6, 1.0, 1.0, 1}, {5, 9.0, 0.0, 3}, {1, 400.0, 1000.0, 2}},
-      {{8, 2.0, 0.0, 1}},
-  };
-  const std::vector<OutputRequirement> outputs = {{12, 3.0, 100.0, 4}, {20, 0.0, 1e4, 1}};
+  const std::vector<std::vector<PbsRequirement>> cases = testing::requirement_cases();
+  const std::vector<OutputRequirement> outputs = testing::output_cases();
   for (const double log2_target : {-40.0, -64.0}) {
     for (const auto& pbs : cases) {
       const OptimizerResult r = optimize_pbs_parameters(pbs, {}, with_p_error(log2_target));

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "random_requirements.h"
+#include "optimizer_test_util.h"
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
@@ -138,14 +138,8 @@ double merged_seconds(const OptimizerResult& single,
 }
 
 TEST(PartitionedOptimizer, OnePartitionIsOptimizePbsParameters) {
-  const std::vector<std::vector<PbsRequirement>> cases = {
-      {{1, 1.0, 0.0, 1}},
-      {{3, 4.0, 1.0, 10}},
-      {{4, 25.0, 0.0, 100}, {2, 100.0, 50.0, 7}},
-      {{6, 1.0, 1.0, 1}, {5, 9.0, 0.0, 3}, {1, 400.0, 1000.0, 2}},
-      {{8, 2.0, 0.0, 1}},
-  };
-  const std::vector<OutputRequirement> outputs = {{12, 3.0, 100.0, 4}, {20, 0.0, 1e4, 1}};
+  const std::vector<std::vector<PbsRequirement>> cases = testing::requirement_cases();
+  const std::vector<OutputRequirement> outputs = testing::output_cases();
   std::vector<OptimizerOptions> options(3);
   options[1].p_error = 0x1.0p-64;
   options[2].global_p_error = 0x1.0p-40;

@@ -1,14 +1,31 @@
-// Random draws shared by the optimizers' property tests (optimizer_test.cpp,
-// partitioned_optimizer_test.cpp): requirement weights, failure targets and search bounds.
+// Shared by the optimizers' tests (optimizer_test.cpp, partitioned_optimizer_test.cpp): a set of
+// representative requirements, and the random draws of the property tests (requirement weights,
+// failure targets and search bounds).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "torusml/circuit/optimizer/optimizer.h"
 
 namespace torusml::circuit::testing {
+
+/// PBS requirement sets from 1 to 8 bits, with PBS-output and fresh weights from 0 to 1000.
+inline std::vector<std::vector<PbsRequirement>> requirement_cases() {
+  return {
+      {{1, 1.0, 0.0, 1}},
+      {{3, 4.0, 1.0, 10}},
+      {{4, 25.0, 0.0, 100}, {2, 100.0, 50.0, 7}},
+      {{6, 1.0, 1.0, 1}, {5, 9.0, 0.0, 3}, {1, 400.0, 1000.0, 2}},
+      {{8, 2.0, 0.0, 1}},
+  };
+}
+/// Two decrypted outputs, 12 and 20 bits wide.
+inline std::vector<OutputRequirement> output_cases() {
+  return {{12, 3.0, 100.0, 4}, {20, 0.0, 1e4, 1}};
+}
 
 class RandomDraws {
  public:
