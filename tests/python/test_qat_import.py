@@ -101,6 +101,15 @@ class Mlp(torch.nn.Module):
         return self.dequant(self.fc2(self.relu(self.fc1(self.quant(x)))))
 
 
+def fit_qat(model, x, y, steps):
+    """A few SGD steps of cross-entropy training (observers and fake quantizers update)."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+
 def train_qat(kind, qconfig, fuse=True, activation=None):
     """The model prepared for QAT and trained 20 SGD steps on 64 random samples (fixed seeds),
     in eval mode with its observers still on; and the samples (float64)."""
@@ -115,11 +124,7 @@ def train_qat(kind, qconfig, fuse=True, activation=None):
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(64, *((1, 8, 8) if kind == "cnn" else (6,)), generator=generator)
     y = torch.randint(0, 3, (64,), generator=generator)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    for _ in range(20):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
+    fit_qat(model, x, y, steps=20)
     return model.eval(), x.numpy().astype(np.float64)
 
 
@@ -304,11 +309,7 @@ def test_exported_activation_patterns_import_exactly(pattern):
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(32, 1, 8, 8, generator=generator)
     y = torch.randint(0, 3, (32,), generator=generator)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    for _ in range(5):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
+    fit_qat(model, x, y, steps=5)
     model.eval()
     x = x.numpy().astype(np.float64)
     module = build_quantized_module(
