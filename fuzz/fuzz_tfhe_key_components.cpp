@@ -103,6 +103,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
               return tf::deserialize_seeded_keyswitch_key(b, expected);
             },
             true, outer);
+        // Expanded, a seeded key grows (n + 1)-fold: valid keys of a few KB can expand to GBs
+        // (servers bound expansions with tfhe::kMaxExpandedServerKeyBytes). Here the key and its
+        // serialization must fit the fuzzer's 4 GB: only keys up to 1 GB expanded are expanded.
+        const std::uint64_t expanded = static_cast<std::uint64_t>(key.shape.ciphertexts()) *
+                                       (key.shape.output_lwe_dimension.value() + 1) *
+                                       sizeof(tf::KeyswitchTorus);
+        if (expanded > (std::uint64_t{1} << 30)) break;
         tf::LweKeyswitchKey full;
         if (!attempt("decompress", [&] { full = tf::decompress_keyswitch_key(key); })) break;
         try {
