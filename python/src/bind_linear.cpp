@@ -3,14 +3,17 @@
 // runs on the C++ thread pool.
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bindings.h"
 #include "numpy_conversions.h"
 #include "torusml/common/error.h"
 #include "torusml/ml/quantized_linear.h"
+#include "torusml/tfhe/parameters.h"
 
 namespace torusml::python {
 
@@ -75,9 +78,12 @@ ml::QuantizedLinear make_linear(const py::object& weights, const py::object& bia
 }
 
 void compile_linear(ml::QuantizedLinear& model, const py::object& x, std::optional<double> p_error,
-                    std::optional<double> global_p_error, const std::optional<py::bytes>& seed,
-                    const py::object& progress) {
-  const circuit::CompileOptions options = compile_options(p_error, global_p_error);
+                    std::optional<double> global_p_error, bool multi_parameter,
+                    std::optional<double> multi_parameter_gain,
+                    const std::optional<std::vector<long long>>& grouping_factors,
+                    const std::optional<py::bytes>& seed, const py::object& progress) {
+  const circuit::CompileOptions options = compile_options(p_error, global_p_error, multi_parameter,
+                                                          multi_parameter_gain, grouping_factors);
   const ml::Matrix matrix = to_matrix(x, "X");
   const tfhe::Seed key_seed = seed_from(seed);
   run_with_progress([&] { model.compile(matrix, options, key_seed); }, progress);
@@ -95,15 +101,58 @@ tfhe::Seed seed_from(const std::optional<py::bytes>& bytes) {
   return seed;
 }
 
-circuit::CompileOptions compile_options(std::optional<double> p_error,
-                                        std::optional<double> global_p_error) {
+circuit::CompileOptions compile_options(
+    std::optional<double> p_error, std::optional<double> global_p_error, bool multi_parameter,
+    std::optional<double> multi_parameter_gain,
+    const std::optional<std::vector<long long>>& grouping_factors) {
   if (p_error && global_p_error)
     throw InvalidArgument(
         "set only one of p_error (per bootstrap) and global_p_error (per circuit evaluation)");
   circuit::CompileOptions options;
   if (p_error) options.p_error = *p_error;
   if (global_p_error) options.global_p_error = *global_p_error;
+  options.multi_parameter = multi_parameter;
+  if (multi_parameter_gain) {
+    const double gain = *multi_parameter_gain;
+    if (!std::isfinite(gain) || gain < 1.0) {
+      std::ostringstream os;
+      os << "multi_parameter_gain = " << gain
+         << " is invalid: use a finite number >= 1 (how many times cheaper, by the cost model, "
+            "several parameter sets must be than one to be used), or None for the default "
+         << options.multi_parameter_gain;
+      throw InvalidArgument(os.str());
+    }
+    options.multi_parameter_gain = gain;
+  }
+  if (grouping_factors) {
+    const std::size_t max = tfhe::kMaxGroupingFactor;
+    if (grouping_factors->empty())
+      throw InvalidArgument(
+          "grouping_factors is empty: list at least one blind rotation (1 classic, 2 to " +
+          std::to_string(max) + " multi-bit), or pass None for the default [1]");
+    for (const long long g : *grouping_factors) {
+      if (g < 1 || static_cast<unsigned long long>(g) > max)
+        throw InvalidArgument("grouping_factors: " + std::to_string(g) +
+                              " is out of range: use 1 (the classic blind rotation) or 2 to " +
+                              std::to_string(max) + " (multi-bit), e.g. [1, 2]");
+      options.optimizer.grouping_factors.push_back(static_cast<std::size_t>(g));
+    }
+  }
   return options;
+}
+
+std::string compile_doc(const std::string& what) {
+  std::ostringstream os;
+  os << what << "\n\n"
+     << "p_error: failure probability of each bootstrap; global_p_error: of a whole evaluation "
+        "(set at most one; None: the default). multi_parameter: let lookups of different "
+        "precisions get their own parameter sets (Concrete's multi-parameter optimization) when "
+        "the cost model finds that at least multi_parameter_gain times cheaper (None: "
+     << circuit::CompileOptions{}.multi_parameter_gain
+     << ") than one set; False keeps a single set. grouping_factors: the blind rotations the "
+        "optimizer weighs, the cheapest winning (1 classic, 2 to "
+     << tfhe::kMaxGroupingFactor << " multi-bit; None: [1]).";
+  return os.str();
 }
 
 void bind_linear(py::module_& m) {
@@ -191,10 +240,13 @@ quantized bias and the output scale are applied in the clear after decryption.)d
           "program_text", [](const ml::QuantizedLinear& q) { return q.program().to_text(); },
           "The integer program, one line per node.")
       .def("compile", &compile_linear, py::arg("X"), py::kw_only(), py::arg("p_error") = py::none(),
-           py::arg("global_p_error") = py::none(), py::arg("key_seed") = py::none(),
-           py::arg("progress") = py::none(),
-           "Compiles the circuit on X (plus the extreme inputs) and generates the keys; "
-           "progress(done, total), if given, is called about every 100 ms during key generation.")
+           py::arg("global_p_error") = py::none(), py::arg("multi_parameter").noconvert() = true,
+           py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
+           py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
+           compile_doc("Compiles the circuit on X (plus the extreme inputs) and generates the "
+                       "keys; progress(done, total), if given, is called about every 100 ms "
+                       "during key generation.")
+               .c_str())
       .def_property_readonly(
           "circuit",
           [](const ml::QuantizedLinear& q) -> std::optional<FheCircuit> {

@@ -183,9 +183,12 @@ py::array_t<double> forward(const PyNetwork& n, const py::object& x, const std::
 }
 
 void compile_network(PyNetwork& n, const py::object& input_set, std::optional<double> p_error,
-                     std::optional<double> global_p_error, const std::optional<py::bytes>& seed,
-                     const py::object& progress) {
-  const circuit::CompileOptions options = compile_options(p_error, global_p_error);
+                     std::optional<double> global_p_error, bool multi_parameter,
+                     std::optional<double> multi_parameter_gain,
+                     const std::optional<std::vector<long long>>& grouping_factors,
+                     const std::optional<py::bytes>& seed, const py::object& progress) {
+  const circuit::CompileOptions options = compile_options(p_error, global_p_error, multi_parameter,
+                                                          multi_parameter_gain, grouping_factors);
   const std::vector<onnx::FloatTensor> set = input_set_of(n.net->graph(), input_set);
   const tfhe::Seed key_seed = seed_from(seed);
   run_with_progress([&] { n.net->compile(set, options, key_seed); }, progress);
@@ -307,11 +310,15 @@ dimension of 1; dequantize_output and forward -> float64 (N, *output_sample_shap
            "quantize_input, run_integer, dequantize_output: float64 (N, *output_sample_shape).")
       .def("compile", &compile_network, py::arg("input_set"), py::kw_only(),
            py::arg("p_error") = py::none(), py::arg("global_p_error") = py::none(),
+           py::arg("multi_parameter").noconvert() = true,
+           py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
            py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
-           "Compiles the circuit on the input set (N, *sample_shape) and generates the keys "
-           "(key_seed: 32 bytes, or None for a random seed); progress(done, total), if given, is "
-           "called about every 100 ms during key generation. Predictions running meanwhile "
-           "finish with the previous circuit and keys.")
+           compile_doc("Compiles the circuit on the input set (N, *sample_shape) and generates "
+                       "the keys (key_seed: 32 bytes, or None for a random seed); "
+                       "progress(done, total), if given, is called about every 100 ms during key "
+                       "generation. Predictions running meanwhile finish with the previous "
+                       "circuit and keys.")
+               .c_str())
       .def_property_readonly(
           "fhe_circuit",
           [](const PyNetwork& n) -> std::optional<FheCircuit> {

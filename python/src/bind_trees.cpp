@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bindings.h"
 #include "numpy_conversions.h"
@@ -129,8 +130,11 @@ py::dict statistics_dict(const ml::TreeLookupStatistics& s) {
 
 void compile_trees(ml::QuantizedTreeEnsemble& model, const py::object& x,
                    std::optional<double> p_error, std::optional<double> global_p_error,
+                   bool multi_parameter, std::optional<double> multi_parameter_gain,
+                   const std::optional<std::vector<long long>>& grouping_factors,
                    const std::optional<py::bytes>& seed, const py::object& progress) {
-  const circuit::CompileOptions options = compile_options(p_error, global_p_error);
+  const circuit::CompileOptions options = compile_options(p_error, global_p_error, multi_parameter,
+                                                          multi_parameter_gain, grouping_factors);
   const ml::Matrix matrix = to_matrix(x, "X");
   const tfhe::Seed key_seed = seed_from(seed);
   run_with_progress([&] { model.compile(matrix, options, key_seed); }, progress);
@@ -221,10 +225,13 @@ or "auto" to let compile() choose the cheapest.)doc")
           py::arg("X"), py::arg("fhe") = "disable", py::arg("simulation_seed") = 0,
           "Quantize, run, sum over the trees and dequantize: float64 (samples, n_outputs).")
       .def("compile", &compile_trees, py::arg("X"), py::kw_only(), py::arg("p_error") = py::none(),
-           py::arg("global_p_error") = py::none(), py::arg("key_seed") = py::none(),
-           py::arg("progress") = py::none(),
-           "Compiles the circuit on X (plus synthetic grid inputs) and generates the keys; "
-           "progress(done, total), if given, is called about every 100 ms during key generation.")
+           py::arg("global_p_error") = py::none(), py::arg("multi_parameter").noconvert() = true,
+           py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
+           py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
+           compile_doc("Compiles the circuit on X (plus synthetic grid inputs) and generates the "
+                       "keys; progress(done, total), if given, is called about every 100 ms "
+                       "during key generation.")
+               .c_str())
       .def_property_readonly(
           "fhe_circuit",
           [](const ml::QuantizedTreeEnsemble& q) -> std::optional<FheCircuit> {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "torusml/circuit/compiler.h"
 #include "torusml/ml/nn/quantized_network.h"
@@ -41,9 +42,17 @@ void run_with_progress(const std::function<void()>& fn, const py::object& callba
 
 /// The 32-byte key seed, or a random one for None; InvalidArgument for another length.
 tfhe::Seed seed_from(const std::optional<py::bytes>& bytes);
-/// Compile options from Python's p_error / global_p_error (InvalidArgument if both are set).
-circuit::CompileOptions compile_options(std::optional<double> p_error,
-                                        std::optional<double> global_p_error);
+/// Compile options from compile()'s keyword arguments: p_error / global_p_error (InvalidArgument
+/// if both are set), multi_parameter, multi_parameter_gain (None: the C++ default; InvalidArgument
+/// unless a finite number >= 1) and grouping_factors (None: the optimizer's default;
+/// InvalidArgument if empty or a factor is outside [1, tfhe::kMaxGroupingFactor]).
+circuit::CompileOptions compile_options(
+    std::optional<double> p_error, std::optional<double> global_p_error, bool multi_parameter,
+    std::optional<double> multi_parameter_gain,
+    const std::optional<std::vector<long long>>& grouping_factors);
+/// The docstring of a compile() binding: `what` (what it compiles, its own arguments) followed by
+/// the description of the options shared by every model (compile_options).
+std::string compile_doc(const std::string& what);
 
 void bind_quantization(py::module_& m);
 void bind_linear(py::module_& m);

@@ -280,18 +280,26 @@ class QuantizedModule:
         """Per lookup node: operations fused, lookups per sample, accumulator bits, rounding."""
         return self._network.statistics_text()
 
-    def compile(self, inputset, p_error=None, global_p_error=None, verbose=False, progress=None):
+    def compile(self, inputset, p_error=None, global_p_error=None, verbose=False, progress=None,
+                *, multi_parameter=True, multi_parameter_gain=None, grouping_factors=None):
         """Compiles the circuit on `inputset` and generates the keys; returns the circuit.
 
         p_error: failure probability of each bootstrap; global_p_error: of a whole evaluation
         (set at most one). verbose=True prints the circuit's statistics. Key generation that
         takes more than a few seconds shows a progress bar when stderr is a terminal
         (progress=False silences it, True forces it).
+        multi_parameter: let lookups of different precisions get their own parameter sets
+        (Concrete's multi-parameter optimization) when the cost model finds that at least
+        multi_parameter_gain times cheaper (None: 1.15) than one set; False keeps a single set.
+        grouping_factors: the blind rotations the optimizer weighs (1 classic, 2 to 4 multi-bit;
+        None: [1]).
         """
         inputset = check_inputset(inputset)
         with KeygenProgress(progress) as bar:
             self._network.compile(
-                inputset, p_error=p_error, global_p_error=global_p_error, progress=bar.callback
+                inputset, p_error=p_error, global_p_error=global_p_error,
+                multi_parameter=multi_parameter, multi_parameter_gain=multi_parameter_gain,
+                grouping_factors=grouping_factors, progress=bar.callback
             )
         circuit = self._network.fhe_circuit
         if verbose:

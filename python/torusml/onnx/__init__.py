@@ -70,6 +70,10 @@ def compile_onnx_model(
     global_p_error=None,
     verbose=False,
     progress=None,
+    *,
+    multi_parameter=True,
+    multi_parameter_gain=None,
+    grouping_factors=None,
 ):
     """Quantizes an ONNX model and compiles it to FHE; returns a compiled QuantizedModule.
 
@@ -92,11 +96,16 @@ def compile_onnx_model(
     p_error / global_p_error: failure probability of one bootstrap / one whole evaluation (set at
     most one). verbose: print the circuit's statistics. progress: key generation's progress bar
     (None: when stderr is a terminal and it takes more than a few seconds; False: never).
+    multi_parameter: let lookups of different precisions get their own parameter sets (Concrete's
+    multi-parameter optimization) when the cost model finds that at least multi_parameter_gain
+    times cheaper (None: 1.15) than one set; False keeps a single set. grouping_factors: the blind
+    rotations the optimizer weighs (1 classic, 2 to 4 multi-bit; None: [1]).
 
     Raises ValueError for a model that cannot be read or compiled (e.g. an unsupported operator,
     named with its node), bad arguments or an empty input set.
     """
     module = build_quantized_module(onnx_model, inputset, n_bits, rounding_threshold_bits)
     module.compile(inputset, p_error=p_error, global_p_error=global_p_error, verbose=verbose,
-                   progress=progress)
+                   progress=progress, multi_parameter=multi_parameter,
+                   multi_parameter_gain=multi_parameter_gain, grouping_factors=grouping_factors)
     return module

@@ -505,7 +505,8 @@ class BaseQuantizedModel(BaseEstimator):
                 f"before predicting with fhe={mode!r} (fhe='disable' needs no compilation)"
             )
 
-    def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None):
+    def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None, *,
+                multi_parameter=True, multi_parameter_gain=None, grouping_factors=None):
         """Compiles the model to an FHE circuit and generates its keys.
 
         X: representative inputs (e.g. the training set). p_error: failure probability of each
@@ -513,6 +514,11 @@ class BaseQuantizedModel(BaseEstimator):
         Predictions running meanwhile on other threads finish with the previous circuit and keys.
         Key generation that takes more than a few seconds shows a progress bar when stderr is a
         terminal (progress=False silences it, True forces it).
+        multi_parameter: let lookups of different precisions get their own parameter sets
+        (Concrete's multi-parameter optimization) when the cost model finds that at least
+        multi_parameter_gain times cheaper (None: 1.15) than one set; False keeps a single set.
+        grouping_factors: the blind rotations the optimizer weighs (1 classic, 2 to 4 multi-bit;
+        None: [1]).
         """
         from torusml._quantized_module import KeygenProgress  # noqa: PLC0415
 
@@ -520,7 +526,9 @@ class BaseQuantizedModel(BaseEstimator):
         X = self._check_input(state, X)
         with KeygenProgress(progress) as bar:
             state.quantized.compile(X, p_error=p_error, global_p_error=global_p_error,
-                                    progress=bar.callback)
+                                    multi_parameter=multi_parameter,
+                                    multi_parameter_gain=multi_parameter_gain,
+                                    grouping_factors=grouping_factors, progress=bar.callback)
         circuit = state.circuit
         if verbose:
             print(circuit)

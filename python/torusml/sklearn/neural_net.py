@@ -478,10 +478,12 @@ class _BaseNeuralNet(BaseQuantizedModel):
 
     # ---- compilation and inference -----------------------------------------------------------
 
-    def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None):
+    def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None, *,
+                multi_parameter=True, multi_parameter_gain=None, grouping_factors=None):
         """Exports the network to ONNX (QDQ form) and compiles it to an FHE circuit, keys
         included (torusml.onnx.compile_onnx_model on the standardized X, with
-        rounding_threshold_bits=module__n_accum_bits). Returns the circuit.
+        rounding_threshold_bits=module__n_accum_bits; the other arguments as its). Returns the
+        circuit.
 
         From then on every mode runs the compiled module. Predictions running meanwhile on other
         threads finish with the module they started with.
@@ -505,6 +507,9 @@ class _BaseNeuralNet(BaseQuantizedModel):
             p_error=p_error,
             global_p_error=global_p_error,
             progress=progress,
+            multi_parameter=multi_parameter,
+            multi_parameter_gain=multi_parameter_gain,
+            grouping_factors=grouping_factors,
         )
         state.compiled = module
         circuit = module.fhe_circuit

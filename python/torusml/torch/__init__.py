@@ -83,6 +83,10 @@ def compile_torch_model(
     global_p_error=None,
     verbose=False,
     progress=None,
+    *,
+    multi_parameter=True,
+    multi_parameter_gain=None,
+    grouping_factors=None,
 ):
     """Exports a torch model to ONNX and compiles it to FHE; returns a compiled QuantizedModule.
 
@@ -104,4 +108,7 @@ def compile_torch_model(
         global_p_error=global_p_error,
         verbose=verbose,
         progress=progress,
+        multi_parameter=multi_parameter,
+        multi_parameter_gain=multi_parameter_gain,
+        grouping_factors=grouping_factors,
     )
