@@ -32,9 +32,10 @@
 //                       lookup of one PBS output (2-norm 1) at p_error 2^-40, b = 4..8: <ms> cm
 //                       with the classic blind rotation and the CenteredMean modulus switch only
 //                       (before the noise reduction and the multi-bit sets), best with every
-//                       candidate (what circuits get: e.g. DriftCenteredMean, or a multi-bit set,
-//                       whose keys generate_server_key makes); the label names the set, its
-//                       grouping factor and modulus switch (counter g: the grouping factor)
+//                       modulus switch and the default (classic) blind rotation (what circuits
+//                       get, e.g. DriftCenteredMean), lone with the multi-bit sets weighed too
+//                       (grouping factors 1-3: the cost model's cheapest lone lookup); the label
+//                       names the set, its grouping factor and modulus switch (counter g)
 // Counters: bits, n, N, k, l (pbs levels), ks_l, threads, and key sizes in bytes (plain and
 // seeded). Benchmarks of one preset are registered together so that its keys are generated once.
 #include <benchmark/benchmark.h>
@@ -220,10 +221,11 @@ void bm_encrypt(benchmark::State& state, const PbsParameters* p) {
   state.counters["threads"] = 1;
 }
 
-// The batch of 4 ciphertexts per pool thread, on all cores or (serial) on one; multi-bit with
-// grouping factor g when g > 0.
+// The batch of 16 ciphertexts per pool thread (one lockstep walk of keyswitch_bootstrap_batch, as
+// in circuits' batches), on all cores or (serial) on one; multi-bit with grouping factor g when
+// g > 0.
 void bm_batch(benchmark::State& state, const PbsParameters* p, std::size_t g, bool serial,
-              MultiBitBatchOptions options, std::size_t per_thread = 4) {
+              MultiBitBatchOptions options, std::size_t per_thread = 16) {
   const BenchKeys& k = keys_for(*p);
   const FourierMultiBitBootstrapKey* mbsk = g > 0 ? &multi_bit_key_for(*p, g) : nullptr;
   const LookupTable table = make_identity_table(*p);
@@ -415,18 +417,20 @@ int main(int argc, char** argv) {
   // The optimizer's choices per precision, before (CenteredMean only) and after (every modulus
   // switch candidate); addresses stable for the registered benchmarks.
   static std::vector<PbsParameters> optimized;
-  optimized.reserve(10);
+  optimized.reserve(15);
   for (unsigned bits = 4; bits <= 8; ++bits) {
-    for (const bool best : {false, true}) {
+    for (const char* variant : {"cm", "best", "lone"}) {
       torusml::circuit::OptimizerOptions o;
-      if (!best) {
+      if (variant == std::string("cm")) {
         o.modulus_switch_candidates = {{ModulusSwitchKind::CenteredMean, 0, 0}};
         o.grouping_factors = {1};
+      } else if (variant == std::string("lone")) {
+        o.grouping_factors = {1, 2, 3};
       }
       const torusml::circuit::PbsRequirement req{bits, 1.0, 0.0, 1};
       optimized.push_back(
           torusml::circuit::optimize_pbs_parameters(std::span(&req, 1), {}, o).parameters);
-      const std::string name = std::to_string(bits) + "bit/" + (best ? "best" : "cm");
+      const std::string name = std::to_string(bits) + "bit/" + variant;
       benchmark::RegisterBenchmark(("ks_pbs_opt/" + name).c_str(), bm_ks_pbs, &optimized.back())
           ->Unit(benchmark::kMillisecond);
       benchmark::RegisterBenchmark(("pbs_batch_1t_opt/" + name).c_str(), bm_pbs_batch,
