@@ -41,8 +41,9 @@ struct MultiBitBatchOptions {
   /// Bytes of one group's key read per tile: each tile is applied to every ciphertext of a
   /// lockstep walk while it is in cache. At least one chunk of kPackedChunk frequencies is used.
   std::size_t tile_bytes = std::size_t{64} << 10;
-  /// Ciphertexts per lockstep walk (about; the batch is split evenly over the threads).
-  std::size_t lockstep = 4;
+  /// Ciphertexts per lockstep walk (about; the batch is split evenly over the threads). 16 as
+  /// for the classic batches: XGBClassifier with g = 2 went from 0.135 (4) to 0.128 s per sample.
+  std::size_t lockstep = 16;
 };
 
 /// Multi-bit blind rotation: acc (a (k+1)*N GLWE) <- X^(-(b - sum a_i s_i)) * lut (plus noise),
