@@ -10,6 +10,7 @@
 #include "torusml/tfhe/decomposition.h"
 #include "torusml/tfhe/encoding.h"
 #include "torusml/tfhe/ggsw.h"
+#include "torusml/tfhe/ggsw_detail.h"
 #include "torusml/tfhe/glwe.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/lwe.h"
@@ -93,6 +94,40 @@ TEST(Decomposition, RecomposesToTheClosestRepresentable) {
       const std::int64_t half = std::int64_t{1} << (64 - total - 1);
       EXPECT_LE(err, half);
       EXPECT_GE(err, -half);
+    }
+  }
+}
+
+// The vectorized digit planes of the external product (one-pass for 1 to 3 levels, blocked
+// level by level beyond) equal decompose_torus value by value, digit by digit.
+TEST(Decomposition, DigitPlanesEqualTheScalarDecomposition) {
+  std::mt19937_64 rng(11);
+  constexpr std::size_t kCount = 1000;  // not a multiple of the 256-value blocks
+  std::vector<Torus> src(kCount), sub(kCount);
+  for (Torus& v : src) v = rng();
+  for (Torus& v : sub) v = rng();
+  src[0] = 0;
+  src[1] = ~Torus{0};
+  src[2] = Torus{1} << 63;
+  for (auto [beta, levels] :
+       {std::pair{23u, 1u}, {15u, 2u}, {10u, 3u}, {21u, 3u}, {12u, 4u}, {1u, 22u}, {1u, 2u}}) {
+    const DecompositionParameters p{DecompositionBaseLog(beta), DecompositionLevelCount(levels)};
+    for (const bool negate : {false, true}) {
+      for (const bool with_sub : {false, true}) {
+        std::vector<std::int64_t> planes(levels * kCount);
+        detail::decompose_difference(src.data(), with_sub ? sub.data() : nullptr, kCount, negate,
+                                     beta, levels, planes.data(), kCount);
+        std::int64_t expected[64];
+        for (std::size_t x = 0; x < kCount; ++x) {
+          Torus v = negate ? Torus{0} - src[x] : src[x];
+          if (with_sub) v -= sub[x];
+          decompose_torus(v, p, expected);
+          for (unsigned j = 0; j < levels; ++j)
+            ASSERT_EQ(planes[j * kCount + x], expected[j])
+                << "base 2^" << beta << " x " << levels << " negate " << negate << " sub "
+                << with_sub << " value " << x << " level " << j;
+        }
+      }
     }
   }
 }

@@ -74,6 +74,38 @@ void ExternalProductScratch::resize(const GgswShape& shape) {
 
 namespace {
 
+// decompose_planes for kLevels = 2 or 3 levels, one pass: the planes (p0 most significant) are
+// distinct arrays, so the loop over the values vectorizes with every level unrolled in it.
+template <bool kNegate, bool kSub, unsigned kLevels>
+TORUSML_MULTIVERSION void decompose_unrolled(const Torus* __restrict src,
+                                             const Torus* __restrict sub, std::size_t count,
+                                             unsigned beta, std::int64_t* __restrict p0,
+                                             std::int64_t* __restrict p1,
+                                             std::int64_t* __restrict p2) {
+  static_assert(kLevels == 2 || kLevels == 3);
+  const unsigned shift = 64 - beta * kLevels;
+  const Torus mask = (Torus{1} << beta) - 1;
+  for (std::size_t x = 0; x < count; ++x) {
+    Torus v = kNegate ? Torus{0} - src[x] : src[x];
+    if constexpr (kSub) v -= sub[x];
+    Torus closest = (v >> shift) + ((v >> (shift - 1)) & 1);
+    Torus d, carry;
+    if constexpr (kLevels == 3) {
+      d = closest & mask;
+      carry = d >> (beta - 1);
+      p2[x] = static_cast<std::int64_t>(d - (carry << beta));
+      closest = (closest >> beta) + carry;
+    }
+    d = closest & mask;
+    carry = d >> (beta - 1);
+    p1[x] = static_cast<std::int64_t>(d - (carry << beta));
+    closest = (closest >> beta) + carry;
+    d = closest & mask;
+    carry = d >> (beta - 1);
+    p0[x] = static_cast<std::int64_t>(d - (carry << beta));
+  }
+}
+
 // Signed decomposition of `count` values v[x] = (negate ? -src[x] : src[x]) - sub[x] into
 // `levels` digit planes (digits[j * stride + x] = digit j of value x, j = 0 most significant):
 // the arithmetic of decompose_torus, branch-free, in loops the compiler vectorizes. The
@@ -94,7 +126,18 @@ TORUSML_MULTIVERSION void decompose_planes(const Torus* __restrict src, const To
     }
     return;
   }
-  // Several levels: a loop over the levels inside the loop over the values stays scalar (it was
+  // Two and three levels (the networks' and the 8-bit sets) peel every digit of a value in one
+  // vectorized pass, each plane through its own pointer.
+  if (levels == 2) {
+    decompose_unrolled<kNegate, kSub, 2>(src, sub, count, beta, digits, digits + stride, nullptr);
+    return;
+  }
+  if (levels == 3) {
+    decompose_unrolled<kNegate, kSub, 3>(src, sub, count, beta, digits, digits + stride,
+                                         digits + 2 * stride);
+    return;
+  }
+  // More levels: a loop over the levels inside the loop over the values stays scalar (it was
   // a third of an l = 2 CMux at N = 16384). So the rounded values of a block (in L1) are peeled
   // level by level instead, least significant digit first, one vectorized loop per level.
   constexpr std::size_t kBlock = 256;
