@@ -213,6 +213,38 @@ TEST_P(GgswTest, ExternalProductAndCmux) {
   }
 }
 
+// Two CMuxes by one key read (the lockstep walks' pairs) are bit-identical to two cmux_rotate
+// calls, for every rotation kind (none, below N, above N).
+TEST_P(GgswTest, CmuxPairEqualsTwoCmuxes) {
+  const auto [big_n, beta, levels] = GetParam();
+  Csprng rng(testing::fixed_seed(12));
+  const GgswShape shape{GlweDimension(1),
+                        PolynomialSize(big_n),
+                        {DecompositionBaseLog(beta), DecompositionLevelCount(levels)}};
+  const GlweSecretKey key =
+      generate_glwe_secret_key(shape.glwe_dimension, shape.polynomial_size, rng);
+  EncryptionGenerator gen(testing::fixed_seed(13), testing::fixed_seed(14));
+  const auto noise = NoiseDistribution::gaussian(std::ldexp(1.0, -50));
+  const FftPlan& plan = fft_plan(shape.polynomial_size);
+  std::vector<Torus> ggsw(shape.torus_elements());
+  encrypt_ggsw(key, 1, shape, noise, gen, ggsw);
+  AlignedVector<double> fourier(shape.fourier_doubles());
+  convert_ggsw_to_fourier(ggsw, shape, plan, fourier.data());
+  std::vector<Torus> a(shape.glwe_size()), b(shape.glwe_size());
+  for (Torus& v : a) v = rng.next_u64();
+  for (Torus& v : b) v = rng.next_u64();
+  ExternalProductScratch s0, s1;
+  for (auto [p0, p1] :
+       {std::pair<std::size_t, std::size_t>{5, 2 * big_n - 3}, {0, big_n}, {big_n + 7, 1}}) {
+    std::vector<Torus> a_single = a, b_single = b, a_pair = a, b_pair = b;
+    cmux_rotate(a_single, fourier.data(), p0, shape, plan, s0);
+    cmux_rotate(b_single, fourier.data(), p1, shape, plan, s0);
+    cmux_rotate_pair(a_pair, p0, b_pair, p1, fourier.data(), shape, plan, s0, s1);
+    EXPECT_EQ(a_pair, a_single) << "powers " << p0 << ", " << p1;
+    EXPECT_EQ(b_pair, b_single) << "powers " << p0 << ", " << p1;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, GgswTest,
                          ::testing::Values(std::tuple{1024u, 10u, 3u}, std::tuple{2048u, 23u, 1u},
                                            std::tuple{4096u, 15u, 2u}));

@@ -22,6 +22,7 @@ struct BootstrapScratch {
   std::vector<Torus> accumulator;
   LweCiphertext small;
   ExternalProductScratch external_product;
+  ExternalProductScratch external_product_pair;  // the second input of cmux_rotate_pair
 };
 BootstrapScratch& bootstrap_scratch() {
   thread_local BootstrapScratch scratch;
@@ -107,12 +108,26 @@ void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiph
     keyswitch_range(keyswitch_key ? *keyswitch_key : key.keyswitch_key, in, begin, small);
     for (std::size_t t = 0; t < count; ++t) prepare(begin + t, small[t], switched[t], accs[t]);
     const FftPlan& plan = fft_plan(g.polynomial_size);
-    for (std::size_t i = 0; i < n_small; ++i)
-      for (std::size_t t = 0; t < count; ++t)
-        if (switched[t][i] != 0)
-          cmux_rotate(accs[t], bsk.ggsw(i), switched[t][i], g, plan, s.external_product,
-                      t == 0 && i + kPrefetchDistance < n_small ? bsk.ggsw(i + kPrefetchDistance)
-                                                                : nullptr);
+    // The walk's CMuxes by GGSW i go in pairs, which read the key once for two ciphertexts.
+    for (std::size_t i = 0; i < n_small; ++i) {
+      const double* next =
+          i + kPrefetchDistance < n_small ? bsk.ggsw(i + kPrefetchDistance) : nullptr;
+      std::size_t pending = count;  // a ciphertext waiting for its pair
+      for (std::size_t t = 0; t < count; ++t) {
+        if (switched[t][i] == 0) continue;  // the identity
+        if (pending == count) {
+          pending = t;
+          continue;
+        }
+        cmux_rotate_pair(accs[pending], switched[pending][i], accs[t], switched[t][i], bsk.ggsw(i),
+                         g, plan, s.external_product, s.external_product_pair, next);
+        next = nullptr;
+        pending = count;
+      }
+      if (pending != count)
+        cmux_rotate(accs[pending], bsk.ggsw(i), switched[pending][i], g, plan, s.external_product,
+                    next);
+    }
     for (std::size_t t = 0; t < count; ++t) finish(begin + t, accs[t]);
   });
 }

@@ -47,6 +47,9 @@ class FftImpl {
   virtual void mul(double* out, const double* a, const double* b) const = 0;
   virtual void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
                         std::size_t cols, const double* prefetch) const = 0;
+  virtual void ggsw_mac_pair(double* acc0, double* acc1, const double* f0, const double* f1,
+                             const double* packed, std::size_t rows, std::size_t cols,
+                             const double* prefetch) const = 0;
 };
 std::unique_ptr<FftImpl> make_scalar_fft(std::size_t n);
 std::unique_ptr<FftImpl> make_avx2_fft(std::size_t n);    // nullptr if not compiled in
@@ -88,6 +91,13 @@ class FftPlan {
   void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
                 std::size_t cols, const double* prefetch) const {
     impl_->ggsw_mac(acc, f, packed, rows, cols, prefetch);
+  }
+  /// ggsw_mac of two inputs by the same key in one pass (acc0 from f0, acc1 from f1): each key
+  /// value is loaded once for both (the pass is bound by reading the key from cache).
+  void ggsw_mac_pair(double* acc0, double* acc1, const double* f0, const double* f1,
+                     const double* packed, std::size_t rows, std::size_t cols,
+                     const double* prefetch) const {
+    impl_->ggsw_mac_pair(acc0, acc1, f0, f1, packed, rows, cols, prefetch);
   }
 
  private:

@@ -87,6 +87,13 @@ class ScalarFft final : public FftImpl {
         }
   }
 
+  void ggsw_mac_pair(double* acc0, double* acc1, const double* f0, const double* f1,
+                     const double* packed, std::size_t rows, std::size_t cols,
+                     const double* prefetch) const override {
+    ggsw_mac(acc0, f0, packed, rows, cols, prefetch);
+    ggsw_mac(acc1, f1, packed, rows, cols, nullptr);
+  }
+
   void mul(double* out, const double* a, const double* b) const override {
     for (std::size_t j = 0; j < m_; ++j) {
       const double ar = a[j], ai = a[j + m_], br = b[j], bi = b[j + m_];

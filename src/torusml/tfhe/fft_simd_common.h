@@ -435,6 +435,48 @@ struct Kernels {
     }
   }
 
+  // ggsw_mac for two inputs f0, f1 in one pass over the key: each key vector loaded once.
+  static void ggsw_mac_pair(double* acc0, double* acc1, const double* f0, const double* f1,
+                            const double* packed, std::size_t rows, std::size_t cols,
+                            const double* prefetch, std::size_t m) {
+    constexpr std::size_t c8 = kPackedChunk, per = c8 / W;
+    const std::size_t chunk_doubles = rows * cols * 2 * c8;
+    for (std::size_t q = 0; q < m / c8; ++q) {
+      const double* key = packed + q * chunk_doubles;
+      if (prefetch) {
+        const char* p = reinterpret_cast<const char*>(prefetch + q * chunk_doubles);
+        for (std::size_t b = 0; b < chunk_doubles * sizeof(double); b += 64)
+          __builtin_prefetch(p + b, 0, 2);
+      }
+      for (std::size_t c = 0; c < cols; ++c) {
+        for (std::size_t v = 0; v < per; ++v) {
+          V re0 = Ops::set1(0.0), im0 = Ops::set1(0.0);
+          V re1 = Ops::set1(0.0), im1 = Ops::set1(0.0);
+          for (std::size_t r = 0; r < rows; ++r) {
+            const double* k = key + (r * cols + c) * 2 * c8 + v * W;
+            const std::size_t at = r * 2 * m + q * c8 + v * W;
+            const V br = vload(k), bi = vload(k + c8);
+            const V ar0 = vload(f0 + at), ai0 = vload(f0 + at + m);
+            const V ar1 = vload(f1 + at), ai1 = vload(f1 + at + m);
+            re0 = Ops::fmadd(ar0, br, re0);
+            re0 = Ops::fnmadd(ai0, bi, re0);
+            im0 = Ops::fmadd(ar0, bi, im0);
+            im0 = Ops::fmadd(ai0, br, im0);
+            re1 = Ops::fmadd(ar1, br, re1);
+            re1 = Ops::fnmadd(ai1, bi, re1);
+            im1 = Ops::fmadd(ar1, bi, im1);
+            im1 = Ops::fmadd(ai1, br, im1);
+          }
+          const std::size_t out = c * 2 * m + q * c8 + v * W;
+          Ops::store(acc0 + out, re0);
+          Ops::store(acc0 + out + m, im0);
+          Ops::store(acc1 + out, re1);
+          Ops::store(acc1 + out + m, im1);
+        }
+      }
+    }
+  }
+
   static void mul(double* out, const double* a, const double* b, std::size_t m) {
     for (std::size_t j = 0; j < m; j += W) {
       const V ar = vload(a + j), ai = vload(a + m + j);
@@ -503,6 +545,11 @@ class SimdFft final : public FftImpl {
   void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
                 std::size_t cols, const double* prefetch) const override {
     K::ggsw_mac(acc, f, packed, rows, cols, prefetch, m_);
+  }
+  void ggsw_mac_pair(double* acc0, double* acc1, const double* f0, const double* f1,
+                     const double* packed, std::size_t rows, std::size_t cols,
+                     const double* prefetch) const override {
+    K::ggsw_mac_pair(acc0, acc1, f0, f1, packed, rows, cols, prefetch, m_);
   }
 
  private:

@@ -194,6 +194,22 @@ void decompose_rotated_difference(const Torus* poly, std::size_t n, std::size_t 
   detail::decompose_difference(poly, poly + p, n - p, negate, beta, levels, digits + p, n);
 }
 
+// The Fourier transforms of the (k+1) l digit planes of every input polynomial into
+// scratch.fourier_digits (digits_of(i) fills scratch.digits for polynomial i).
+template <class Digits>
+void transform_digits(const GgswShape& shape, const FftPlan& plan, ExternalProductScratch& scratch,
+                      Digits&& digits_of) {
+  const std::size_t k = shape.glwe_dimension.value(), n = shape.polynomial_size.value();
+  const std::size_t levels = shape.decomposition.level_count.value();
+  scratch.resize(shape);
+  double* f = scratch.fourier_digits.data();
+  for (std::size_t i = 0; i <= k; ++i) {
+    digits_of(i);
+    for (std::size_t j = 0; j < levels; ++j)
+      plan.forward_i64(scratch.digits.data() + j * n, f + (i * levels + j) * n);
+  }
+}
+
 // out += sum over the (k+1) l digit planes of FFT(digits) * GGSW row, given the digits of every
 // input polynomial (digits_of(i) fills scratch.digits for polynomial i): all rows are transformed,
 // then one pass over the key accumulates every column, then one inverse FFT per column.
@@ -202,17 +218,11 @@ void external_product_from_digits(std::span<Torus> out, const double* fourier_gg
                                   const GgswShape& shape, const FftPlan& plan,
                                   ExternalProductScratch& scratch, const double* prefetch,
                                   Digits&& digits_of) {
-  const std::size_t k = shape.glwe_dimension.value(), n = shape.polynomial_size.value();
-  const std::size_t levels = shape.decomposition.level_count.value();
-  const std::size_t cols = k + 1;
-  scratch.resize(shape);
+  const std::size_t n = shape.polynomial_size.value();
+  const std::size_t cols = shape.glwe_dimension.value() + 1;
+  transform_digits(shape, plan, scratch, digits_of);
   double* acc = scratch.accumulator.data();
-  double* f = scratch.fourier_digits.data();
-  for (std::size_t i = 0; i <= k; ++i) {
-    digits_of(i);
-    for (std::size_t j = 0; j < levels; ++j)
-      plan.forward_i64(scratch.digits.data() + j * n, f + (i * levels + j) * n);
-  }
+  const double* f = scratch.fourier_digits.data();
   // The next key (larger than the caches: reading it bounds a lone PBS) is requested while this
   // one is read, in the same sequential pass (measured faster than spreading the requests over
   // the FFTs).
@@ -250,6 +260,30 @@ void cmux_rotate(std::span<Torus> acc, const double* fourier_ggsw, std::size_t p
         decompose_rotated_difference(acc.data() + i * n, n, power, shape.decomposition,
                                      scratch.digits.data());
       });
+}
+
+void cmux_rotate_pair(std::span<Torus> acc0, std::size_t power0, std::span<Torus> acc1,
+                      std::size_t power1, const double* fourier_ggsw, const GgswShape& shape,
+                      const FftPlan& plan, ExternalProductScratch& scratch0,
+                      ExternalProductScratch& scratch1, const double* prefetch_next) {
+  const std::size_t n = shape.polynomial_size.value();
+  const std::size_t cols = shape.glwe_dimension.value() + 1;
+  transform_digits(shape, plan, scratch0, [&](std::size_t i) {
+    decompose_rotated_difference(acc0.data() + i * n, n, power0, shape.decomposition,
+                                 scratch0.digits.data());
+  });
+  transform_digits(shape, plan, scratch1, [&](std::size_t i) {
+    decompose_rotated_difference(acc1.data() + i * n, n, power1, shape.decomposition,
+                                 scratch1.digits.data());
+  });
+  double* f0 = scratch0.accumulator.data();
+  double* f1 = scratch1.accumulator.data();
+  plan.ggsw_mac_pair(f0, f1, scratch0.fourier_digits.data(), scratch1.fourier_digits.data(),
+                     fourier_ggsw, shape.rows(), cols, prefetch_next);
+  for (std::size_t c = 0; c < cols; ++c) {
+    plan.backward_add_torus(f0 + c * n, acc0.data() + c * n);
+    plan.backward_add_torus(f1 + c * n, acc1.data() + c * n);
+  }
 }
 
 }  // namespace torusml::tfhe

@@ -91,4 +91,12 @@ void cmux_rotate(std::span<Torus> acc, const double* fourier_ggsw, std::size_t p
                  const GgswShape& shape, const FftPlan& plan, ExternalProductScratch& scratch,
                  const double* prefetch_next = nullptr);
 
+/// Two CMuxes by the same GGSW (two ciphertexts of a lockstep walk): cmux_rotate of acc0 by
+/// power0 and of acc1 by power1, the key read once for both (ggsw_mac_pair); bit-identical to two
+/// cmux_rotate calls. acc0 and acc1 must not overlap; each has its own scratch.
+void cmux_rotate_pair(std::span<Torus> acc0, std::size_t power0, std::span<Torus> acc1,
+                      std::size_t power1, const double* fourier_ggsw, const GgswShape& shape,
+                      const FftPlan& plan, ExternalProductScratch& scratch0,
+                      ExternalProductScratch& scratch1, const double* prefetch_next = nullptr);
+
 }  // namespace torusml::tfhe
