@@ -80,8 +80,9 @@ struct OptimizerOptions {
 
 /// {1}: the classic blind rotation. The cost model (fitted on lone bootstraps) ranks g = 2 first
 /// for 4-bit lookups, but in circuits, batched on every core, the multi-bit sets measured 9-12%
-/// slower (bench/ml_trees.py, XGBoost models, 2026-11-29) for a 1.5x key: pass {1, 2, 3} to
-/// weigh them (g = 4 combines 15 GGSWs per group and never costs less than g = 3 here).
+/// slower (bench/ml_trees.py, XGBoost models, 2026-11-29; 2% slower with walks of 16: 0.128
+/// against 0.126 s per sample) for a 1.5x key: pass {1, 2, 3} to weigh them (g = 4 combines 15
+/// GGSWs per group and never costs less than g = 3 here).
 std::vector<std::size_t> default_grouping_factors();
 
 /// The chosen parameters, their estimated cost and their failure probabilities.
