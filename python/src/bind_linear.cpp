@@ -77,18 +77,6 @@ ml::QuantizedLinear make_linear(const py::object& weights, const py::object& bia
       w, b, x, {static_cast<unsigned>(input_bits), static_cast<unsigned>(weight_bits)});
 }
 
-void compile_linear(ml::QuantizedLinear& model, const py::object& x, std::optional<double> p_error,
-                    std::optional<double> global_p_error, bool multi_parameter,
-                    std::optional<double> multi_parameter_gain,
-                    const std::optional<std::vector<long long>>& grouping_factors,
-                    const std::optional<py::bytes>& seed, const py::object& progress) {
-  const circuit::CompileOptions options = compile_options(p_error, global_p_error, multi_parameter,
-                                                          multi_parameter_gain, grouping_factors);
-  const ml::Matrix matrix = to_matrix(x, "X");
-  const tfhe::Seed key_seed = seed_from(seed);
-  run_with_progress([&] { model.compile(matrix, options, key_seed); }, progress);
-}
-
 }  // namespace
 
 tfhe::Seed seed_from(const std::optional<py::bytes>& bytes) {
@@ -185,97 +173,97 @@ void bind_linear(py::module_& m) {
           [](const FheCircuit& c) { return c.circuit->server_program().program.to_text(); },
           "The integer program, one line per node.");
 
-  py::class_<ml::QuantizedLinear>(m, "QuantizedLinear", R"doc(
+  auto linear_class =
+      py::class_<ml::QuantizedLinear>(m, "QuantizedLinear", R"doc(
 A quantized linear model y = x @ W + b compiled to FHE (see torusml/ml/quantized_linear.h).
 
 QuantizedLinear(weights, bias, calibration, input_bits=8, weight_bits=8): weights of shape
 (n_features, n_outputs), bias of n_outputs values, float calibration data (samples, n_features).
 The circuit computes acc = q_x @ W' on encrypted quantized inputs; the zero-point terms, the
 quantized bias and the output scale are applied in the clear after decryption.)doc")
-      .def(py::init(&make_linear), py::arg("weights"), py::arg("bias"), py::arg("calibration"),
-           py::kw_only(), py::arg("input_bits") = 8, py::arg("weight_bits") = 8)
-      .def_property_readonly("n_features", &ml::QuantizedLinear::n_features)
-      .def_property_readonly("n_outputs", &ml::QuantizedLinear::n_outputs)
-      .def_property_readonly("input_bits",
-                             [](const ml::QuantizedLinear& q) { return q.bits().inputs; })
-      .def_property_readonly("weight_bits",
-                             [](const ml::QuantizedLinear& q) { return q.bits().weights; })
-      .def_property_readonly("input_quantizers", &ml::QuantizedLinear::input_quantizers,
-                             "One UniformQuantizer per feature.")
-      .def_property_readonly("weight_quantizer", &ml::QuantizedLinear::weight_quantizer)
-      .def_property_readonly(
-          "integer_weights",
-          [](const ml::QuantizedLinear& q) { return to_numpy(q.integer_weights()); },
-          "W' = q_V - z_w, shape (n_features, n_outputs).")
-      .def_property_readonly(
-          "quantized_bias",
-          [](const ml::QuantizedLinear& q) { return to_numpy(q.quantized_bias()); })
-      .def_property_readonly(
-          "output_offsets",
-          [](const ml::QuantizedLinear& q) { return to_numpy(q.output_offsets()); },
-          "q_b - z_x @ W', added to the accumulator in the clear.")
-      .def_property_readonly("output_scale", &ml::QuantizedLinear::output_scale)
-      .def_property_readonly("is_compiled", &ml::QuantizedLinear::is_compiled)
-      .def(
-          "quantize_input",
-          [](const ml::QuantizedLinear& q, const py::object& x) {
-            const ml::Matrix matrix = to_matrix(x, "X");
-            return to_numpy(without_gil([&] { return q.quantize_input(matrix); }));
-          },
-          py::arg("X"), "Quantized inputs (int64, shape (samples, n_features)).")
-      .def(
-          "dequantize_output",
-          [](const ml::QuantizedLinear& q, const py::object& acc) {
-            return to_numpy(q.dequantize_output(to_tensor(acc, "the accumulator")));
-          },
-          py::arg("acc"), "output_scale * (acc + output_offsets), float64.")
-      .def(
-          "integer_forward",
-          [](const ml::QuantizedLinear& q, const py::object& qx) {
-            const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
-            return to_numpy(without_gil([&] { return q.integer_forward(t); }));
-          },
-          py::arg("q_x"), "acc = q_x @ W' in exact int64 arithmetic.")
-      .def(
-          "program_text", [](const ml::QuantizedLinear& q) { return q.program().to_text(); },
-          "The integer program, one line per node.")
-      .def("compile", &compile_linear, py::arg("X"), py::kw_only(), py::arg("p_error") = py::none(),
-           py::arg("global_p_error") = py::none(), py::arg("multi_parameter").noconvert() = true,
-           py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
-           py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
-           compile_doc("Compiles the circuit on X (plus the extreme inputs) and generates the "
-                       "keys; progress(done, total), if given, is called about every 100 ms "
-                       "during key generation.")
-               .c_str())
-      .def_property_readonly(
-          "circuit",
-          [](const ml::QuantizedLinear& q) -> std::optional<FheCircuit> {
-            if (!q.is_compiled()) return std::nullopt;
-            return FheCircuit{q.shared_circuit(), ""};
-          },
-          "The compiled circuit (an FheCircuit), or None before compile().")
-      .def(
-          "run_integer",
-          [](const ml::QuantizedLinear& q, const py::object& qx, const std::string& mode,
-             std::uint64_t seed) {
-            const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
-            const circuit::Mode md = circuit::parse_mode(mode);
-            return to_numpy(without_gil([&] { return q.run_integer(t, md, seed); }));
-          },
-          py::arg("q_x"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
-          "The accumulator for quantized inputs in mode \"disable\", \"simulate\" or "
-          "\"execute\" (one call for the whole batch).")
-      .def(
-          "predict",
-          [](const ml::QuantizedLinear& q, const py::object& x, const std::string& mode,
-             std::uint64_t seed) {
-            const ml::Matrix matrix = to_matrix(x, "X");
-            const circuit::Mode md = circuit::parse_mode(mode);
-            return to_numpy(without_gil([&] { return q.predict(matrix, md, seed); }));
-          },
-          py::arg("X"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
-          "Quantize, run (\"disable\", \"simulate\" or \"execute\": the whole batch in one call "
-          "on every core), dequantize: float64 of shape (samples, n_outputs).");
+          .def(py::init(&make_linear), py::arg("weights"), py::arg("bias"), py::arg("calibration"),
+               py::kw_only(), py::arg("input_bits") = 8, py::arg("weight_bits") = 8)
+          .def_property_readonly("n_features", &ml::QuantizedLinear::n_features)
+          .def_property_readonly("n_outputs", &ml::QuantizedLinear::n_outputs)
+          .def_property_readonly("input_bits",
+                                 [](const ml::QuantizedLinear& q) { return q.bits().inputs; })
+          .def_property_readonly("weight_bits",
+                                 [](const ml::QuantizedLinear& q) { return q.bits().weights; })
+          .def_property_readonly("input_quantizers", &ml::QuantizedLinear::input_quantizers,
+                                 "One UniformQuantizer per feature.")
+          .def_property_readonly("weight_quantizer", &ml::QuantizedLinear::weight_quantizer)
+          .def_property_readonly(
+              "integer_weights",
+              [](const ml::QuantizedLinear& q) { return to_numpy(q.integer_weights()); },
+              "W' = q_V - z_w, shape (n_features, n_outputs).")
+          .def_property_readonly(
+              "quantized_bias",
+              [](const ml::QuantizedLinear& q) { return to_numpy(q.quantized_bias()); })
+          .def_property_readonly(
+              "output_offsets",
+              [](const ml::QuantizedLinear& q) { return to_numpy(q.output_offsets()); },
+              "q_b - z_x @ W', added to the accumulator in the clear.")
+          .def_property_readonly("output_scale", &ml::QuantizedLinear::output_scale)
+          .def_property_readonly("is_compiled", &ml::QuantizedLinear::is_compiled)
+          .def(
+              "quantize_input",
+              [](const ml::QuantizedLinear& q, const py::object& x) {
+                const ml::Matrix matrix = to_matrix(x, "X");
+                return to_numpy(without_gil([&] { return q.quantize_input(matrix); }));
+              },
+              py::arg("X"), "Quantized inputs (int64, shape (samples, n_features)).")
+          .def(
+              "dequantize_output",
+              [](const ml::QuantizedLinear& q, const py::object& acc) {
+                return to_numpy(q.dequantize_output(to_tensor(acc, "the accumulator")));
+              },
+              py::arg("acc"), "output_scale * (acc + output_offsets), float64.")
+          .def(
+              "integer_forward",
+              [](const ml::QuantizedLinear& q, const py::object& qx) {
+                const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
+                return to_numpy(without_gil([&] { return q.integer_forward(t); }));
+              },
+              py::arg("q_x"), "acc = q_x @ W' in exact int64 arithmetic.")
+          .def(
+              "program_text", [](const ml::QuantizedLinear& q) { return q.program().to_text(); },
+              "The integer program, one line per node.")
+
+          .def_property_readonly(
+              "circuit",
+              [](const ml::QuantizedLinear& q) -> std::optional<FheCircuit> {
+                if (!q.is_compiled()) return std::nullopt;
+                return FheCircuit{q.shared_circuit(), ""};
+              },
+              "The compiled circuit (an FheCircuit), or None before compile().")
+          .def(
+              "run_integer",
+              [](const ml::QuantizedLinear& q, const py::object& qx, const std::string& mode,
+                 std::uint64_t seed) {
+                const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
+                const circuit::Mode md = circuit::parse_mode(mode);
+                return to_numpy(without_gil([&] { return q.run_integer(t, md, seed); }));
+              },
+              py::arg("q_x"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
+              "The accumulator for quantized inputs in mode \"disable\", \"simulate\" or "
+              "\"execute\" (one call for the whole batch).")
+          .def(
+              "predict",
+              [](const ml::QuantizedLinear& q, const py::object& x, const std::string& mode,
+                 std::uint64_t seed) {
+                const ml::Matrix matrix = to_matrix(x, "X");
+                const circuit::Mode md = circuit::parse_mode(mode);
+                return to_numpy(without_gil([&] { return q.predict(matrix, md, seed); }));
+              },
+              py::arg("X"), py::arg("mode") = "disable", py::arg("simulation_seed") = 0,
+              "Quantize, run (\"disable\", \"simulate\" or \"execute\": the whole batch in one "
+              "call "
+              "on every core), dequantize: float64 of shape (samples, n_outputs).");
+  def_compile<ml::QuantizedLinear>(
+      linear_class, "X", PrepareMatrixCompile{},
+      "Compiles the circuit on X (plus the extreme inputs) and generates the "
+      "keys; progress(done, total), if given, is called about every 100 ms "
+      "during key generation.");
 }
 
 }  // namespace torusml::python

@@ -182,16 +182,12 @@ py::array_t<double> forward(const PyNetwork& n, const py::object& x, const std::
       n, without_gil([&, &v = values, r = rows] { return n.net->forward(v, r, mode, seed); }));
 }
 
-void compile_network(PyNetwork& n, const py::object& input_set, std::optional<double> p_error,
-                     std::optional<double> global_p_error, bool multi_parameter,
-                     std::optional<double> multi_parameter_gain,
-                     const std::optional<std::vector<long long>>& grouping_factors,
-                     const std::optional<py::bytes>& seed, const py::object& progress) {
-  const circuit::CompileOptions options = compile_options(p_error, global_p_error, multi_parameter,
-                                                          multi_parameter_gain, grouping_factors);
-  const std::vector<onnx::FloatTensor> set = input_set_of(n.net->graph(), input_set);
-  const tfhe::Seed key_seed = seed_from(seed);
-  run_with_progress([&] { n.net->compile(set, options, key_seed); }, progress);
+// compile(input_set): the input set as the graph's float tensors, then the network's compilation.
+auto prepare_network_compile(PyNetwork& n, const py::object& input_set) {
+  return [&n, set = input_set_of(n.net->graph(), input_set)](const circuit::CompileOptions& options,
+                                                             const tfhe::Seed& seed) {
+    n.net->compile(set, options, seed);
+  };
 }
 
 py::list lookups_list(const PyNetwork& n) {
@@ -226,7 +222,8 @@ py::tuple shape_tuple(const onnx::Shape& shape) {
 }  // namespace
 
 void bind_nn(py::module_& m) {
-  py::class_<PyNetwork>(m, "QuantizedNetwork", R"doc(
+  auto network_class =
+      py::class_<PyNetwork>(m, "QuantizedNetwork", R"doc(
 A neural network (an ONNX model: MLP, CNN) quantized after training and compiled to FHE (see
 torusml/ml/nn/quantized_network.h and network_lowering.h).
 
@@ -242,109 +239,111 @@ rounding_method "approximate" or "exact".
 Batches: quantize_input (N, *sample_shape) -> int64 (N, input elements); run_integer -> int64
 (N, *output_sample_shape), where output_sample_shape is output_shape without its leading batch
 dimension of 1; dequantize_output and forward -> float64 (N, *output_sample_shape).)doc")
-      .def(py::init(&make_network), py::arg("onnx_model"), py::arg("input_set"), py::kw_only(),
-           py::arg("model_inputs") = 8, py::arg("op_inputs") = 8, py::arg("op_weights") = 8,
-           py::arg("model_outputs") = 8, py::arg("rounding_threshold_bits") = 0,
-           py::arg("rounding_method") = "approximate")
-      .def_property_readonly(
-          "input_shape",
-          [](const PyNetwork& n) { return shape_tuple(n.net->graph().inputs.at(0).info.shape); },
-          "The graph input's shape (batch size 1), e.g. (1, 1, 28, 28).")
-      .def_property_readonly(
-          "output_shape", [](const PyNetwork& n) { return shape_tuple(n.net->output().shape); },
-          "The graph output's shape (batch size 1), e.g. (1, 10).")
-      .def_property_readonly(
-          "output_sample_shape",
-          [](const PyNetwork& n) {
-            const std::vector<py::ssize_t> s = n.output_sample_shape();
-            py::tuple t(s.size());
-            for (std::size_t i = 0; i < s.size(); ++i) t[i] = py::int_(s[i]);
-            return t;
-          },
-          "The shape of one sample's output in batches: output_shape without its leading 1.")
-      .def_property_readonly("input_size", [](const PyNetwork& n) { return n.net->input_size(); })
-      .def_property_readonly(
-          "bits",
-          [](const PyNetwork& n) {
-            const ml::NetworkBits& b = n.net->options().bits;
-            py::dict d;
-            d["model_inputs"] = b.model_inputs;
-            d["op_inputs"] = b.op_inputs;
-            d["op_weights"] = b.op_weights;
-            d["model_outputs"] = b.model_outputs;
-            return d;
-          },
-          "The bit widths (Concrete ML's n_bits dict).")
-      .def_property_readonly(
-          "rounding_threshold_bits",
-          [](const PyNetwork& n) { return n.net->options().rounding_threshold_bits; })
-      .def_property_readonly(
-          "rounding_method",
-          [](const PyNetwork& n) {
-            return std::string(n.net->options().rounding_mode == circuit::RoundingMode::Exact
-                                   ? "exact"
-                                   : "approximate");
-          })
-      .def_property_readonly(
-          "input_quantizer", [](const PyNetwork& n) { return n.net->input_quantizer(); },
-          "The client's input quantizer (a UniformQuantizer, one for every input element).")
-      .def_property_readonly("is_compiled", [](const PyNetwork& n) { return n.net->is_compiled(); })
-      .def(
-          "quantize_input",
-          [](const PyNetwork& n, const py::object& x) {
-            const auto [values, rows] = float_rows(x, "X");
-            return to_numpy(
-                without_gil([&, &v = values, r = rows] { return n.net->quantize_input(v, r); }));
-          },
-          py::arg("X"), "Quantized inputs: int64 of shape (N, input elements).")
-      .def("run_integer", &run_integer, py::arg("q_x"), py::arg("fhe") = "disable",
-           py::arg("simulation_seed") = 0,
-           "The program's integer outputs for quantized inputs (N, input elements) in mode "
-           "\"disable\", \"simulate\" or \"execute\" (the last two after compile(); one call for "
-           "the whole batch, on every core): int64 (N, *output_sample_shape).")
-      .def("dequantize_output", &dequantize_output, py::arg("q_y"),
-           "scale (q - zero_point), then the univariate operations left to the client: float64 "
-           "(N, *output_sample_shape).")
-      .def("forward", &forward, py::arg("X"), py::arg("fhe") = "disable",
-           py::arg("simulation_seed") = 0,
-           "quantize_input, run_integer, dequantize_output: float64 (N, *output_sample_shape).")
-      .def("compile", &compile_network, py::arg("input_set"), py::kw_only(),
-           py::arg("p_error") = py::none(), py::arg("global_p_error") = py::none(),
-           py::arg("multi_parameter").noconvert() = true,
-           py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
-           py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
-           compile_doc("Compiles the circuit on the input set (N, *sample_shape) and generates "
-                       "the keys (key_seed: 32 bytes, or None for a random seed); "
-                       "progress(done, total), if given, is called about every 100 ms during key "
-                       "generation. Predictions running meanwhile finish with the previous "
-                       "circuit and keys.")
-               .c_str())
-      .def_property_readonly(
-          "fhe_circuit",
-          [](const PyNetwork& n) -> std::optional<FheCircuit> {
-            if (!n.net->is_compiled()) return std::nullopt;
-            return FheCircuit{n.net->shared_circuit(), n.net->statistics_text()};
-          },
-          "The compiled circuit (an FheCircuit: its text ends with statistics_text()), or None "
-          "before compile().")
-      .def(
-          "statistics_text", [](const PyNetwork& n) { return n.net->statistics_text(); },
-          "Per lookup node: the operations fused, lookups per sample, accumulator bits and "
-          "rounding, precision once compiled; and the total.")
-      .def_property_readonly(
-          "lookups", &lookups_list,
-          "The lookup nodes as dicts: name, ops (op types fused), lookups (per sample), tables "
-          "(distinct functions), accumulator_bits, lsbs_removed (rounding), node (the "
-          "program's node id), output_bits (its output quantizer's; 0 where it has none of its "
-          "own), quantization_aware (that quantizer is the model's QuantizeLinear / "
-          "DequantizeLinear, not a calibrated one) and precision (bits, None before "
-          "compile()).")
-      .def(
-          "program_text", [](const PyNetwork& n) { return n.net->lowered().program.to_text(); },
-          "The integer program, one line per node.")
-      .def(
-          "graph_summary", [](const PyNetwork& n) { return onnx::summarize_graph(n.net->graph()); },
-          "The float graph as loaded: inputs, outputs, nodes and initializers.");
+          .def(py::init(&make_network), py::arg("onnx_model"), py::arg("input_set"), py::kw_only(),
+               py::arg("model_inputs") = 8, py::arg("op_inputs") = 8, py::arg("op_weights") = 8,
+               py::arg("model_outputs") = 8, py::arg("rounding_threshold_bits") = 0,
+               py::arg("rounding_method") = "approximate")
+          .def_property_readonly(
+              "input_shape",
+              [](const PyNetwork& n) {
+                return shape_tuple(n.net->graph().inputs.at(0).info.shape);
+              },
+              "The graph input's shape (batch size 1), e.g. (1, 1, 28, 28).")
+          .def_property_readonly(
+              "output_shape", [](const PyNetwork& n) { return shape_tuple(n.net->output().shape); },
+              "The graph output's shape (batch size 1), e.g. (1, 10).")
+          .def_property_readonly(
+              "output_sample_shape",
+              [](const PyNetwork& n) {
+                const std::vector<py::ssize_t> s = n.output_sample_shape();
+                py::tuple t(s.size());
+                for (std::size_t i = 0; i < s.size(); ++i) t[i] = py::int_(s[i]);
+                return t;
+              },
+              "The shape of one sample's output in batches: output_shape without its leading 1.")
+          .def_property_readonly("input_size",
+                                 [](const PyNetwork& n) { return n.net->input_size(); })
+          .def_property_readonly(
+              "bits",
+              [](const PyNetwork& n) {
+                const ml::NetworkBits& b = n.net->options().bits;
+                py::dict d;
+                d["model_inputs"] = b.model_inputs;
+                d["op_inputs"] = b.op_inputs;
+                d["op_weights"] = b.op_weights;
+                d["model_outputs"] = b.model_outputs;
+                return d;
+              },
+              "The bit widths (Concrete ML's n_bits dict).")
+          .def_property_readonly(
+              "rounding_threshold_bits",
+              [](const PyNetwork& n) { return n.net->options().rounding_threshold_bits; })
+          .def_property_readonly(
+              "rounding_method",
+              [](const PyNetwork& n) {
+                return std::string(n.net->options().rounding_mode == circuit::RoundingMode::Exact
+                                       ? "exact"
+                                       : "approximate");
+              })
+          .def_property_readonly(
+              "input_quantizer", [](const PyNetwork& n) { return n.net->input_quantizer(); },
+              "The client's input quantizer (a UniformQuantizer, one for every input element).")
+          .def_property_readonly("is_compiled",
+                                 [](const PyNetwork& n) { return n.net->is_compiled(); })
+          .def(
+              "quantize_input",
+              [](const PyNetwork& n, const py::object& x) {
+                const auto [values, rows] = float_rows(x, "X");
+                return to_numpy(without_gil(
+                    [&, &v = values, r = rows] { return n.net->quantize_input(v, r); }));
+              },
+              py::arg("X"), "Quantized inputs: int64 of shape (N, input elements).")
+          .def("run_integer", &run_integer, py::arg("q_x"), py::arg("fhe") = "disable",
+               py::arg("simulation_seed") = 0,
+               "The program's integer outputs for quantized inputs (N, input elements) in mode "
+               "\"disable\", \"simulate\" or \"execute\" (the last two after compile(); one call "
+               "for "
+               "the whole batch, on every core): int64 (N, *output_sample_shape).")
+          .def("dequantize_output", &dequantize_output, py::arg("q_y"),
+               "scale (q - zero_point), then the univariate operations left to the client: float64 "
+               "(N, *output_sample_shape).")
+          .def("forward", &forward, py::arg("X"), py::arg("fhe") = "disable",
+               py::arg("simulation_seed") = 0,
+               "quantize_input, run_integer, dequantize_output: float64 (N, *output_sample_shape).")
+
+          .def_property_readonly(
+              "fhe_circuit",
+              [](const PyNetwork& n) -> std::optional<FheCircuit> {
+                if (!n.net->is_compiled()) return std::nullopt;
+                return FheCircuit{n.net->shared_circuit(), n.net->statistics_text()};
+              },
+              "The compiled circuit (an FheCircuit: its text ends with statistics_text()), or None "
+              "before compile().")
+          .def(
+              "statistics_text", [](const PyNetwork& n) { return n.net->statistics_text(); },
+              "Per lookup node: the operations fused, lookups per sample, accumulator bits and "
+              "rounding, precision once compiled; and the total.")
+          .def_property_readonly(
+              "lookups", &lookups_list,
+              "The lookup nodes as dicts: name, ops (op types fused), lookups (per sample), tables "
+              "(distinct functions), accumulator_bits, lsbs_removed (rounding), node (the "
+              "program's node id), output_bits (its output quantizer's; 0 where it has none of its "
+              "own), quantization_aware (that quantizer is the model's QuantizeLinear / "
+              "DequantizeLinear, not a calibrated one) and precision (bits, None before "
+              "compile()).")
+          .def(
+              "program_text", [](const PyNetwork& n) { return n.net->lowered().program.to_text(); },
+              "The integer program, one line per node.")
+          .def(
+              "graph_summary",
+              [](const PyNetwork& n) { return onnx::summarize_graph(n.net->graph()); },
+              "The float graph as loaded: inputs, outputs, nodes and initializers.");
+  def_compile<PyNetwork>(network_class, "input_set", prepare_network_compile,
+                         "Compiles the circuit on the input set (N, *sample_shape) and generates "
+                         "the keys (key_seed: 32 bytes, or None for a random seed); "
+                         "progress(done, total), if given, is called about every 100 ms during key "
+                         "generation. Predictions running meanwhile finish with the previous "
+                         "circuit and keys.");
 }
 
 }  // namespace torusml::python

@@ -128,22 +128,11 @@ py::dict statistics_dict(const ml::TreeLookupStatistics& s) {
   return d;
 }
 
-void compile_trees(ml::QuantizedTreeEnsemble& model, const py::object& x,
-                   std::optional<double> p_error, std::optional<double> global_p_error,
-                   bool multi_parameter, std::optional<double> multi_parameter_gain,
-                   const std::optional<std::vector<long long>>& grouping_factors,
-                   const std::optional<py::bytes>& seed, const py::object& progress) {
-  const circuit::CompileOptions options = compile_options(p_error, global_p_error, multi_parameter,
-                                                          multi_parameter_gain, grouping_factors);
-  const ml::Matrix matrix = to_matrix(x, "X");
-  const tfhe::Seed key_seed = seed_from(seed);
-  run_with_progress([&] { model.compile(matrix, options, key_seed); }, progress);
-}
-
 }  // namespace
 
 void bind_trees(py::module_& m) {
-  py::class_<ml::QuantizedTreeEnsemble>(m, "QuantizedTreeEnsemble", R"doc(
+  auto trees_class =
+      py::class_<ml::QuantizedTreeEnsemble>(m, "QuantizedTreeEnsemble", R"doc(
 A quantized ensemble of decision trees compiled to FHE (see torusml/ml/quantized_trees.h).
 
 QuantizedTreeEnsemble(trees, x_calibration, n_bits=6, leaf_bits=6, split_rule="<=", fhe_sum=False):
@@ -159,107 +148,109 @@ cheapest. input_encoding (advanced): how the client encrypts each quantized inpu
 n_bits value), "digits" (two digits, q = h * 2^(n_bits // 2) + l: more lookups, each on fewer
 bits), "thermometer" (2^n_bits - 1 bits [q > t]: no comparison lookup, more input ciphertexts),
 or "auto" to let compile() choose the cheapest.)doc")
-      .def(py::init(&make_trees), py::arg("trees"), py::arg("x_calibration"), py::kw_only(),
-           py::arg("n_bits") = 6, py::arg("leaf_bits") = 6,
-           py::arg("split_rule") = "<=", py::arg("fhe_sum") = false, py::arg("group_bits") = 0,
-           py::arg("input_encoding") = "auto")
-      .def_property_readonly("n_features", &ml::QuantizedTreeEnsemble::n_features)
-      .def_property_readonly("n_outputs", &ml::QuantizedTreeEnsemble::n_outputs)
-      .def_property_readonly("n_trees", &ml::QuantizedTreeEnsemble::n_trees)
-      .def_property_readonly("n_bits",
-                             [](const ml::QuantizedTreeEnsemble& q) { return q.options().n_bits; })
-      .def_property_readonly(
-          "leaf_bits", [](const ml::QuantizedTreeEnsemble& q) { return q.options().leaf_bits; })
-      .def_property_readonly("split_rule",
-                             [](const ml::QuantizedTreeEnsemble& q) {
-                               return std::string(ml::to_string(q.options().split_rule));
-                             })
-      .def_property_readonly("fhe_sum",
-                             [](const ml::QuantizedTreeEnsemble& q) { return q.options().fhe_sum; })
-      .def_property_readonly(
-          "group_bits", [](const ml::QuantizedTreeEnsemble& q) { return q.options().group_bits; })
-      .def_property_readonly("input_encoding",
-                             [](const ml::QuantizedTreeEnsemble& q) {
-                               return std::string(ml::to_string(q.options().input_encoding));
-                             })
-      .def_property_readonly("input_quantizers", &ml::QuantizedTreeEnsemble::input_quantizers,
-                             "One UniformQuantizer per feature.")
-      .def_property_readonly("leaf_quantizers", &ml::QuantizedTreeEnsemble::leaf_quantizers,
-                             "One UniformQuantizer per output (the leaf values).")
-      .def_property_readonly("is_compiled", &ml::QuantizedTreeEnsemble::is_compiled)
-      .def(
-          "quantize_input",
-          [](const ml::QuantizedTreeEnsemble& q, const py::object& x) {
-            const ml::Matrix matrix = to_matrix(x, "X");
-            return to_numpy(without_gil([&] { return q.quantize_input(matrix); }));
-          },
-          py::arg("X"), "Quantized inputs (int64, shape (samples, n_features)).")
-      .def(
-          "run_integer",
-          [](const ml::QuantizedTreeEnsemble& q, const py::object& qx, const std::string& fhe,
-             std::uint64_t seed) {
-            const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
-            const circuit::Mode mode = circuit::parse_mode(fhe);
-            return to_numpy(without_gil([&] { return q.run_integer(t, mode, seed); }));
-          },
-          py::arg("q_x"), py::arg("fhe") = "disable", py::arg("simulation_seed") = 0,
-          "Quantized leaf values for quantized inputs in mode \"disable\", \"simulate\" or "
-          "\"execute\" (one call for the whole batch): int64 (rows, n_trees, n_outputs), or "
-          "(rows, 1, n_outputs) with fhe_sum.")
-      .def(
-          "dequantize_output",
-          [](const ml::QuantizedTreeEnsemble& q, const py::object& acc) {
-            const circuit::Tensor t = to_tensor(acc, "the quantized outputs");
-            return to_numpy(q.dequantize_output(t));
-          },
-          py::arg("acc"),
-          "Sum over the trees (axis 1), dequantized: float64 of shape (rows, n_outputs).")
-      .def(
-          "predict_raw",
-          [](const ml::QuantizedTreeEnsemble& q, const py::object& x, const std::string& fhe,
-             std::uint64_t seed) {
-            const ml::Matrix matrix = to_matrix(x, "X");
-            const circuit::Mode mode = circuit::parse_mode(fhe);
-            return to_numpy(without_gil([&] { return q.predict_raw(matrix, mode, seed); }));
-          },
-          py::arg("X"), py::arg("fhe") = "disable", py::arg("simulation_seed") = 0,
-          "Quantize, run, sum over the trees and dequantize: float64 (samples, n_outputs).")
-      .def("compile", &compile_trees, py::arg("X"), py::kw_only(), py::arg("p_error") = py::none(),
-           py::arg("global_p_error") = py::none(), py::arg("multi_parameter").noconvert() = true,
-           py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
-           py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
-           compile_doc("Compiles the circuit on X (plus synthetic grid inputs) and generates the "
-                       "keys; progress(done, total), if given, is called about every 100 ms "
-                       "during key generation.")
-               .c_str())
-      .def_property_readonly(
-          "fhe_circuit",
-          [](const ml::QuantizedTreeEnsemble& q) -> std::optional<FheCircuit> {
-            if (!q.is_compiled()) return std::nullopt;
-            return FheCircuit{q.shared_circuit(), statistics_text(q.statistics())};
-          },
-          "The compiled circuit (an FheCircuit), or None before compile().")
-      .def(
-          "lookup_statistics",
-          [](const ml::QuantizedTreeEnsemble& q) { return statistics_dict(q.statistics()); },
-          "Lookups per sample (ours and the reference method's), comparisons (distinct pairs) and "
-          "the lookups computing them, leaf lookups, groups, pruned nodes, input encoding ("
-          "'value', 'digits' or 'thermometer': what the client encrypts) and input ciphertexts per "
-          "sample, summed comparisons, and precisions (bits -> lookups per "
-          "sample).")
-      .def(
-          "program_text", [](const ml::QuantizedTreeEnsemble& q) { return q.program().to_text(); },
-          "The integer program, one line per node.")
-      .def(py::pickle(
-          [](const ml::QuantizedTreeEnsemble& q) {
-            const std::vector<std::uint8_t> bytes = q.serialize();
-            return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-          },
-          [](const py::bytes& state) {
-            const std::string s = state;
-            return ml::QuantizedTreeEnsemble::deserialize(
-                std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
-          }));
+          .def(py::init(&make_trees), py::arg("trees"), py::arg("x_calibration"), py::kw_only(),
+               py::arg("n_bits") = 6, py::arg("leaf_bits") = 6,
+               py::arg("split_rule") = "<=", py::arg("fhe_sum") = false, py::arg("group_bits") = 0,
+               py::arg("input_encoding") = "auto")
+          .def_property_readonly("n_features", &ml::QuantizedTreeEnsemble::n_features)
+          .def_property_readonly("n_outputs", &ml::QuantizedTreeEnsemble::n_outputs)
+          .def_property_readonly("n_trees", &ml::QuantizedTreeEnsemble::n_trees)
+          .def_property_readonly(
+              "n_bits", [](const ml::QuantizedTreeEnsemble& q) { return q.options().n_bits; })
+          .def_property_readonly(
+              "leaf_bits", [](const ml::QuantizedTreeEnsemble& q) { return q.options().leaf_bits; })
+          .def_property_readonly("split_rule",
+                                 [](const ml::QuantizedTreeEnsemble& q) {
+                                   return std::string(ml::to_string(q.options().split_rule));
+                                 })
+          .def_property_readonly(
+              "fhe_sum", [](const ml::QuantizedTreeEnsemble& q) { return q.options().fhe_sum; })
+          .def_property_readonly(
+              "group_bits",
+              [](const ml::QuantizedTreeEnsemble& q) { return q.options().group_bits; })
+          .def_property_readonly("input_encoding",
+                                 [](const ml::QuantizedTreeEnsemble& q) {
+                                   return std::string(ml::to_string(q.options().input_encoding));
+                                 })
+          .def_property_readonly("input_quantizers", &ml::QuantizedTreeEnsemble::input_quantizers,
+                                 "One UniformQuantizer per feature.")
+          .def_property_readonly("leaf_quantizers", &ml::QuantizedTreeEnsemble::leaf_quantizers,
+                                 "One UniformQuantizer per output (the leaf values).")
+          .def_property_readonly("is_compiled", &ml::QuantizedTreeEnsemble::is_compiled)
+          .def(
+              "quantize_input",
+              [](const ml::QuantizedTreeEnsemble& q, const py::object& x) {
+                const ml::Matrix matrix = to_matrix(x, "X");
+                return to_numpy(without_gil([&] { return q.quantize_input(matrix); }));
+              },
+              py::arg("X"), "Quantized inputs (int64, shape (samples, n_features)).")
+          .def(
+              "run_integer",
+              [](const ml::QuantizedTreeEnsemble& q, const py::object& qx, const std::string& fhe,
+                 std::uint64_t seed) {
+                const circuit::Tensor t = to_tensor(qx, "the quantized inputs");
+                const circuit::Mode mode = circuit::parse_mode(fhe);
+                return to_numpy(without_gil([&] { return q.run_integer(t, mode, seed); }));
+              },
+              py::arg("q_x"), py::arg("fhe") = "disable", py::arg("simulation_seed") = 0,
+              "Quantized leaf values for quantized inputs in mode \"disable\", \"simulate\" or "
+              "\"execute\" (one call for the whole batch): int64 (rows, n_trees, n_outputs), or "
+              "(rows, 1, n_outputs) with fhe_sum.")
+          .def(
+              "dequantize_output",
+              [](const ml::QuantizedTreeEnsemble& q, const py::object& acc) {
+                const circuit::Tensor t = to_tensor(acc, "the quantized outputs");
+                return to_numpy(q.dequantize_output(t));
+              },
+              py::arg("acc"),
+              "Sum over the trees (axis 1), dequantized: float64 of shape (rows, n_outputs).")
+          .def(
+              "predict_raw",
+              [](const ml::QuantizedTreeEnsemble& q, const py::object& x, const std::string& fhe,
+                 std::uint64_t seed) {
+                const ml::Matrix matrix = to_matrix(x, "X");
+                const circuit::Mode mode = circuit::parse_mode(fhe);
+                return to_numpy(without_gil([&] { return q.predict_raw(matrix, mode, seed); }));
+              },
+              py::arg("X"), py::arg("fhe") = "disable", py::arg("simulation_seed") = 0,
+              "Quantize, run, sum over the trees and dequantize: float64 (samples, n_outputs).")
+
+          .def_property_readonly(
+              "fhe_circuit",
+              [](const ml::QuantizedTreeEnsemble& q) -> std::optional<FheCircuit> {
+                if (!q.is_compiled()) return std::nullopt;
+                return FheCircuit{q.shared_circuit(), statistics_text(q.statistics())};
+              },
+              "The compiled circuit (an FheCircuit), or None before compile().")
+          .def(
+              "lookup_statistics",
+              [](const ml::QuantizedTreeEnsemble& q) { return statistics_dict(q.statistics()); },
+              "Lookups per sample (ours and the reference method's), comparisons (distinct pairs) "
+              "and "
+              "the lookups computing them, leaf lookups, groups, pruned nodes, input encoding ("
+              "'value', 'digits' or 'thermometer': what the client encrypts) and input ciphertexts "
+              "per "
+              "sample, summed comparisons, and precisions (bits -> lookups per "
+              "sample).")
+          .def(
+              "program_text",
+              [](const ml::QuantizedTreeEnsemble& q) { return q.program().to_text(); },
+              "The integer program, one line per node.")
+          .def(py::pickle(
+              [](const ml::QuantizedTreeEnsemble& q) {
+                const std::vector<std::uint8_t> bytes = q.serialize();
+                return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+              },
+              [](const py::bytes& state) {
+                const std::string s = state;
+                return ml::QuantizedTreeEnsemble::deserialize(
+                    std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+              }));
+  def_compile<ml::QuantizedTreeEnsemble>(
+      trees_class, "X", PrepareMatrixCompile{},
+      "Compiles the circuit on X (plus synthetic grid inputs) and generates the "
+      "keys; progress(done, total), if given, is called about every 100 ms "
+      "during key generation.");
 }
 
 }  // namespace torusml::python

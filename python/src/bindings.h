@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "numpy_conversions.h"
 #include "torusml/circuit/compiler.h"
 #include "torusml/ml/nn/quantized_network.h"
 #include "torusml/tfhe/random.h"
@@ -53,6 +54,45 @@ circuit::CompileOptions compile_options(
 /// The docstring of a compile() binding: `what` (what it compiles, its own arguments) followed by
 /// the description of the options shared by every model (compile_options).
 std::string compile_doc(const std::string& what);
+
+/// def_compile's preparation for models compiled on a matrix of inputs X (linear models, trees).
+struct PrepareMatrixCompile {
+  template <class Model>
+  auto operator()(Model& model, const py::object& x) const {
+    return [&model, matrix = to_matrix(x, "X")](const circuit::CompileOptions& options,
+                                                const tfhe::Seed& seed) {
+      model.compile(matrix, options, seed);
+    };
+  }
+};
+
+/// Binds `compile(<input_name>, *, p_error=None, global_p_error=None, multi_parameter=True,
+/// multi_parameter_gain=None, grouping_factors=None, key_seed=None, progress=None)` on the class
+/// `cls` of Model, documented by compile_doc(what). The options are checked (compile_options)
+/// and the seed read (seed_from) before prepare(model, input), which converts the Python input
+/// with the GIL held and returns the compilation: a callable (CompileOptions, Seed) run by
+/// run_with_progress.
+template <class Model, class Class, class Prepare>
+void def_compile(Class& cls, const char* input_name, Prepare prepare, const std::string& what) {
+  cls.def(
+      "compile",
+      [prepare](Model& model, const py::object& input, std::optional<double> p_error,
+                std::optional<double> global_p_error, bool multi_parameter,
+                std::optional<double> multi_parameter_gain,
+                const std::optional<std::vector<long long>>& grouping_factors,
+                const std::optional<py::bytes>& seed, const py::object& progress) {
+        const circuit::CompileOptions options = compile_options(
+            p_error, global_p_error, multi_parameter, multi_parameter_gain, grouping_factors);
+        const tfhe::Seed key_seed = seed_from(seed);
+        auto run = prepare(model, input);
+        run_with_progress([&] { run(options, key_seed); }, progress);
+      },
+      py::arg(input_name), py::kw_only(), py::arg("p_error") = py::none(),
+      py::arg("global_p_error") = py::none(), py::arg("multi_parameter").noconvert() = true,
+      py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
+      py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
+      compile_doc(what).c_str());
+}
 
 void bind_quantization(py::module_& m);
 void bind_linear(py::module_& m);
