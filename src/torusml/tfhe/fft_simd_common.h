@@ -403,9 +403,12 @@ struct Kernels {
     }
   }
 
-  // acc_c = sum_r f_r * key_(r,c) over chunks of kPackedChunk complex values (see fft.h).
-  static void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
-                       std::size_t cols, const double* prefetch, std::size_t m) {
+  // acc[g]_c = sum_r f[g]_r * key_(r,c) for each of the G inputs g, over chunks of kPackedChunk
+  // complex values (see fft.h): each key vector is loaded once for all G inputs.
+  template <std::size_t G>
+  static void ggsw_mac_inputs(double* const* acc, const double* const* f, const double* packed,
+                              std::size_t rows, std::size_t cols, const double* prefetch,
+                              std::size_t m) {
     constexpr std::size_t c8 = kPackedChunk, per = c8 / W;  // vectors per chunk component
     const std::size_t chunk_doubles = rows * cols * 2 * c8;
     for (std::size_t q = 0; q < m / c8; ++q) {
@@ -417,64 +420,41 @@ struct Kernels {
       }
       for (std::size_t c = 0; c < cols; ++c) {
         for (std::size_t v = 0; v < per; ++v) {
-          V re = Ops::set1(0.0), im = Ops::set1(0.0);
+          V re[G], im[G];
+          for (std::size_t g = 0; g < G; ++g) re[g] = im[g] = Ops::set1(0.0);
           for (std::size_t r = 0; r < rows; ++r) {
             const double* k = key + (r * cols + c) * 2 * c8 + v * W;
-            const double* fr = f + r * 2 * m + q * c8 + v * W;
-            const V ar = vload(fr), ai = vload(fr + m);
+            const std::size_t at = r * 2 * m + q * c8 + v * W;
             const V br = vload(k), bi = vload(k + c8);
-            re = Ops::fmadd(ar, br, re);
-            re = Ops::fnmadd(ai, bi, re);
-            im = Ops::fmadd(ar, bi, im);
-            im = Ops::fmadd(ai, br, im);
+            for (std::size_t g = 0; g < G; ++g) {
+              const V ar = vload(f[g] + at), ai = vload(f[g] + at + m);
+              re[g] = Ops::fmadd(ar, br, re[g]);
+              re[g] = Ops::fnmadd(ai, bi, re[g]);
+              im[g] = Ops::fmadd(ar, bi, im[g]);
+              im[g] = Ops::fmadd(ai, br, im[g]);
+            }
           }
-          Ops::store(acc + c * 2 * m + q * c8 + v * W, re);
-          Ops::store(acc + c * 2 * m + m + q * c8 + v * W, im);
+          const std::size_t out = c * 2 * m + q * c8 + v * W;
+          for (std::size_t g = 0; g < G; ++g) {
+            Ops::store(acc[g] + out, re[g]);
+            Ops::store(acc[g] + out + m, im[g]);
+          }
         }
       }
     }
   }
 
-  // ggsw_mac for two inputs f0, f1 in one pass over the key: each key vector loaded once.
+  static void ggsw_mac(double* acc, const double* f, const double* packed, std::size_t rows,
+                       std::size_t cols, const double* prefetch, std::size_t m) {
+    ggsw_mac_inputs<1>(&acc, &f, packed, rows, cols, prefetch, m);
+  }
+
   static void ggsw_mac_pair(double* acc0, double* acc1, const double* f0, const double* f1,
                             const double* packed, std::size_t rows, std::size_t cols,
                             const double* prefetch, std::size_t m) {
-    constexpr std::size_t c8 = kPackedChunk, per = c8 / W;
-    const std::size_t chunk_doubles = rows * cols * 2 * c8;
-    for (std::size_t q = 0; q < m / c8; ++q) {
-      const double* key = packed + q * chunk_doubles;
-      if (prefetch) {
-        const char* p = reinterpret_cast<const char*>(prefetch + q * chunk_doubles);
-        for (std::size_t b = 0; b < chunk_doubles * sizeof(double); b += 64)
-          __builtin_prefetch(p + b, 0, 2);
-      }
-      for (std::size_t c = 0; c < cols; ++c) {
-        for (std::size_t v = 0; v < per; ++v) {
-          V re0 = Ops::set1(0.0), im0 = Ops::set1(0.0);
-          V re1 = Ops::set1(0.0), im1 = Ops::set1(0.0);
-          for (std::size_t r = 0; r < rows; ++r) {
-            const double* k = key + (r * cols + c) * 2 * c8 + v * W;
-            const std::size_t at = r * 2 * m + q * c8 + v * W;
-            const V br = vload(k), bi = vload(k + c8);
-            const V ar0 = vload(f0 + at), ai0 = vload(f0 + at + m);
-            const V ar1 = vload(f1 + at), ai1 = vload(f1 + at + m);
-            re0 = Ops::fmadd(ar0, br, re0);
-            re0 = Ops::fnmadd(ai0, bi, re0);
-            im0 = Ops::fmadd(ar0, bi, im0);
-            im0 = Ops::fmadd(ai0, br, im0);
-            re1 = Ops::fmadd(ar1, br, re1);
-            re1 = Ops::fnmadd(ai1, bi, re1);
-            im1 = Ops::fmadd(ar1, bi, im1);
-            im1 = Ops::fmadd(ai1, br, im1);
-          }
-          const std::size_t out = c * 2 * m + q * c8 + v * W;
-          Ops::store(acc0 + out, re0);
-          Ops::store(acc0 + out + m, im0);
-          Ops::store(acc1 + out, re1);
-          Ops::store(acc1 + out + m, im1);
-        }
-      }
-    }
+    double* const acc[] = {acc0, acc1};
+    const double* const f[] = {f0, f1};
+    ggsw_mac_inputs<2>(acc, f, packed, rows, cols, prefetch, m);
   }
 
   static void mul(double* out, const double* a, const double* b, std::size_t m) {
