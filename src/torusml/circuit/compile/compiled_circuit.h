@@ -197,7 +197,7 @@ struct CircuitStatistics {
   unsigned max_bit_width = 0;            // widest encrypted value
   unsigned max_table_bits = 0;           // widest PBS precision
   double estimated_pbs_seconds = 0;      // one PBS, one core (cost model)
-  double estimated_latency_seconds = 0;  // one sample, all cores
+  double estimated_latency_seconds = 0;  // one sample, all cores, batched bootstraps
   double log2_global_p_error = 0;
   std::uint64_t client_key_bytes = 0, evaluation_key_bytes = 0, evaluation_key_seeded_bytes = 0;
   std::uint64_t input_ciphertext_bytes = 0, output_ciphertext_bytes = 0;  // per sample

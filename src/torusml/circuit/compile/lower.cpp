@@ -209,7 +209,7 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
   }
   os << "  failure probability of one evaluation: 2^" << log2_global_p_error << "\n";
   os << "  estimated cost: " << estimated_pbs_seconds * 1e3 << " ms per PBS on one core, latency "
-     << estimated_latency_seconds * 1e3 << " ms per sample on all cores\n";
+     << estimated_latency_seconds * 1e3 << " ms per sample on all cores (batched)\n";
   os << "  keys: client " << human_bytes(static_cast<double>(client_key_bytes)) << ", evaluation "
      << human_bytes(static_cast<double>(evaluation_key_bytes)) << " (seeded "
      << human_bytes(static_cast<double>(evaluation_key_seeded_bytes)) << ")\n";
@@ -537,9 +537,11 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
   } else {
     stats.client_key_bytes = server.parameters.leveled_dimension.value() / 8;
   }
+  // Every thread bootstraps its share; two or more run as a batch (kBatchedPbsCostRatio).
   const double threads = static_cast<double>(default_thread_pool().size());
+  const double per_thread = std::ceil(static_cast<double>(stats.pbs_count) / threads);
   stats.estimated_latency_seconds =
-      stats.estimated_pbs_seconds * std::ceil(static_cast<double>(stats.pbs_count) / threads);
+      stats.estimated_pbs_seconds * per_thread * (per_thread >= 2 ? kBatchedPbsCostRatio : 1.0);
 
   return LoweredCircuit{std::move(server), std::move(client), std::move(analysis),
                         std::move(stats)};

@@ -193,6 +193,13 @@ double estimate_pbs_seconds(const tfhe::PbsParameters& p);
 /// (a cross keyswitch, instead of p's own k*N): the keyswitch term is ks_input l_ks (n+1).
 double estimate_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_input);
 
+/// Cost of one KS + PBS inside a batch relative to a lone one (estimate_pbs_seconds): a batch
+/// walks the keys in lockstep, 16 ciphertexts per thread, in CMux pairs, so each key is read once
+/// per walk. The median of `bench_tfhe` pbs_batch_1t_opt / ks_pbs_opt for 4 to 8 bits (0.56,
+/// 0.61, 0.57, 0.73, 0.58; this 2-core Zen 4 machine, 2026-11-29). Used for the circuits'
+/// latency estimate only: the optimizer ranks sets with the lone cost, the same for all.
+inline constexpr double kBatchedPbsCostRatio = 0.58;
+
 /// The cost model's constants (seconds per unit of each term above), fitted to measurements by
 /// bench/cost_model_fit (which prints a refit for the machine it runs on).
 struct CostModelConstants {
