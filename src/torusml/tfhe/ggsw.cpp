@@ -276,13 +276,14 @@ void cmux_rotate_pair(std::span<Torus> acc0, std::size_t power0, std::span<Torus
     decompose_rotated_difference(acc1.data() + i * n, n, power1, shape.decomposition,
                                  scratch1.digits.data());
   });
-  double* f0 = scratch0.accumulator.data();
-  double* f1 = scratch1.accumulator.data();
-  plan.ggsw_mac_pair(f0, f1, scratch0.fourier_digits.data(), scratch1.fourier_digits.data(),
-                     fourier_ggsw, shape.rows(), cols, prefetch_next);
+  double* product0 = scratch0.accumulator.data();  // Fourier-domain products, per column
+  double* product1 = scratch1.accumulator.data();
+  plan.ggsw_mac_pair(product0, product1, scratch0.fourier_digits.data(),
+                     scratch1.fourier_digits.data(), fourier_ggsw, shape.rows(), cols,
+                     prefetch_next);
   for (std::size_t c = 0; c < cols; ++c) {
-    plan.backward_add_torus(f0 + c * n, acc0.data() + c * n);
-    plan.backward_add_torus(f1 + c * n, acc1.data() + c * n);
+    plan.backward_add_torus(product0 + c * n, acc0.data() + c * n);
+    plan.backward_add_torus(product1 + c * n, acc1.data() + c * n);
   }
 }
 
