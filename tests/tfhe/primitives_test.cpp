@@ -168,29 +168,43 @@ TEST(Glwe, EncryptDecrypt) {
 
 // GGSW(b) [x] GLWE(M) decrypts to b * M, and the CMux selects.
 class GgswTest
-    : public ::testing::TestWithParam<std::tuple<std::size_t, std::size_t, std::size_t>> {};
+    : public ::testing::TestWithParam<std::tuple<std::size_t, std::size_t, std::size_t>> {
+ protected:
+  // k = 1, N and the decomposition from the parameter.
+  GgswShape shape() const {
+    const auto [big_n, beta, levels] = GetParam();
+    return {GlweDimension(1),
+            PolynomialSize(big_n),
+            {DecompositionBaseLog(beta), DecompositionLevelCount(levels)}};
+  }
+  static NoiseDistribution noise() { return NoiseDistribution::gaussian(std::ldexp(1.0, -50)); }
+  // A GGSW encryption of `bit` under `key`, in the Fourier domain.
+  AlignedVector<double> fourier_ggsw(const GlweSecretKey& key, std::int64_t bit,
+                                     EncryptionGenerator& gen) const {
+    const GgswShape g = shape();
+    std::vector<Torus> ggsw(g.torus_elements());
+    encrypt_ggsw(key, bit, g, noise(), gen, ggsw);
+    AlignedVector<double> fourier(g.fourier_doubles());
+    convert_ggsw_to_fourier(ggsw, g, fft_plan(g.polynomial_size), fourier.data());
+    return fourier;
+  }
+};
 
 TEST_P(GgswTest, ExternalProductAndCmux) {
-  const auto [big_n, beta, levels] = GetParam();
+  const std::size_t big_n = std::get<0>(GetParam());
   Csprng key_rng(testing::fixed_seed(7));
-  const GgswShape shape{GlweDimension(1),
-                        PolynomialSize(big_n),
-                        {DecompositionBaseLog(beta), DecompositionLevelCount(levels)}};
+  const GgswShape shape = this->shape();
   const GlweSecretKey key =
       generate_glwe_secret_key(shape.glwe_dimension, shape.polynomial_size, key_rng);
   EncryptionGenerator gen(testing::fixed_seed(8), testing::fixed_seed(9));
-  const auto noise = NoiseDistribution::gaussian(std::ldexp(1.0, -50));
   const FftPlan& plan = fft_plan(shape.polynomial_size);
   std::vector<Torus> msg(big_n);
   for (std::size_t i = 0; i < msg.size(); ++i)
     msg[i] = encode_message(static_cast<std::int64_t>(i % 16), 4);
   std::vector<Torus> glwe(shape.glwe_size());
-  encrypt_glwe(key, msg, noise, gen, glwe);
+  encrypt_glwe(key, msg, noise(), gen, glwe);
   for (std::int64_t bit : {0, 1}) {
-    std::vector<Torus> ggsw(shape.torus_elements());
-    encrypt_ggsw(key, bit, shape, noise, gen, ggsw);
-    AlignedVector<double> fourier(shape.fourier_doubles());
-    convert_ggsw_to_fourier(ggsw, shape, plan, fourier.data());
+    const AlignedVector<double> fourier = fourier_ggsw(key, bit, gen);
     ExternalProductScratch scratch;
     std::vector<Torus> out(shape.glwe_size(), 0);
     add_external_product(out, fourier.data(), glwe, shape, plan, scratch);
@@ -216,20 +230,14 @@ TEST_P(GgswTest, ExternalProductAndCmux) {
 // Two CMuxes by one key read (the lockstep walks' pairs) are bit-identical to two cmux_rotate
 // calls, for every rotation kind (none, below N, above N).
 TEST_P(GgswTest, CmuxPairEqualsTwoCmuxes) {
-  const auto [big_n, beta, levels] = GetParam();
+  const std::size_t big_n = std::get<0>(GetParam());
   Csprng rng(testing::fixed_seed(12));
-  const GgswShape shape{GlweDimension(1),
-                        PolynomialSize(big_n),
-                        {DecompositionBaseLog(beta), DecompositionLevelCount(levels)}};
+  const GgswShape shape = this->shape();
   const GlweSecretKey key =
       generate_glwe_secret_key(shape.glwe_dimension, shape.polynomial_size, rng);
   EncryptionGenerator gen(testing::fixed_seed(13), testing::fixed_seed(14));
-  const auto noise = NoiseDistribution::gaussian(std::ldexp(1.0, -50));
   const FftPlan& plan = fft_plan(shape.polynomial_size);
-  std::vector<Torus> ggsw(shape.torus_elements());
-  encrypt_ggsw(key, 1, shape, noise, gen, ggsw);
-  AlignedVector<double> fourier(shape.fourier_doubles());
-  convert_ggsw_to_fourier(ggsw, shape, plan, fourier.data());
+  const AlignedVector<double> fourier = fourier_ggsw(key, 1, gen);
   std::vector<Torus> a(shape.glwe_size()), b(shape.glwe_size());
   for (Torus& v : a) v = rng.next_u64();
   for (Torus& v : b) v = rng.next_u64();
