@@ -1,6 +1,7 @@
 #include "torusml/tfhe/multi_bit_bootstrap.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -29,10 +30,15 @@ namespace {
 
 // The Fourier transform of monomials for one N: FFT(X^a)[m] = w_m^a with w_m = exp(i pi e_m / N),
 // so it is roots[(e_m a) mod 2N]. The exponents e_m (in the plan's order of frequencies) are read
-// from the transform of X itself and checked on X^3.
+// from the transform of X itself and checked on X^3. Every backend orders a chunk of kPackedChunk
+// frequencies the same way relative to its first one: e_(q, lane) = e_(q, 0) + o_lane (mod 2N),
+// with the same offsets o in every chunk (checked here). So w^(a e_(q, lane)) =
+// w^(a e_(q, 0)) w^(a o_lane): one table value per chunk times a vector of lane twiddles that
+// depends only on a (lane_twiddles), instead of one table value per frequency.
 struct MonomialTable {
-  std::vector<std::uint32_t> exponents;  // N/2, slot order of the plan
-  AlignedVector<double> roots;           // 2N (cos, sin) pairs of pi t / N
+  std::vector<std::uint32_t> chunk_exponents;       // N/2 / kPackedChunk: e_(q, 0)
+  std::array<std::uint32_t, kPackedChunk> offsets;  // o_lane
+  AlignedVector<double> roots;                      // 2N (cos, sin) pairs of pi t / N
 };
 
 const MonomialTable& monomial_table(PolynomialSize size) {
@@ -41,10 +47,10 @@ const MonomialTable& monomial_table(PolynomialSize size) {
   std::lock_guard lock(mutex);
   auto& slot = cache[size.value()];
   if (slot) return *slot;
-  const std::size_t n = size.value(), m = n / 2;
+  const std::size_t n = size.value(), m = n / 2, two_n = 2 * n;
   auto table = std::make_unique<MonomialTable>();
   table->roots.resize(4 * n);
-  for (std::size_t t = 0; t < 2 * n; ++t) {
+  for (std::size_t t = 0; t < two_n; ++t) {
     const long double angle = 3.141592653589793238462643383279502884L *
                               static_cast<long double>(t) / static_cast<long double>(n);
     table->roots[2 * t] = static_cast<double>(std::cos(angle));
@@ -57,23 +63,45 @@ const MonomialTable& monomial_table(PolynomialSize size) {
   FourierBuffer fx(n), fx3(n);
   plan.forward_i64(x.data(), fx.data());
   plan.forward_i64(x3.data(), fx3.data());
-  table->exponents.resize(m);
-  const double two_n = static_cast<double>(2 * n);
+  std::vector<std::uint32_t> exponents(m);
   for (std::size_t j = 0; j < m; ++j) {
     const double turns = std::atan2(fx[m + j], fx[j]) / (2.0 * M_PI);  // in (-1/2, 1/2]
     const auto e = static_cast<std::uint32_t>(
-        static_cast<std::int64_t>(std::lround(turns * two_n) + static_cast<long>(2 * n)) %
-        static_cast<std::int64_t>(2 * n));
-    table->exponents[j] = e;
-    const std::size_t e3 = (3 * std::size_t{e}) % (2 * n);
+        static_cast<std::int64_t>(std::lround(turns * static_cast<double>(two_n)) +
+                                  static_cast<long>(two_n)) %
+        static_cast<std::int64_t>(two_n));
+    exponents[j] = e;
+    const std::size_t e3 = (3 * std::size_t{e}) % two_n;
     TORUSML_CHECK(std::abs(fx[j] - table->roots[2 * e]) < 1e-9 &&
                       std::abs(fx[m + j] - table->roots[2 * e + 1]) < 1e-9 &&
                       std::abs(fx3[j] - table->roots[2 * e3]) < 1e-9 &&
                       std::abs(fx3[m + j] - table->roots[2 * e3 + 1]) < 1e-9,
                   "the FFT of X^a is not w^a at slot " << j);
   }
+  const auto offset = [&](std::size_t q, std::size_t lane) {
+    return static_cast<std::uint32_t>(
+        (exponents[q * kPackedChunk + lane] + two_n - exponents[q * kPackedChunk]) % two_n);
+  };
+  table->chunk_exponents.resize(m / kPackedChunk);
+  for (std::size_t lane = 0; lane < kPackedChunk; ++lane) table->offsets[lane] = offset(0, lane);
+  for (std::size_t q = 0; q < m / kPackedChunk; ++q) {
+    table->chunk_exponents[q] = exponents[q * kPackedChunk];
+    for (std::size_t lane = 0; lane < kPackedChunk; ++lane)
+      TORUSML_CHECK_EQ(offset(q, lane), table->offsets[lane]);
+  }
   slot = std::move(table);
   return *slot;
+}
+
+// The lane twiddles of exponent a: w^(a o_lane), kPackedChunk real parts then kPackedChunk
+// imaginary parts.
+void lane_twiddles(const MonomialTable& table, std::uint32_t a, std::uint32_t mask_2n,
+                   double* out) {
+  for (std::size_t lane = 0; lane < kPackedChunk; ++lane) {
+    const std::uint32_t idx = (table.offsets[lane] * a) & mask_2n;
+    out[lane] = table.roots[2 * idx];
+    out[kPackedChunk + lane] = table.roots[2 * idx + 1];
+  }
 }
 
 // kPackedChunk doubles as one GCC vector (one zmm, two ymm or four xmm registers by target),
@@ -87,34 +115,33 @@ static_assert(kPackedChunk == 8);
 // [q_begin, q_end) of kPackedChunk frequencies:
 //   acc_c = sum_r f_r * C_(r,c),   C_(r,c) = sum_S (w^(a_S) - 1) * key_S(r,c),
 // with C computed per chunk in registers, never stored. The twiddles w^(a_t) of the h single bits
-// come from the table; those of larger subsets are products (w^(a_S) = w^(a_(S - t)) w^(a_t)).
+// are one table value per chunk (roots at chunk_exponents[q] a_t) times the lanes' twiddles
+// (lanes: per bit, lane_twiddles of a_t); those of larger subsets are products
+// (w^(a_S) = w^(a_(S - t)) w^(a_t)).
 // f: rows Fourier polynomials, acc: cols (split layout, n doubles each); key: the group's
 // per-group layout (multi_bit_bootstrap_key.h). prefetch_ahead (0: none): with chunk q, the key
 // chunk q + prefetch_ahead is asked into the cache.
-TORUSML_MULTIVERSION void multi_bit_mac(double* __restrict acc, const double* __restrict f,
-                                        const double* __restrict key,
-                                        const std::uint32_t* __restrict exponents,
-                                        const double* __restrict roots,
-                                        const std::uint32_t* __restrict singles, std::size_t h,
-                                        std::size_t rows, std::size_t cols, std::size_t n,
-                                        std::size_t q_begin, std::size_t q_end,
-                                        std::uint32_t mask_2n, std::size_t prefetch_ahead) {
+template <std::size_t H>
+[[gnu::always_inline]] inline void multi_bit_mac_h(
+    double* __restrict acc, const double* __restrict f, const double* __restrict key,
+    const std::uint32_t* __restrict chunk_exponents, const double* __restrict roots,
+    const std::uint32_t* __restrict singles, const double* __restrict lanes, std::size_t rows,
+    std::size_t cols, std::size_t n, std::size_t q_begin, std::size_t q_end, std::uint32_t mask_2n,
+    std::size_t prefetch_ahead) {
   constexpr std::size_t c8 = kPackedChunk;
-  constexpr std::size_t kMaxSubsets = std::size_t{1} << kMaxGroupingFactor;
-  const std::size_t m = n / 2, subsets = (std::size_t{1} << h) - 1, polys = rows * cols;
+  constexpr std::size_t subsets = (std::size_t{1} << H) - 1;
+  const std::size_t m = n / 2, polys = rows * cols;
   const Lanes one = {1, 1, 1, 1, 1, 1, 1, 1};
-  Lanes twr[kMaxSubsets], twi[kMaxSubsets];
+  Lanes twr[subsets + 1], twi[subsets + 1];
   for (std::size_t q = q_begin; q < q_end; ++q) {
-    for (std::size_t t = 0; t < h; ++t) {
-      alignas(64) double re[c8], im[c8];
-      for (std::size_t lane = 0; lane < c8; ++lane) {
-        // Multiplication mod 2^32 keeps the product mod 2N (a power of two below 2^32).
-        const std::uint32_t idx = (exponents[q * c8 + lane] * singles[t]) & mask_2n;
-        re[lane] = roots[2 * idx];
-        im[lane] = roots[2 * idx + 1];
-      }
-      twr[std::size_t{1} << t] = TORUSML_LANES(re);
-      twi[std::size_t{1} << t] = TORUSML_LANES(im);
+    for (std::size_t t = 0; t < H; ++t) {
+      // Multiplication mod 2^32 keeps the product mod 2N (a power of two below 2^32).
+      const std::uint32_t idx = (chunk_exponents[q] * singles[t]) & mask_2n;
+      const double br = roots[2 * idx], bi = roots[2 * idx + 1];
+      const Lanes lr = TORUSML_LANES(lanes + t * 2 * c8),
+                  li = TORUSML_LANES(lanes + t * 2 * c8 + c8);
+      twr[std::size_t{1} << t] = br * lr - bi * li;
+      twi[std::size_t{1} << t] = br * li + bi * lr;
     }
     for (std::size_t s = 3; s <= subsets; ++s) {
       const std::size_t low = s & (~s + 1), rest = s ^ low;
@@ -123,7 +150,7 @@ TORUSML_MULTIVERSION void multi_bit_mac(double* __restrict acc, const double* __
       twi[s] = twr[rest] * twi[low] + twi[rest] * twr[low];
     }
     // The factors X^(a_S) - 1 (after all products are formed from the powers themselves).
-    Lanes fr_[kMaxSubsets];
+    Lanes fr_[subsets + 1];
     for (std::size_t s = 1; s <= subsets; ++s) fr_[s] = twr[s] - one;
     const double* kq = key + q * subsets * polys * 2 * c8;
     if (prefetch_ahead != 0) {
@@ -156,6 +183,29 @@ TORUSML_MULTIVERSION void multi_bit_mac(double* __restrict acc, const double* __
       *reinterpret_cast<Lanes*>(acc + c * n + m + q * c8) = im;
     }
   }
+}
+
+// multi_bit_mac_h for the group size h (1 to kMaxGroupingFactor): with h known, the twiddles
+// and the combination stay in registers.
+TORUSML_MULTIVERSION void multi_bit_mac(
+    double* __restrict acc, const double* __restrict f, const double* __restrict key,
+    const std::uint32_t* __restrict chunk_exponents, const double* __restrict roots,
+    const std::uint32_t* __restrict singles, const double* __restrict lanes, std::size_t h,
+    std::size_t rows, std::size_t cols, std::size_t n, std::size_t q_begin, std::size_t q_end,
+    std::uint32_t mask_2n, std::size_t prefetch_ahead) {
+  static_assert(kMaxGroupingFactor == 4);
+  switch (h) {
+#define TORUSML_MAC_CASE(H)                                                                       \
+  case H:                                                                                         \
+    return multi_bit_mac_h<H>(acc, f, key, chunk_exponents, roots, singles, lanes, rows, cols, n, \
+                              q_begin, q_end, mask_2n, prefetch_ahead);
+    TORUSML_MAC_CASE(1)
+    TORUSML_MAC_CASE(2)
+    TORUSML_MAC_CASE(3)
+    TORUSML_MAC_CASE(4)
+#undef TORUSML_MAC_CASE
+  }
+  TORUSML_CHECK(false, "multi-bit group of " << h << " bits");
 }
 
 #undef TORUSML_LANES
@@ -228,6 +278,7 @@ void walk_lockstep(const LockstepWalk& w, std::size_t thread) {
   thread_local std::vector<std::int64_t> digits;
   digits.resize(levels * n);
   std::vector<std::uint32_t> singles(count * kMaxGroupingFactor);
+  AlignedVector<double> lanes(count * kMaxGroupingFactor * 2 * kPackedChunk);
   std::vector<unsigned char> active(count);
   for (std::size_t group = 0; group < shape.groups(); ++group) {
     const std::size_t h = shape.group_size(group), subsets = (std::size_t{1} << h) - 1;
@@ -240,6 +291,9 @@ void walk_lockstep(const LockstepWalk& w, std::size_t thread) {
       }
       active[t] = any ? 1 : 0;  // all a_i = 0: X^0 - 1 = 0, the accumulator is unchanged
       any_active = any_active || any;
+      for (std::size_t b = 0; any && b < h; ++b)
+        lane_twiddles(w.table, singles[t * kMaxGroupingFactor + b], mask_2n,
+                      lanes.data() + (t * kMaxGroupingFactor + b) * 2 * kPackedChunk);
     }
     if (!any_active) continue;
     for (std::size_t u = thread; u < count * (k + 1); u += w.threads) {
@@ -261,9 +315,10 @@ void walk_lockstep(const LockstepWalk& w, std::size_t thread) {
       for (std::size_t t = 0; t < count; ++t) {
         if (!active[t]) continue;
         multi_bit_mac(w.buffers.acc.data() + t * g.glwe_size(),
-                      w.buffers.digits.data() + t * rows * n, key, w.table.exponents.data(),
-                      w.table.roots.data(), singles.data() + t * kMaxGroupingFactor, h, rows, k + 1,
-                      n, q, std::min(q_end, q + tile), mask_2n, first ? tile : 0);
+                      w.buffers.digits.data() + t * rows * n, key, w.table.chunk_exponents.data(),
+                      w.table.roots.data(), singles.data() + t * kMaxGroupingFactor,
+                      lanes.data() + t * kMaxGroupingFactor * 2 * kPackedChunk, h, rows, k + 1, n,
+                      q, std::min(q_end, q + tile), mask_2n, first ? tile : 0);
         first = false;
       }
     }
