@@ -11,6 +11,7 @@
 
 #include "bindings.h"
 #include "numpy_conversions.h"
+#include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
 #include "torusml/ml/quantized_linear.h"
 #include "torusml/tfhe/parameters.h"
@@ -33,6 +34,7 @@ py::dict statistics_dict(const circuit::CompiledCircuit& c) {
   d["max_bit_width"] = s.max_bit_width;
   d["max_table_bits"] = s.max_table_bits;
   d["estimated_pbs_seconds"] = s.estimated_pbs_seconds;
+  d["estimated_batched_pbs_seconds"] = s.estimated_batched_pbs_seconds;
   d["estimated_latency_seconds"] = s.estimated_latency_seconds;
   d["log2_global_p_error"] = s.log2_global_p_error;
   d["client_key_bytes"] = s.client_key_bytes;
@@ -114,10 +116,15 @@ circuit::CompileOptions compile_options(
   }
   if (grouping_factors) {
     const std::size_t max = tfhe::kMaxGroupingFactor;
-    if (grouping_factors->empty())
-      throw InvalidArgument(
-          "grouping_factors is empty: list at least one blind rotation (1 classic, 2 to " +
-          std::to_string(max) + " multi-bit), or pass None for the default [1]");
+    if (grouping_factors->empty()) {
+      std::ostringstream os;
+      os << "grouping_factors is empty: list at least one blind rotation (1 classic, 2 to " << max
+         << " multi-bit), or pass None for the default [";
+      const std::vector<std::size_t> defaults = circuit::default_grouping_factors();
+      for (std::size_t i = 0; i < defaults.size(); ++i) os << (i ? ", " : "") << defaults[i];
+      os << "]";
+      throw InvalidArgument(os.str());
+    }
     for (const long long g : *grouping_factors) {
       if (g < 1 || static_cast<unsigned long long>(g) > max)
         throw InvalidArgument("grouping_factors: " + std::to_string(g) +

@@ -292,7 +292,7 @@ class QuantizedModule:
         (Concrete's multi-parameter optimization) when the cost model finds that at least
         multi_parameter_gain times cheaper (None: 1.15) than one set; False keeps a single set.
         grouping_factors: the blind rotations the optimizer weighs (1 classic, 2 to 4 multi-bit;
-        None: [1]).
+        None: [1, 2], classic or g = 2 by the cost model).
         """
         inputset = check_inputset(inputset)
         with KeygenProgress(progress) as bar:

@@ -69,8 +69,8 @@ def test_multi_bit_grouping_factor_tree(binary_data):
     assert "_mb2" in str(circuit)
     numpy.testing.assert_array_equal(model.predict(x_test[:4], fhe="execute"),
                                      model.predict(x_test[:4]))
-    # The default weighs the classic blind rotation only.
-    assert "_mb" not in str(model.compile(x_train))
+    # Classic only, when asked.
+    assert "_mb" not in str(model.compile(x_train, grouping_factors=[1]))
 
 
 def test_multi_bit_grouping_factor_network():
@@ -129,7 +129,7 @@ BAD_OPTIONS = [
     ({"grouping_factors": [5]}, r"grouping_factors: 5 is out of range: use 1 .* or 2 to 4"),
     ({"grouping_factors": [1, 0]}, r"grouping_factors: 0 is out of range: use 1 .* or 2 to 4"),
     ({"grouping_factors": [-1]}, r"grouping_factors: -1 is out of range"),
-    ({"grouping_factors": []}, r"grouping_factors is empty: .* None for the default \[1\]"),
+    ({"grouping_factors": []}, r"grouping_factors is empty: .* None for the default \[1, 2\]"),
     ({"multi_parameter_gain": 0.5}, r"multi_parameter_gain = 0.5 is invalid: use a finite "
                                     r"number >= 1"),
     ({"multi_parameter_gain": float("nan")}, r"multi_parameter_gain = nan is invalid: use a "

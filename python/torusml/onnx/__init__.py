@@ -99,7 +99,7 @@ def compile_onnx_model(
     multi_parameter: let lookups of different precisions get their own parameter sets (Concrete's
     multi-parameter optimization) when the cost model finds that at least multi_parameter_gain
     times cheaper (None: 1.15) than one set; False keeps a single set. grouping_factors: the blind
-    rotations the optimizer weighs (1 classic, 2 to 4 multi-bit; None: [1]).
+    rotations the optimizer weighs (1 classic, 2 to 4 multi-bit; None: [1, 2], classic or g = 2 by the cost model).
 
     Raises ValueError for a model that cannot be read or compiled (e.g. an unsupported operator,
     named with its node), bad arguments or an empty input set.

@@ -518,7 +518,7 @@ class BaseQuantizedModel(BaseEstimator):
         (Concrete's multi-parameter optimization) when the cost model finds that at least
         multi_parameter_gain times cheaper (None: 1.15) than one set; False keeps a single set.
         grouping_factors: the blind rotations the optimizer weighs (1 classic, 2 to 4 multi-bit;
-        None: [1]).
+        None: [1, 2], classic or g = 2 by the cost model).
         """
         from torusml._quantized_module import KeygenProgress  # noqa: PLC0415
 

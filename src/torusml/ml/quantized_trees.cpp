@@ -260,9 +260,9 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
     return circuit::compile(lowered.program, inputset, with_ranges);
   };
 
-  // Every candidate lowering, the cheapest by the compiled circuits' estimated cost (lookups and
-  // the client's input encryption); the first one on ties (the widest group width, Value, then
-  // Thermometer, then Digits, local sums before none).
+  // Every candidate lowering, the cheapest by the compiled circuits' estimated cost (lookups, in a
+  // batch, and the client's input encryption); the first one on ties (the widest group width,
+  // Value, then Thermometer, then Digits, local sums before none).
   auto compiled = std::make_shared<Compiled>();
   double best_cost = std::numeric_limits<double>::infinity();
   std::exception_ptr first_error;
@@ -271,7 +271,7 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
       circuit::CompiledCircuit candidate = compile_lowering(*lowered);
       const circuit::CircuitStatistics& s = candidate.statistics();
       const double cost =
-          static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds +
+          static_cast<double>(s.pbs_count) * s.estimated_batched_pbs_seconds +
           static_cast<double>(lowered->statistics.input_ciphertexts) *
               circuit::estimate_encryption_seconds(candidate.parameters().encryption_dimension());
       if (compiled->lowering && !(cost < best_cost)) return;

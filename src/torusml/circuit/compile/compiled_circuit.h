@@ -193,10 +193,12 @@ struct CircuitStatistics {
   /// they take (of pbs_count): many_lut_lookups - many_lut_pbs_count bootstraps saved.
   std::uint64_t many_lut_lookups = 0;
   std::uint64_t many_lut_pbs_count = 0;
-  std::uint64_t linear_terms = 0;        // multiply-accumulates of ciphertexts per sample
-  unsigned max_bit_width = 0;            // widest encrypted value
-  unsigned max_table_bits = 0;           // widest PBS precision
-  double estimated_pbs_seconds = 0;      // one PBS, one core (cost model)
+  std::uint64_t linear_terms = 0;    // multiply-accumulates of ciphertexts per sample
+  unsigned max_bit_width = 0;        // widest encrypted value
+  unsigned max_table_bits = 0;       // widest PBS precision
+  double estimated_pbs_seconds = 0;  // one KS + PBS, one core, lone (cost model)
+  /// One KS + PBS in a batch on one core (estimate_batched_pbs_seconds: how circuits run them).
+  double estimated_batched_pbs_seconds = 0;
   double estimated_latency_seconds = 0;  // one sample, all cores, batched bootstraps
   double log2_global_p_error = 0;
   std::uint64_t client_key_bytes = 0, evaluation_key_bytes = 0, evaluation_key_seeded_bytes = 0;

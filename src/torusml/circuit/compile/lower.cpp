@@ -197,7 +197,7 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
          << c.ks.level_count.value() << "\n";
     if (single_parameter_estimated_seconds > 0)
       os << "  one parameter set would cost " << single_parameter_estimated_seconds * 1e3
-         << " ms of bootstraps per sample on one core\n";
+         << " ms of bootstraps per sample on one core (in batches)\n";
   } else if (p.uses_pbs) {
     os << "  parameters: ";
     print_set(p.pbs);
@@ -208,7 +208,8 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
        << " (128-bit security)\n";
   }
   os << "  failure probability of one evaluation: 2^" << log2_global_p_error << "\n";
-  os << "  estimated cost: " << estimated_pbs_seconds * 1e3 << " ms per PBS on one core, latency "
+  os << "  estimated cost: " << estimated_pbs_seconds * 1e3 << " ms per PBS on one core ("
+     << estimated_batched_pbs_seconds * 1e3 << " in a batch), latency "
      << estimated_latency_seconds * 1e3 << " ms per sample on all cores (batched)\n";
   os << "  keys: client " << human_bytes(static_cast<double>(client_key_bytes)) << ", evaluation "
      << human_bytes(static_cast<double>(evaluation_key_bytes)) << " (seeded "
@@ -246,13 +247,15 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
     server.parameters.uses_pbs = true;
     server.parameters.pbs = r.parameters;
     stats.estimated_pbs_seconds = r.estimated_pbs_seconds;
+    stats.estimated_batched_pbs_seconds = estimate_batched_pbs_seconds(r.parameters);
     // Multi-parameter (partition.h): kept when the cost model finds it clearly cheaper.
     if (options.multi_parameter &&
         options.parameter_source == CompileOptions::ParameterSource::Optimizer) {
       std::uint64_t bootstraps = 0;
       for (const PbsRequirement& q : analysis.pbs_requirements) bootstraps += q.count;
       bootstraps -= many_lut.fused_lookups() - many_lut.bootstraps();
-      const double single = r.estimated_pbs_seconds * static_cast<double>(bootstraps);
+      const double single =
+          estimate_batched_pbs_seconds(r.parameters) * static_cast<double>(bootstraps);
       stats.single_parameter_estimated_seconds = single;
       if (std::optional<PartitionChoice> m = choose_partitions(
               program, analysis, opt, single / std::max(options.multi_parameter_gain, 1.0))) {
@@ -264,6 +267,9 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
         server.parameters.cross_keyswitches = m->result.cross;
         stats.estimated_pbs_seconds = m->result.estimated_total_seconds /
                                       static_cast<double>(std::max<std::uint64_t>(bootstraps, 1));
+        stats.estimated_batched_pbs_seconds =
+            m->result.estimated_batched_total_seconds /
+            static_cast<double>(std::max<std::uint64_t>(bootstraps, 1));
       }
     }
   } else {
@@ -537,11 +543,12 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
   } else {
     stats.client_key_bytes = server.parameters.leveled_dimension.value() / 8;
   }
-  // Every thread bootstraps its share; two or more run as a batch (kBatchedPbsCostRatio).
+  // Every thread bootstraps its share; two or more run as a batch.
   const double threads = static_cast<double>(default_thread_pool().size());
   const double per_thread = std::ceil(static_cast<double>(stats.pbs_count) / threads);
   stats.estimated_latency_seconds =
-      stats.estimated_pbs_seconds * per_thread * (per_thread >= 2 ? kBatchedPbsCostRatio : 1.0);
+      per_thread *
+      (per_thread >= 2 ? stats.estimated_batched_pbs_seconds : stats.estimated_pbs_seconds);
 
   return LoweredCircuit{std::move(server), std::move(client), std::move(analysis),
                         std::move(stats)};

@@ -37,7 +37,7 @@ std::optional<PbsRequirement> leader_requirement(const ProgramAnalysis& analysis
 double total_seconds(const OptimizerResult& r, std::span<const PbsRequirement> requirements) {
   std::uint64_t count = 0;
   for (const auto& q : requirements) count += q.count;
-  return r.estimated_pbs_seconds * static_cast<double>(count);
+  return estimate_batched_pbs_seconds(r.parameters) * static_cast<double>(count);
 }
 
 }  // namespace

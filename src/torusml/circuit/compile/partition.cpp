@@ -100,8 +100,9 @@ std::optional<PartitionChoice> choose_partitions(const Program& program,
     try {
       PartitionedOptimizerResult r =
           optimize_partitioned_parameters(plan.pbs, plan.outputs, plan.partition_count, options);
-      if (r.estimated_total_seconds < keep_below &&
-          (!best || r.estimated_total_seconds < best->result.estimated_total_seconds))
+      if (r.estimated_batched_total_seconds < keep_below &&
+          (!best ||
+           r.estimated_batched_total_seconds < best->result.estimated_batched_total_seconds))
         best = PartitionChoice{std::move(plan), std::move(r)};
     } catch (const CompileError&) {
       // No parameters for this grouping: weigh the others.

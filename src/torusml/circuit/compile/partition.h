@@ -61,9 +61,10 @@ struct PartitionChoice {
 
 /// Weighs the partitionings of the header (one partition per distinct precision, and every split
 /// in two by a precision threshold) with optimize_partitioned_parameters and returns the cheapest
-/// by the cost model if its total is below `keep_below` seconds per sample (the single set's
-/// total, scaled by the margin the caller wants), else nullopt (also for circuits of one
-/// precision, and when no partitioning has feasible parameters).
+/// by the cost model in batches (estimated_batched_total_seconds) if its total is below
+/// `keep_below` seconds per sample (the single set's total, scaled by the margin the caller wants),
+/// else nullopt (also for circuits of one precision, and when no partitioning has feasible
+/// parameters).
 std::optional<PartitionChoice> choose_partitions(const Program& program,
                                                  const ProgramAnalysis& analysis,
                                                  const OptimizerOptions& options,

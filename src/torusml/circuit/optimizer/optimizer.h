@@ -78,11 +78,13 @@ struct OptimizerOptions {
   std::vector<std::size_t> grouping_factors;
 };
 
-/// {1}: the classic blind rotation. The cost model (fitted on lone bootstraps) ranks g = 2 first
-/// for 4-bit lookups, but in circuits, batched on every core, the multi-bit sets measured 9-12%
-/// slower (bench/ml_trees.py, XGBoost models, 2026-11-29; 2% slower with walks of 16: 0.128
-/// against 0.126 s per sample) for a 1.5x key: pass {1, 2, 3} to weigh them (g = 4 combines 15
-/// GGSWs per group and never costs less than g = 3 here).
+/// {1, 2}: the classic blind rotation and the multi-bit one of grouping factor 2, the cheaper by
+/// the batched cost model (estimate_batched_pbs_seconds). Measured on the model benchmarks
+/// (bench/ml_trees.py, bench/ml_nn.py, 2026-11-30): g = 2 makes 4- and 5-bit tree ensembles
+/// 1.2-1.3x faster and the 6-bit CNN 1.25x for a 1.5x bootstrapping key; g = 3 adds 2-7% for a
+/// 2.3x key (the XGBoost circuit's seeded keys stay under 40 MB with g = 2: 29 MB; with g = 3 a
+/// 5-bit forest's grow from 41 to 64 MB), so it is weighed only when asked ({1, 2, 3}). g = 4
+/// combines 15 GGSWs per group and never costs less than g = 3 here.
 std::vector<std::size_t> default_grouping_factors();
 
 /// The chosen parameters, their estimated cost and their failure probabilities.
@@ -144,8 +146,10 @@ struct PartitionedOptimizerResult {
   std::vector<CrossKeyswitchParameters> cross;
   /// Per partition: one KS + PBS with its own keyswitch (estimate_pbs_seconds).
   std::vector<double> estimated_pbs_seconds;
-  /// Sum over the PBS requirements of count * (KS from the source's big key + PBS), one core.
+  /// Sum over the PBS requirements of count * (KS from the source's big key + PBS), one core,
+  /// lone (estimate_pbs_seconds) and in a batch (estimate_batched_pbs_seconds).
   double estimated_total_seconds = 0;
+  double estimated_batched_total_seconds = 0;
   double log2_worst_p_error = 0;   // the largest per-PBS failure probability
   double log2_global_p_error = 0;  // P(any PBS or output fails), union bound
   std::string summary;             // one line per partition, then one of totals
@@ -193,20 +197,22 @@ double estimate_pbs_seconds(const tfhe::PbsParameters& p);
 /// (a cross keyswitch, instead of p's own k*N): the keyswitch term is ks_input l_ks (n+1).
 double estimate_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_input);
 
-/// Cost of one KS + PBS inside a batch relative to a lone one (estimate_pbs_seconds): a batch
-/// walks the keys in lockstep, 16 ciphertexts per thread, in CMux pairs, so each key is read once
-/// per walk. The median of `bench_tfhe` pbs_batch_1t_opt / ks_pbs_opt for 4 to 8 bits (0.56,
-/// 0.61, 0.57, 0.73, 0.58; this 2-core Zen 4 machine, 2026-11-29). Used for the circuits'
-/// latency estimate only: the optimizer ranks sets with the lone cost, the same for all.
-inline constexpr double kBatchedPbsCostRatio = 0.58;
+/// Cost model of one KS + PBS of `p` inside a batch on one thread: the terms above with constants
+/// fitted to batches (a batch walks the keys in lockstep, 16 ciphertexts per thread, classic
+/// CMuxes in pairs, so each key is read once per walk and the Fourier work dominates: 0.3-0.8 of a
+/// lone one). The optimizers rank parameter sets by this cost, the way circuits run their lookups
+/// (in batches on every core); the circuits' latency estimate uses it too. The second overload
+/// keyswitches from a big key of dimension `ks_input`, as estimate_pbs_seconds's.
+double estimate_batched_pbs_seconds(const tfhe::PbsParameters& p);
+double estimate_batched_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_input);
 
-/// The cost model's constants (seconds per unit of each term above), fitted to measurements by
-/// bench/cost_model_fit (which prints a refit for the machine it runs on).
+/// The cost model's constants (seconds per unit of each term above), lone or batched, fitted to
+/// measurements by bench/cost_model_fit (which prints a refit of both for the machine it runs on).
 struct CostModelConstants {
   double fft = 0, key = 0, keyswitch = 0, extra_level = 0;
   double multi_bit_fft = 0, multi_bit_key = 0;
 };
-CostModelConstants cost_model_constants();
+CostModelConstants cost_model_constants(bool batched = false);
 
 /// Cost model (seconds on one core) of a client's encryption of one input ciphertext of
 /// dimension `dimension` (the uniform mask drawn from the CSPRNG, the key product, the noise):

@@ -285,8 +285,8 @@ class PartitionedProblem {
   /// p's objective at its current point (the same expression as the search's).
   double objective(std::uint32_t p, const State& s) const {
     const Choice& c = s[p].solution.choice;
-    return affine_cost(c.k, c.big_n, c.pbs_levels, c.ks_levels, extra_slope(s[p].solution.ms),
-                       shape(p, s), c.grouping)
+    return batched_affine_cost(c.k, c.big_n, c.pbs_levels, c.ks_levels,
+                               extra_slope(s[p].solution.ms), shape(p, s), c.grouping)
         .at(c.n);
   }
 
@@ -363,16 +363,20 @@ class PartitionedProblem {
     return true;
   }
 
-  /// Sum over requirements of count * (KS from the source's big key + PBS); weighted: a count of
-  /// 0 as 1 (the descent's objective).
-  double total_seconds(const State& s, const CrossMap& cross, bool weighted) const {
+  /// Sum over requirements of count * (KS from the source's big key + PBS), lone or in a batch
+  /// (estimate_batched_pbs_seconds); weighted: the descent's objective (a count of 0 as 1, in a
+  /// batch).
+  double total_seconds(const State& s, const CrossMap& cross, bool weighted,
+                       bool batched = true) const {
     double total = 0;
     for (const PartitionedPbsRequirement& r : pbs_) {
       PbsParameters p = s[r.partition].params;
       p.ks = keyswitch(r.source, r.partition, s, cross);
+      const LweDimension input(s[r.source].big_dimension);
       const double c =
           weighted ? weight(r.requirement.count) : static_cast<double>(r.requirement.count);
-      total += c * estimate_pbs_seconds(p, LweDimension(s[r.source].big_dimension));
+      total +=
+          c * (batched ? estimate_batched_pbs_seconds(p, input) : estimate_pbs_seconds(p, input));
     }
     return total;
   }
@@ -543,7 +547,8 @@ class PartitionedProblem {
         global.add(log2_p + std::log2(static_cast<double>(outputs_[j].requirement.count)));
     }
     res.log2_global_p_error = global.value();
-    res.estimated_total_seconds = total_seconds(s, cross, false);
+    res.estimated_total_seconds = total_seconds(s, cross, false, false);
+    res.estimated_batched_total_seconds = total_seconds(s, cross, false, true);
     for (const auto& [pair, ks] : cross) res.cross.push_back({pair.first, pair.second, ks});
 
     for (std::uint32_t p = 0; p < count_; ++p) {

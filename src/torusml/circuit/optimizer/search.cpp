@@ -286,7 +286,7 @@ class Search {
   }
 
   AffineCost cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std::size_t l_ks) const {
-    return affine_cost(k, big_n, l_pbs, l_ks, extra_slope_, shape_, grouping_);
+    return batched_affine_cost(k, big_n, l_pbs, l_ks, extra_slope_, shape_, grouping_);
   }
 
   const std::vector<Constraint>& pbs_;
@@ -460,7 +460,7 @@ std::optional<Solution> solve(const std::vector<Constraint>& pbs,
 }  // namespace detail
 
 std::vector<std::size_t> default_grouping_factors() {
-  return {1};
+  return {1, 2};
 }
 
 std::vector<ModulusSwitchCandidate> default_modulus_switch_candidates() {

@@ -76,6 +76,12 @@ AffineCost affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std:
                        double extra_slope = 0.0, const CostShape& shape = {},
                        std::size_t grouping = 1);
 
+/// The optimizers' objective: affine_cost in a batch (every term times
+/// batch_cost_ratio(grouping)), so that classic and multi-bit sets rank as circuits run them.
+AffineCost batched_affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs,
+                               std::size_t l_ks, double extra_slope, const CostShape& shape,
+                               std::size_t grouping);
+
 // ---- Constraints and the search (search.cpp) ----------------------------------------------------
 
 /// One constraint on a parameter set, with G = Var(glwe_noise) (fixed by k N) and
