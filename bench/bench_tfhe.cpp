@@ -32,10 +32,10 @@
 //                       lookup of one PBS output (2-norm 1) at p_error 2^-40, b = 4..8: <ms> cm
 //                       with the classic blind rotation and the CenteredMean modulus switch only
 //                       (before the noise reduction and the multi-bit sets), best with every
-//                       modulus switch and the default (classic) blind rotation (what circuits
-//                       get, e.g. DriftCenteredMean), lone with the multi-bit sets weighed too
-//                       (grouping factors 1-3: the cost model's cheapest lone lookup); the label
-//                       names the set, its grouping factor and modulus switch (counter g)
+//                       modulus switch and the default grouping factors (what circuits get:
+//                       classic or g = 2, the cheaper in a batch by the cost model), g123 with
+//                       g = 3 weighed too; the label names the set, its grouping factor and
+//                       modulus switch (counter g)
 // Counters: bits, n, N, k, l (pbs levels), ks_l, threads, and key sizes in bytes (plain and
 // seeded). Benchmarks of one preset are registered together so that its keys are generated once.
 #include <benchmark/benchmark.h>
@@ -419,12 +419,12 @@ int main(int argc, char** argv) {
   static std::vector<PbsParameters> optimized;
   optimized.reserve(15);
   for (unsigned bits = 4; bits <= 8; ++bits) {
-    for (const char* variant : {"cm", "best", "lone"}) {
+    for (const char* variant : {"cm", "best", "g123"}) {
       torusml::circuit::OptimizerOptions o;
       if (variant == std::string("cm")) {
         o.modulus_switch_candidates = {{ModulusSwitchKind::CenteredMean, 0, 0}};
         o.grouping_factors = {1};
-      } else if (variant == std::string("lone")) {
+      } else if (variant == std::string("g123")) {
         o.grouping_factors = {1, 2, 3};
       }
       const torusml::circuit::PbsRequirement req{bits, 1.0, 0.0, 1};

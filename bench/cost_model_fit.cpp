@@ -14,8 +14,12 @@
 // multi-bit) and per kind, before and after the refit; and the refit constants (least squares on
 // relative errors) to put in cost_model.cpp: the six constants together (the keyswitch constant
 // shared by both kinds), and the two multi-bit ones alone with the classic constants kept.
+// With --batch B (default 32; 0: none), each candidate is also timed in a batch of B on one
+// thread (keyswitch_bootstrap_batch, the lockstep walks circuits run), and the same for the
+// batched model (estimate_batched_pbs_seconds, the optimizers' objective): its estimates, the
+// Spearman correlation with the batched times, and its six constants refitted.
 //
-//   build/bench/cost_model_fit [--max-bits 6] [--runs 5]
+//   build/bench/cost_model_fit [--max-bits 6] [--runs 5] [--batch 32]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -28,6 +32,7 @@
 
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
+#include "torusml/common/thread_pool.h"
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/keys.h"
 #include "torusml/tfhe/lookup_table.h"
@@ -42,6 +47,7 @@ struct Candidate {
   unsigned bits;
   tfhe::PbsParameters p;
   double estimate = 0, measured = 0, refit = 0;
+  double batched = 0;  // seconds per KS + PBS in a batch on one thread (0: not measured)
   double features[6] = {0, 0, 0, 0, 0, 0};  // the model's terms, per unit of each constant
   double fixed = 0;  // the noise reduction's estimate (Drift kinds), not refitted
 };
@@ -69,7 +75,15 @@ void compute_features(Candidate& c) {
   c.fixed = tfhe::estimate_noise_reduction_seconds(c.p);
 }
 
-double median_seconds(const tfhe::PbsParameters& p, int runs) {
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Times one lone KS + PBS of c.p (c.measured: the median of `runs`) and, if batch > 0, a batch of
+// `batch` on one thread (c.batched: the median of `runs`, per PBS).
+void measure(Candidate& c, int runs, std::size_t batch) {
+  const tfhe::PbsParameters& p = c.p;
   tfhe::Seed seed{};
   seed.fill(7);
   const tfhe::ClientKey client = tfhe::generate_client_key(p, seed);
@@ -86,8 +100,22 @@ double median_seconds(const tfhe::PbsParameters& p, int runs) {
     tfhe::keyswitch_bootstrap(server, in, table, out);
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  c.measured = median(t);
+  if (batch == 0) return;
+  tfhe::LweCiphertextList ins(p.big_lwe_dimension(), batch), outs;
+  for (std::size_t i = 0; i < batch; ++i)
+    std::copy(in.data().begin(), in.data().end(), ins[i].data().begin());
+  const tfhe::LookupTable* tables[] = {&table};
+  const SerialScope serial;
+  t.clear();
+  for (int r = 0; r < runs; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    tfhe::keyswitch_bootstrap_batch(server, ins, tables, outs);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (tfhe::decrypt(client, outs[batch - 1]) != 1)
+    std::fprintf(stderr, "warning: wrong batched PBS result\n");
+  c.batched = median(t) / static_cast<double>(batch);
 }
 
 std::vector<double> ranks(const std::vector<double>& v) {
@@ -124,7 +152,7 @@ constexpr int kTerms = 6;
 // terms j with free[j]. The other terms, and those no candidate has (e.g. the extra level without
 // l >= 2 at N >= 8192), keep their current constant `now[j]` (in the fixed part).
 bool fit(const std::vector<Candidate>& cs, const double now[kTerms], const bool free[kTerms],
-         double x[kTerms]) {
+         double x[kTerms], bool batched = false) {
   int used[kTerms], m = 0;
   for (int j = 0; j < kTerms; ++j) {
     const bool any =
@@ -138,8 +166,9 @@ bool fit(const std::vector<Candidate>& cs, const double now[kTerms], const bool 
     double row[kTerms], fixed = c.fixed;
     for (int j = 0; j < kTerms; ++j)
       if (std::find(used, used + m, j) == used + m) fixed += now[j] * c.features[j];
-    for (int i = 0; i < m; ++i) row[i] = c.features[used[i]] / c.measured;
-    const double target = 1.0 - fixed / c.measured;
+    const double t = batched ? c.batched : c.measured;
+    for (int i = 0; i < m; ++i) row[i] = c.features[used[i]] / t;
+    const double target = 1.0 - fixed / t;
     for (int i = 0; i < m; ++i) {
       for (int j = 0; j < m; ++j) a[i][j] += row[i] * row[j];
       a[i][m] += row[i] * target;
@@ -166,13 +195,16 @@ bool fit(const std::vector<Candidate>& cs, const double now[kTerms], const bool 
 int main(int argc, char** argv) {
   unsigned max_bits = 6;
   int runs = 5;
+  std::size_t batch = 32;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--max-bits") == 0)
       max_bits = static_cast<unsigned>(std::atoi(argv[i + 1]));
     else if (std::strcmp(argv[i], "--runs") == 0)
       runs = std::max(1, std::atoi(argv[i + 1]));
+    else if (std::strcmp(argv[i], "--batch") == 0)
+      batch = static_cast<std::size_t>(std::max(0, std::atoi(argv[i + 1])));
     else {
-      std::fprintf(stderr, "usage: cost_model_fit [--max-bits B] [--runs R]\n");
+      std::fprintf(stderr, "usage: cost_model_fit [--max-bits B] [--runs R] [--batch B]\n");
       return 2;
     }
   }
@@ -204,10 +236,7 @@ int main(int argc, char** argv) {
       for (unsigned log_n = 8; log_n <= 14; ++log_n) add(bits, log_n, g);
   std::printf("%-5s %-2s %-3s %-6s %-5s %-4s %-4s %12s %12s %12s\n", "bits", "g", "k", "N", "n",
               "l", "lks", "model ms", "measured ms", "refit ms");
-  for (Candidate& c : cs) {
-    c.measured = median_seconds(c.p, runs);
-    std::fflush(stdout);
-  }
+  for (Candidate& c : cs) measure(c, runs, batch);
   const circuit::CostModelConstants now = circuit::cost_model_constants();
   const double current[kTerms] = {now.fft,         now.key,           now.keyswitch,
                                   now.extra_level, now.multi_bit_fft, now.multi_bit_key};
@@ -267,5 +296,41 @@ int main(int argc, char** argv) {
   if (fitted_mb)
     std::printf("multi-bit refit, classic constants kept: multi-bit fft %.4g, multi-bit key %.4g\n",
                 xm[4], xm[5]);
+  if (batch > 0) {
+    // The batched model (the optimizer's objective) and its refit on the batched times.
+    const circuit::CostModelConstants nb = circuit::cost_model_constants(true);
+    const double current_b[kTerms] = {nb.fft,         nb.key,           nb.keyswitch,
+                                      nb.extra_level, nb.multi_bit_fft, nb.multi_bit_key};
+    double xb[kTerms] = {};
+    const bool fitted_b = fit(cs, current_b, all, xb, true);
+    std::vector<double> b_est, b_meas, b_refit;
+    std::printf(
+        "\nbatch of %zu on one thread:\n%-5s %-2s %-3s %-6s %-5s %-4s %-4s %12s %12s %12s\n", batch,
+        "bits", "g", "k", "N", "n", "l", "lks", "model ms", "measured ms", "refit ms");
+    for (const Candidate& c : cs) {
+      double r = c.fixed;
+      for (int j = 0; j < kTerms; ++j) r += xb[j] * c.features[j];
+      b_est.push_back(circuit::estimate_batched_pbs_seconds(c.p));
+      b_meas.push_back(c.batched);
+      b_refit.push_back(r);
+      std::printf("%-5u %-2zu %-3zu %-6zu %-5zu %-4zu %-4zu %12.3f %12.3f %12.3f\n", c.bits,
+                  c.p.grouping_factor.value(), c.p.glwe_dimension.value(),
+                  c.p.polynomial_size.value(), c.p.lwe_dimension.value(),
+                  c.p.pbs.level_count.value(), c.p.ks.level_count.value(), b_est.back() * 1e3,
+                  c.batched * 1e3, r * 1e3);
+    }
+    std::printf("Spearman rank correlation, batched model vs batched measured: %.3f",
+                spearman(b_est, b_meas));
+    if (fitted_b) std::printf("; refit: %.3f", spearman(b_refit, b_meas));
+    std::printf(
+        "\nbatched constants: fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, multi-bit fft "
+        "%.4g, multi-bit key %.4g\n",
+        nb.fft, nb.key, nb.keyswitch, nb.extra_level, nb.multi_bit_fft, nb.multi_bit_key);
+    if (fitted_b)
+      std::printf(
+          "batched refit:  fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, multi-bit fft "
+          "%.4g, multi-bit key %.4g\n",
+          xb[0], xb[1], xb[2], xb[3], xb[4], xb[5]);
+  }
   return 0;
 }

@@ -47,6 +47,9 @@ from torusml.sklearn import NeuralNetClassifier
 from torusml.torch import compile_torch_model
 
 
+# Extra keyword arguments of every compile() call (--grouping-factors).
+COMPILE_OPTIONS = {}
+
 def split(loader):
     x, y = loader(return_X_y=True)
     return train_test_split(x.astype(numpy.float32), y, test_size=0.3, random_state=0, stratify=y)
@@ -132,7 +135,7 @@ def bench_net_classifier(name, loader, layers, multiplier, epochs, runs, batch, 
                                 module__n_hidden_neurons_multiplier=multiplier,
                                 max_epochs=epochs, random_state=0).fit(x_train, y_train)
     start = time.perf_counter()
-    model.compile(x_train)
+    model.compile(x_train, **COMPILE_OPTIONS)
     compile_s = time.perf_counter() - start
     xb, yb = x_test[:batch], y_test[:batch]
     clear = model.predict(xb)
@@ -182,7 +185,8 @@ def bench_cnn(n_bits, rounding_bits, epochs, runs, batch, target, accuracy_sampl
     x_train, x_test = x_train.astype(numpy.float32), x_test.astype(numpy.float32)
     cnn = train_float(DigitsCnn(), x_train, y_train, epochs, lr=0.01)
     start = time.perf_counter()
-    module = compile_torch_model(cnn, x_train, n_bits=n_bits, rounding_threshold_bits=rounding_bits)
+    module = compile_torch_model(cnn, x_train, n_bits=n_bits, rounding_threshold_bits=rounding_bits,
+                                 **COMPILE_OPTIONS)
     compile_s = time.perf_counter() - start
     xb, yb = x_test[:batch], y_test[:batch]
     clear = module.forward(xb).argmax(1)
@@ -221,7 +225,12 @@ def main():
     parser.add_argument("--accuracy-samples", type=int, default=None,
                         help="test samples run under encryption once more for the FHE accuracy "
                              "(default 100; 0 with --quick)")
+    parser.add_argument("--grouping-factors", default=None,
+                        help="blind rotations the optimizer weighs, e.g. 1,2,3 (compile's "
+                             "grouping_factors; default: the library's)")
     args = parser.parse_args()
+    if args.grouping_factors:
+        COMPILE_OPTIONS["grouping_factors"] = [int(g) for g in args.grouping_factors.split(",")]
     batch = args.batch or (4 if args.quick else 20)
     acc_n = args.accuracy_samples if args.accuracy_samples is not None else (
         0 if args.quick else 100)

@@ -59,6 +59,9 @@ QUICK = [
 ]
 
 
+# Extra keyword arguments of every compile() call (--grouping-factors).
+COMPILE_OPTIONS = {}
+
 def load(name, seed=0):
     x, y = DATASETS[name](return_X_y=True)
     return train_test_split(x, y, test_size=0.3, random_state=seed)
@@ -90,7 +93,7 @@ def measure(cls, params, dataset, runs, batch, splits):
     metric = accuracy_score if is_classifier else r2_score
     model = cls(random_state=0, **params).fit(x_train, y_train)
     start = time.perf_counter()
-    model.compile(x_train)
+    model.compile(x_train, **COMPILE_OPTIONS)
     compile_s = time.perf_counter() - start
     xb, yb = x_test[:batch], y_test[:batch]
     clear = model.predict(xb)
@@ -129,6 +132,7 @@ def measure(cls, params, dataset, runs, batch, splits):
         "eval_key_seeded_mb": circuit["evaluation_key_seeded_bytes"] / 1e6,
         "client_key_kb": circuit["client_key_bytes"] / 1e3,
         "lwe_n": circuit["lwe_dimension"],
+        "set": str(model.fhe_circuit).split("parameters: ")[1].split(" (")[0],
         "float_mean": means[0],
         "quant_mean": means[1],
         "splits": splits,
@@ -148,7 +152,12 @@ def main():
                         help="random splits for the mean accuracy (default 10; 2 with --quick)")
     parser.add_argument("--only", action="append", default=None,
                         help="run only this model class (repeatable)")
+    parser.add_argument("--grouping-factors", default=None,
+                        help="blind rotations the optimizer weighs, e.g. 1,2,3 (compile's "
+                             "grouping_factors; default: the library's)")
     args = parser.parse_args()
+    if args.grouping_factors:
+        COMPILE_OPTIONS["grouping_factors"] = [int(g) for g in args.grouping_factors.split(",")]
     batch = args.batch or (10 if args.quick else 100)
     splits = args.splits or (2 if args.quick else 10)
     configs = [c for c in (QUICK if args.quick else FULL)
@@ -184,10 +193,10 @@ def main():
     print(f"(float, quant, fhe: on the batch of {batch}; test split samples: {sizes}; mean of "
           f"splits: test scores averaged over {splits} random 70/30 splits)")
 
-    print(f"\n{'model':<53}{'input encoding':<16}{'ciphertexts':>12}{'MB/sample':>11}")
+    print(f"\n{'model':<53}{'input encoding':<16}{'ciphertexts':>12}{'MB/sample':>11}   parameters")
     for r in rows:
         name = f"{r['model']}({r['params']})"
-        print(f"{name:<53}{r['encoding']:<16}{r['inputs']:>12}{r['input_mb']:>11.2f}")
+        print(f"{name:<53}{r['encoding']:<16}{r['inputs']:>12}{r['input_mb']:>11.2f}   {r['set']}")
 
     print()
     for r in rows:
