@@ -197,7 +197,8 @@ struct CircuitStatistics {
   unsigned max_bit_width = 0;        // widest encrypted value
   unsigned max_table_bits = 0;       // widest PBS precision
   double estimated_pbs_seconds = 0;  // one KS + PBS, one core, lone (cost model)
-  /// One KS + PBS in a batch on one core (estimate_batched_pbs_seconds: how circuits run them).
+  /// One KS + PBS in batches on every core, core-seconds (estimate_batched_pbs_seconds: how
+  /// circuits run them).
   double estimated_batched_pbs_seconds = 0;
   double estimated_latency_seconds = 0;  // one sample, all cores, batched bootstraps
   double log2_global_p_error = 0;

@@ -197,12 +197,13 @@ double estimate_pbs_seconds(const tfhe::PbsParameters& p);
 /// (a cross keyswitch, instead of p's own k*N): the keyswitch term is ks_input l_ks (n+1).
 double estimate_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_input);
 
-/// Cost model of one KS + PBS of `p` inside a batch on one thread: the terms above with constants
-/// fitted to batches (a batch walks the keys in lockstep, 16 ciphertexts per thread, classic
-/// CMuxes in pairs, so each key is read once per walk and the Fourier work dominates: 0.3-0.8 of a
-/// lone one). The optimizers rank parameter sets by this cost, the way circuits run their lookups
-/// (in batches on every core); the circuits' latency estimate uses it too. The second overload
-/// keyswitches from a big key of dimension `ks_input`, as estimate_pbs_seconds's.
+/// Cost model of one KS + PBS of `p` inside batches on every core, in core-seconds: the terms
+/// above with constants fitted to batches (a batch walks the keys in lockstep, 16 ciphertexts per
+/// thread, classic CMuxes in pairs, so each key is read once per walk and the Fourier work
+/// dominates: 0.3-0.8 of a lone one). The optimizers rank parameter sets by this cost, the way
+/// circuits run their lookups (in batches on every core); the circuits' latency estimate uses it
+/// too. The second overload keyswitches from a big key of dimension `ks_input`, as
+/// estimate_pbs_seconds's.
 double estimate_batched_pbs_seconds(const tfhe::PbsParameters& p);
 double estimate_batched_pbs_seconds(const tfhe::PbsParameters& p, tfhe::LweDimension ks_input);
 
