@@ -98,9 +98,9 @@ struct OptimizerResult {
   std::string summary;               // one human-readable line
 };
 
-/// Parameters for a circuit with bootstraps: the cheapest set by estimate_pbs_seconds over the
-/// search space (classic and multi-bit blind rotations, OptimizerOptions::grouping_factors). Every
-/// requirement is checked with the noise model (PBS outputs of variance
+/// Parameters for a circuit with bootstraps: the cheapest set by estimate_batched_pbs_seconds over
+/// the search space (classic and multi-bit blind rotations, OptimizerOptions::grouping_factors).
+/// Every requirement is checked with the noise model (PBS outputs of variance
 /// tfhe::variance_pbs_output). Throws InvalidArgument on invalid requirements or options,
 /// CompileError (naming the widest precision and the target) if no 128-bit-secure set in the
 /// search space satisfies the requirements.
@@ -154,8 +154,8 @@ struct PartitionedOptimizerResult {
   double log2_global_p_error = 0;  // P(any PBS or output fails), union bound
   std::string summary;             // one line per partition, then one of totals
 };
-/// Parameters for a partitioned circuit: the cheapest sets found (estimated_total_seconds) such
-/// that every PBS and output fails with probability at most p_error (or global_p_error divided
+/// Parameters for a partitioned circuit: the cheapest sets found (estimated_batched_total_seconds)
+/// such that every PBS and output fails with probability at most p_error (or global_p_error divided
 /// by the total count, as optimize_pbs_parameters). Preconditions (else InvalidArgument):
 /// partition_count >= 1, every partition and source < partition_count, every partition
 /// 0..partition_count-1 runs at least one PBS requirement, weights and precisions as for

@@ -13,7 +13,8 @@
 //  * a PBS of t != p reading p: w Var_out(p) + f Var_fresh(p) + a_t k_p N_p <= bound - MS_t, with
 //    a_t t's keyswitch variance per unit of input dimension and MS_t its modulus switch.
 // Objective: the total cost, sum over requirements of count * (KS from the source's big key +
-// PBS) (estimate_pbs_seconds with the source's dimension; a count of 0 weighs as 1). The part that
+// PBS) in batches (estimate_batched_pbs_seconds with the source's dimension; a count of 0 weighs
+// as 1). The part that
 // depends on p is affine in n_p (CostShape): p's PBS with their keyswitches' input dimensions,
 // plus the cross keyswitches of other partitions that read p's big key.
 //

@@ -76,8 +76,8 @@ AffineCost affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs, std:
                        double extra_slope = 0.0, const CostShape& shape = {},
                        std::size_t grouping = 1);
 
-/// The optimizers' objective: affine_cost in a batch (every term times
-/// batch_cost_ratio(grouping)), so that classic and multi-bit sets rank as circuits run them.
+/// The optimizers' objective: affine_cost with the batched constants
+/// (estimate_batched_pbs_seconds), so that parameter sets rank as circuits run them.
 AffineCost batched_affine_cost(std::size_t k, std::size_t big_n, std::size_t l_pbs,
                                std::size_t l_ks, double extra_slope, const CostShape& shape,
                                std::size_t grouping);
