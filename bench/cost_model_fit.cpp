@@ -208,6 +208,20 @@ bool fit(const std::vector<Candidate>& cs, const double now[kTerms], const bool 
   return true;
 }
 
+// The six constants in the order of Candidate::features.
+void constants_array(const circuit::CostModelConstants& c, double out[kTerms]) {
+  const double v[kTerms] = {c.fft,         c.key,           c.keyswitch,
+                            c.extra_level, c.multi_bit_fft, c.multi_bit_key};
+  std::copy(v, v + kTerms, out);
+}
+
+void print_constants(const char* label, const double x[kTerms]) {
+  std::printf(
+      "%s: fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, multi-bit fft %.4g, multi-bit "
+      "key %.4g\n",
+      label, x[0], x[1], x[2], x[3], x[4], x[5]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -255,9 +269,8 @@ int main(int argc, char** argv) {
   std::printf("%-5s %-2s %-3s %-6s %-5s %-4s %-4s %12s %12s %12s\n", "bits", "g", "k", "N", "n",
               "l", "lks", "model ms", "measured ms", "refit ms");
   for (Candidate& c : cs) measure(c, runs, batch);
-  const circuit::CostModelConstants now = circuit::cost_model_constants();
-  const double current[kTerms] = {now.fft,         now.key,           now.keyswitch,
-                                  now.extra_level, now.multi_bit_fft, now.multi_bit_key};
+  double current[kTerms];
+  constants_array(circuit::cost_model_constants(), current);
   // Two refits: every constant, and the multi-bit ones alone with the classic constants kept
   // (the multi-bit sets then rank against the classic model as it stands).
   const bool all[kTerms] = {true, true, true, true, true, true};
@@ -302,23 +315,16 @@ int main(int argc, char** argv) {
                 spearman(kind_est[kind], kind_meas[kind]));
     if (fitted) std::printf(", refit %.3f", spearman(kind_refit[kind], kind_meas[kind]));
   }
-  std::printf(
-      "\nconstants (s per unit): fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, "
-      "multi-bit fft %.4g, multi-bit key %.4g\n",
-      now.fft, now.key, now.keyswitch, now.extra_level, now.multi_bit_fft, now.multi_bit_key);
-  if (fitted)
-    std::printf(
-        "refit on this machine:  fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, "
-        "multi-bit fft %.4g, multi-bit key %.4g\n",
-        x[0], x[1], x[2], x[3], x[4], x[5]);
+  std::printf("\n");
+  print_constants("constants (s per unit)", current);
+  if (fitted) print_constants("refit on this machine", x);
   if (fitted_mb)
     std::printf("multi-bit refit, classic constants kept: multi-bit fft %.4g, multi-bit key %.4g\n",
                 xm[4], xm[5]);
   if (batch > 0) {
     // The batched model (the optimizer's objective) and its refit on the batched times.
-    const circuit::CostModelConstants nb = circuit::cost_model_constants(true);
-    const double current_b[kTerms] = {nb.fft,         nb.key,           nb.keyswitch,
-                                      nb.extra_level, nb.multi_bit_fft, nb.multi_bit_key};
+    double current_b[kTerms];
+    constants_array(circuit::cost_model_constants(true), current_b);
     // The keyswitch constant from the keyswitches alone (least squares on relative errors, one
     // term), then the others with it fixed: over the candidates the keyswitch's levels vary too
     // little for the joint fit to tell it from the blind rotation's terms.
@@ -354,15 +360,9 @@ int main(int argc, char** argv) {
     std::printf("Spearman rank correlation, batched model vs batched measured: %.3f",
                 spearman(b_est, b_meas));
     if (fitted_b) std::printf("; refit: %.3f", spearman(b_refit, b_meas));
-    std::printf(
-        "\nbatched constants: fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, multi-bit fft "
-        "%.4g, multi-bit key %.4g\n",
-        nb.fft, nb.key, nb.keyswitch, nb.extra_level, nb.multi_bit_fft, nb.multi_bit_key);
-    if (fitted_b)
-      std::printf(
-          "batched refit:  fft %.4g, key %.4g, keyswitch %.4g, extra level %.4g, multi-bit fft "
-          "%.4g, multi-bit key %.4g\n",
-          xb[0], xb[1], xb[2], xb[3], xb[4], xb[5]);
+    std::printf("\n");
+    print_constants("batched constants", current_b);
+    if (fitted_b) print_constants("batched refit", xb);
   }
   return 0;
 }
