@@ -15,6 +15,9 @@
 //   keygen/<preset>     client key + seeded server key + expansion to the Fourier domain
 //   encrypt/<preset>    a client's encryption of one input (an LWE ciphertext under the big key),
 //                       one thread (the constant of circuit::estimate_encryption_seconds)
+//   encrypt_packed/<preset>  a client's encryption of N inputs packed in one GLWE (seeded form,
+//                       tfhe/packed_lwe.h), one thread; counter ns_per_value (the constants of
+//                       circuit::estimate_input_encryption_seconds)
 //   ms_noise_reduction/<preset>/<kind>/Z:Z/R:R  the modulus switch noise reduction
 //                       (improve_modulus_switch_noise) of one keyswitched ciphertext with Z
 //                       encryptions of zero and at most R rounds, one thread, averaged over 64
@@ -60,6 +63,7 @@
 #include "torusml/tfhe/many_lut.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
 #include "torusml/tfhe/multi_bit_bootstrap.h"
+#include "torusml/tfhe/packed_lwe.h"
 #include "torusml/tfhe/presets.h"
 
 using namespace torusml::tfhe;
@@ -219,6 +223,25 @@ void bm_encrypt(benchmark::State& state, const PbsParameters* p) {
   }
   set_counters(state, *p, k);
   state.counters["threads"] = 1;
+}
+
+void bm_encrypt_packed(benchmark::State& state, const PbsParameters* p) {
+  const BenchKeys& k = keys_for(*p);
+  std::vector<Torus> plaintexts(p->polynomial_size.value());
+  for (std::size_t i = 0; i < plaintexts.size(); ++i)
+    plaintexts[i] = encode_message(static_cast<std::int64_t>(i & 1), p->message_bits);
+  Csprng noise(seed_of(4));
+  const torusml::SerialScope serial;
+  for (auto _ : state) {
+    const SeededPackedLweCiphertextList ct = encrypt_lwe_list_packed_seeded(
+        k.client.big_key, plaintexts, p->glwe_noise, seed_of(3), noise);
+    benchmark::DoNotOptimize(ct.bodies.data());
+  }
+  set_counters(state, *p, k);
+  state.counters["threads"] = 1;
+  state.counters["ns_per_value"] = benchmark::Counter(
+      static_cast<double>(plaintexts.size()) * 1e-9,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 // The batch of 16 ciphertexts per pool thread (one lockstep walk of keyswitch_bootstrap_batch, as
@@ -460,6 +483,8 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("keyswitch/" + p.name).c_str(), bm_keyswitch, &p)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("encrypt/" + p.name).c_str(), bm_encrypt, &p)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("encrypt_packed/" + p.name).c_str(), bm_encrypt_packed, &p)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("pbs_batch/" + p.name).c_str(), bm_pbs_batch, &p, false)
         ->Unit(benchmark::kMillisecond)

@@ -1,12 +1,14 @@
 // libFuzzer target: encrypted tensors, tensor lists and run arguments of the circuit layer.
 //
 // Loaders (control byte bits 0-2, fuzz_common.h): 0 deserialize_encrypted_tensor,
-// 1 deserialize_encrypted_tensors, 2 deserialize_run_arguments, all against the leveled
+// 1 deserialize_encrypted_tensors, 2 deserialize_run_arguments (any kind: full, seeded, packed;
+// the seeded ones re-serialized as sent), all against the leveled
 // fixture's parameters (bit 7: the small PBS fixture's). After a load: re-serialization
 // (canonical encoding), decryption of every ciphertext with the fixture's client keys (and of a
 // list with decrypt_outputs against the fixture's specification); run arguments are run with the
 // fixture's program and evaluation keys and the outputs decrypted (PBS fixture: with bit 6, deep).
 #include <cstdint>
+#include <variant>
 
 #include "fuzz_common.h"
 #include "torusml/circuit/serialization/serialization.h"
@@ -20,8 +22,11 @@ namespace {
 void decrypt_all(const c::KeySet& keys, const c::EncryptedTensor& t) {
   attempt("decrypt", [&] {
     const auto& key = keys.client.encryption_key();
-    for (std::size_t k = 0; k < t.ciphertexts.size(); ++k)
-      (void)c::decode_value(tfhe::decrypt_lwe(key, t.ciphertexts[k]), 8);
+    const tfhe::LweCiphertextList unpacked =
+        t.packed ? tfhe::unpack_lwe_list(*t.packed) : tfhe::LweCiphertextList();
+    const tfhe::LweCiphertextList& list = t.packed ? unpacked : t.ciphertexts;
+    for (std::size_t k = 0; k < list.size(); ++k)
+      (void)c::decode_value(tfhe::decrypt_lwe(key, list[k]), 8);
   });
 }
 
@@ -67,13 +72,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       default: {
+        // Seeded uploads (SeededRunArguments, PackedRunArguments) re-serialize as sent; their
+        // masks are then regenerated as the server does.
+        const auto sent = c::deserialize_run_arguments_as_sent(bytes, params);
+        if (const auto* seeded = std::get_if<c::SeededRunArguments>(&sent)) {
+          check_canonical<c::SeededRunArguments>(
+              "SeededRunArguments", bytes, *seeded,
+              [&](const c::SeededRunArguments& x) {
+                return c::serialize_seeded_run_arguments(x, params);
+              },
+              [&](std::span<const std::uint8_t> b) {
+                return std::get<c::SeededRunArguments>(
+                    c::deserialize_run_arguments_as_sent(b, params));
+              });
+        }
         const c::RunArguments args = c::deserialize_run_arguments(bytes, params);
-        check_canonical<c::RunArguments>(
-            "RunArguments", bytes, args,
-            [&](const c::RunArguments& x) { return c::serialize_run_arguments(x, params); },
-            [&](std::span<const std::uint8_t> b) {
-              return c::deserialize_run_arguments(b, params);
-            });
+        if (std::holds_alternative<c::RunArguments>(sent))
+          check_canonical<c::RunArguments>(
+              "RunArguments", bytes, args,
+              [&](const c::RunArguments& x) { return c::serialize_run_arguments(x, params); },
+              [&](std::span<const std::uint8_t> b) {
+                return c::deserialize_run_arguments(b, params);
+              });
         for (const auto& t : args.encrypted) decrypt_all(keys, t);
         if (params.uses_pbs && !in.deep) break;
         attempt("run", [&] {

@@ -187,6 +187,10 @@ void circuit_seeds() {
           c::serialize_encrypted_tensors(outs, params));
     write(ct, "run_arguments_" + tag, control_byte(2, false, true, pbs),
           c::serialize_run_arguments(args, params));
+    // What clients upload: seeded LWE (leveled) or packed (PBS) ciphertexts.
+    write(ct, "seeded_run_arguments_" + tag, control_byte(2, false, true, pbs),
+          c::serialize_seeded_run_arguments(
+              c::encrypt_inputs_seeded(keys.client, f->spec, f->batch), params));
   }
 }
 

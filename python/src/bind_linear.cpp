@@ -41,6 +41,7 @@ py::dict statistics_dict(const circuit::CompiledCircuit& c) {
   d["evaluation_key_bytes"] = s.evaluation_key_bytes;
   d["evaluation_key_seeded_bytes"] = s.evaluation_key_seeded_bytes;
   d["input_ciphertext_bytes"] = s.input_ciphertext_bytes;
+  d["input_seeded_bytes"] = s.input_seeded_bytes;
   d["output_ciphertext_bytes"] = s.output_ciphertext_bytes;
   const circuit::CircuitParameters& params = c.parameters();
   d["uses_pbs"] = params.uses_pbs;

@@ -243,6 +243,74 @@ TEST(SeededRunArguments, KnownAnswerDigest) {
             "a8a864404df19930836e67082796bb9046d93d8bea8debc62bae12a7fa2f1928");
 }
 
+// PBS circuits' inputs travel packed: N values per GLWE mask, one body each.
+TEST(PackedRunArguments, CompactRoundTripAndDamage) {
+  const auto& c = tree_model().compiled_circuit();
+  const auto& spec = c.client_specification();
+  ASSERT_TRUE(spec.parameters.uses_pbs);
+  const circuit::ClientKeySet& ck = tree_model().keys().client;
+  const auto& in = spec.inputs[0];
+  const std::int64_t per_row = circuit::element_count(in.shape);
+  std::vector<std::int64_t> values(static_cast<std::size_t>(2 * per_row));
+  const std::int64_t top = std::int64_t{1} << (in.encoding.width - (in.encoding.is_signed ? 1 : 0));
+  for (std::size_t k = 0; k < values.size(); ++k)
+    values[k] = static_cast<std::int64_t>(k * 5 % static_cast<std::size_t>(top));
+  circuit::Shape shape{2};
+  shape.insert(shape.end(), in.shape.begin(), in.shape.end());
+  const circuit::Tensor x(shape, values);
+  const auto seeded = circuit::encrypt_inputs_seeded(ck, spec, std::span(&x, 1));
+  ASSERT_EQ(seeded.encrypted.size(), 1u);
+  ASSERT_TRUE(seeded.encrypted[0].packed.has_value());
+  const auto bytes = circuit::serialize_seeded_run_arguments(seeded, spec.parameters);
+  EXPECT_EQ(tfhe::read_serialized_header(bytes).kind, tfhe::SerializedKind::PackedRunArguments);
+  EXPECT_LT(bytes.size(), x.size() * 8 + 250);  // a body per value
+  const circuit::RunArguments a = circuit::deserialize_run_arguments(bytes, spec.parameters);
+  ASSERT_TRUE(a.encrypted[0].packed.has_value());
+  const tfhe::LweCiphertextList list = tfhe::unpack_lwe_list(*a.encrypted[0].packed);
+  ASSERT_EQ(list.size(), x.size());
+  for (std::size_t k = 0; k < x.size(); ++k)
+    EXPECT_EQ(
+        circuit::decode_value(tfhe::decrypt_lwe(ck.encryption_key(), list[k]), in.encoding.width),
+        x[k]);
+  // The server runs on them what it runs on unpacked ciphertexts.
+  circuit::RunArguments unpacked = a;
+  unpacked.encrypted[0].ciphertexts = list;
+  unpacked.encrypted[0].packed.reset();
+  const auto& keys = tree_model().keys();
+  const auto out_packed = circuit::run(c.server_program(), a, keys.evaluation);
+  const auto out_unpacked = circuit::run(c.server_program(), unpacked, keys.evaluation);
+  ASSERT_EQ(out_packed.size(), out_unpacked.size());
+  for (std::size_t o = 0; o < out_packed.size(); ++o)
+    EXPECT_EQ(out_packed[o].ciphertexts, out_unpacked[o].ciphertexts);
+  // Truncated and damaged bytes, and another circuit's parameters.
+  for (std::size_t cut = 0; cut < bytes.size(); cut += 1 + cut / 16)
+    EXPECT_THROW(circuit::deserialize_run_arguments(std::span(bytes).first(cut), spec.parameters),
+                 SerializationError);
+  auto damaged = bytes;
+  damaged[60] ^= 1;
+  EXPECT_THROW(circuit::deserialize_run_arguments(damaged, spec.parameters), SerializationError);
+  const auto& linear_params = linear_model().compiled_circuit().client_specification().parameters;
+  EXPECT_THROW(circuit::deserialize_run_arguments(bytes, linear_params), ParameterMismatch);
+}
+
+TEST(PackedRunArguments, KnownAnswerDigest) {
+  // A fixed object: the tree circuit's parameters, a fixed seed and bodies.
+  const auto& p = tree_model().compiled_circuit().client_specification().parameters;
+  circuit::SeededRunArguments args;
+  circuit::SeededEncryptedTensor t;
+  t.shape = {1, 3};
+  t.packed = tfhe::SeededPackedLweCiphertextList{
+      p.pbs.glwe_dimension, p.pbs.polynomial_size, seed_of(9), {1, 2, 3}};
+  args.encrypted.push_back(t);
+  const auto bytes = circuit::serialize_seeded_run_arguments(args, p);
+  // Header (24) + count (8) + shape (8 + 16) + form (1) + k and N (16) + seed (32) + count (8) +
+  // bodies (24) + clear count (8) + checksum (32).
+  EXPECT_EQ(bytes.size(), 24u + 8 + 24 + 1 + 16 + 32 + 8 + 24 + 8 + 32);
+  const std::vector<std::uint8_t> payload(bytes.begin() + 24, bytes.end() - 32);
+  EXPECT_EQ(hex_digest(payload),
+            "10b70845ef75d82e4d65b641d43bb3cafa45a0890aa70011bea5081e4ca4b9d2");
+}
+
 TEST(Deploy, LinearEndToEndEqualsExecute) {
   const fs::path dir = temp_dir("linear"), keys = temp_dir("linear_keys");
   const auto& model = linear_model();

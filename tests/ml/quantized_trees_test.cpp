@@ -342,10 +342,10 @@ TEST(QuantizedTrees, CompileKeepsTheCheaperInputEncoding) {
     q.compile(x, {}, test_seed());
     const circuit::CircuitStatistics& s = q.compiled_circuit().statistics();
     EXPECT_EQ(s.pbs_count, q.statistics().lookups_per_sample);
-    const double cost = static_cast<double>(s.pbs_count) * s.estimated_pbs_seconds +
-                        static_cast<double>(q.statistics().input_ciphertexts) *
-                            circuit::estimate_encryption_seconds(
-                                q.compiled_circuit().parameters().encryption_dimension());
+    const double cost = static_cast<double>(s.pbs_count) * s.estimated_batched_pbs_seconds +
+                        circuit::estimate_input_encryption_seconds(
+                            q.compiled_circuit().parameters(),
+                            static_cast<double>(q.statistics().input_ciphertexts));
     return std::tuple{cost, q.statistics().input_encoding, s.max_table_bits};
   };
   const auto [value, value_encoding, value_bits] = compile(TreeInputEncoding::Value);

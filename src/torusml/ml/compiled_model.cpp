@@ -46,11 +46,13 @@ circuit::Tensor execute_in_chunks(const CompiledModel& model, const circuit::Ten
   TORUSML_CHECK_EQ(inputs.rank(), 2u);
   const auto rows = static_cast<std::size_t>(inputs.shape()[0]);
   const auto columns = static_cast<std::size_t>(inputs.shape()[1]);
-  // The largest ciphertext of the circuit's partitions (multi-parameter circuits).
+  // The largest input ciphertext of the circuit's partitions (multi-parameter circuits): a packed
+  // element takes k + 1 values of its GLWE (PBS circuits), an LWE ciphertext n + 1 (leveled ones).
   const circuit::CircuitParameters& params = model.circuit.parameters();
   std::size_t widest = 0;
   for (std::size_t q = 0; q < params.partition_count(); ++q)
-    widest = std::max(widest, params.encryption_dimension(static_cast<std::uint32_t>(q)).value());
+    widest = std::max(widest, params.uses_pbs ? params.partition(q).glwe_dimension.value()
+                                              : params.encryption_dimension().value());
   const std::size_t ct_bytes = (widest + 1) * sizeof(tfhe::Torus);
   const std::size_t chunk =
       std::max<std::size_t>(1, kExecuteChunkBytes / std::max<std::size_t>(1, columns * ct_bytes));

@@ -272,8 +272,8 @@ void QuantizedTreeEnsemble::compile(const Matrix& x, const circuit::CompileOptio
       const circuit::CircuitStatistics& s = candidate.statistics();
       const double cost =
           static_cast<double>(s.pbs_count) * s.estimated_batched_pbs_seconds +
-          static_cast<double>(lowered->statistics.input_ciphertexts) *
-              circuit::estimate_encryption_seconds(candidate.parameters().encryption_dimension());
+          circuit::estimate_input_encryption_seconds(
+              candidate.parameters(), static_cast<double>(lowered->statistics.input_ciphertexts));
       if (compiled->lowering && !(cost < best_cost)) return;
       best_cost = cost;
       compiled->lowering = lowered;

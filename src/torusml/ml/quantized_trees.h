@@ -126,7 +126,7 @@ class QuantizedTreeEnsemble {
   /// ranges declared (added to options.range_hints), and generates the keys (from `key_seed`).
   /// Every candidate lowering is compiled (without keys) and the one with the lowest estimated
   /// cost kept (per sample: PBS count x estimated PBS time, plus the client's encryption of the
-  /// input ciphertexts, estimate_encryption_seconds): with group_bits 0, every B in
+  /// input ciphertexts, estimate_input_encryption_seconds): with group_bits 0, every B in
   /// [2, max(n_bits, 2)] (the widest on ties); with input_encoding Auto, Value, Thermometer and
   /// (n_bits >= 3) Digits (in that order on ties); with Digits, with and without local sums
   /// (tree_lowering.h) when they differ.

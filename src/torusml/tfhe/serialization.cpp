@@ -40,7 +40,7 @@ constexpr std::uint16_t kMaxKindValue =
 constexpr std::uint16_t kFirstCircuitKind =
     static_cast<std::uint16_t>(SerializedKind::ServerProgram);
 constexpr std::uint16_t kLastCircuitKind =
-    static_cast<std::uint16_t>(SerializedKind::SeededRunArguments);
+    static_cast<std::uint16_t>(SerializedKind::PackedRunArguments);
 constexpr std::uint16_t kClientArtifactKind =
     static_cast<std::uint16_t>(SerializedKind::ClientArtifact);
 
@@ -153,6 +153,7 @@ const char* loader_name(SerializedKind kind) {
       return "circuit::deserialize_encrypted_tensors()";
     case SerializedKind::RunArguments:
     case SerializedKind::SeededRunArguments:
+    case SerializedKind::PackedRunArguments:
       return "circuit::deserialize_run_arguments()";
     case SerializedKind::ClientArtifact:
       return "deploy::deserialize_client_artifact()";
@@ -292,6 +293,8 @@ std::string_view serialized_kind_name(SerializedKind kind) {
       return "RunArguments";
     case SerializedKind::SeededRunArguments:
       return "SeededRunArguments";
+    case SerializedKind::PackedRunArguments:
+      return "PackedRunArguments";
     case SerializedKind::ClientArtifact:
       return "ClientArtifact";
   }

@@ -79,6 +79,7 @@ enum class SerializedKind : std::uint16_t {
   EncryptedTensorList = 105,
   RunArguments = 106,
   SeededRunArguments = 107,  // run arguments with seeded input ciphertexts (clients' uploads)
+  PackedRunArguments = 108,  // the same with packed inputs (GLWE masks; clients' uploads)
   // The deploy layer's objects (torusml/deploy/client_artifact_serialization.h).
   ClientArtifact = 110,
 };

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "optimizer_test_util.h"
+#include "torusml/circuit/compile/compiled_circuit.h"
 #include "torusml/circuit/optimizer/optimizer.h"
 #include "torusml/common/error.h"
 #include "torusml/tfhe/modulus_switch_noise_reduction.h"
@@ -452,6 +453,23 @@ TEST(Optimizer, InvalidGroupingFactorsAreRejected) {
   const std::vector<PartitionedPbsRequirement> preq = {{req[0], 0, 0}};
   EXPECT_THROW(optimize_partitioned_parameters(preq, {}, 1, with_grouping({5})), InvalidArgument);
   EXPECT_NO_THROW(optimize_pbs_parameters(req, {}, with_grouping({4})));
+}
+
+// The client's packed encryption (N values per GLWE mask) costs a small fraction of an LWE
+// ciphertext per value, grows with the values, and leveled circuits still pay one LWE each.
+TEST(Optimizer, PackedInputEncryptionCostsAFractionOfAnLwePerValue) {
+  CircuitParameters pbs;
+  pbs.uses_pbs = true;
+  pbs.pbs = tfhe::preset_by_name("tfhe_4bit");
+  const double lwe = estimate_encryption_seconds(pbs.encryption_dimension());
+  const double packed = estimate_input_encryption_seconds(pbs, 1890);
+  EXPECT_GT(packed, 0);
+  EXPECT_LT(packed / 1890, lwe / 50);
+  EXPECT_NEAR(estimate_input_encryption_seconds(pbs, 3780), 2 * packed, 1e-12);
+  CircuitParameters leveled;
+  leveled.leveled_dimension = tfhe::LweDimension(1024);
+  EXPECT_DOUBLE_EQ(estimate_input_encryption_seconds(leveled, 10),
+                   10 * estimate_encryption_seconds(tfhe::LweDimension(1024)));
 }
 
 TEST(Optimizer, LeveledDimensionGrowsWithWidthAndStaysSecureAndCorrect) {

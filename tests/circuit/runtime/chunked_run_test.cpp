@@ -76,7 +76,8 @@ TEST(ChunkedRun, ReportsArgumentsThatDoNotFit) {
   EXPECT_THROW(run_in_chunks(sp, other_batch, keys.evaluation), InvalidArgument);
   // A body count that does not match the shape.
   SeededRunArguments short_list = seeded;
-  short_list.encrypted[0].ciphertexts.bodies.pop_back();
+  ASSERT_TRUE(short_list.encrypted[0].packed.has_value());
+  short_list.encrypted[0].packed->bodies.pop_back();
   EXPECT_ANY_THROW(run_in_chunks(sp, short_list, keys.evaluation));
   // A shape of another program.
   RunArguments full = decompress_run_arguments(seeded);

@@ -242,14 +242,14 @@ TEST(MultiPartitionSerialization, EncryptedTensorsOfBothDimensions) {
   ASSERT_NE(p.encryption_dimension(0), p.encryption_dimension(1));
   const RunArguments args = encrypt_inputs(f.client, f.spec, f.batch);
   ASSERT_EQ(args.encrypted.size(), 2u);
-  EXPECT_EQ(args.encrypted[0].ciphertexts.dimension(), p.encryption_dimension(0));  // x
-  EXPECT_EQ(args.encrypted[1].ciphertexts.dimension(), p.encryption_dimension(1));  // u
+  EXPECT_EQ(args.encrypted[0].dimension(), p.encryption_dimension(0));  // x
+  EXPECT_EQ(args.encrypted[1].dimension(), p.encryption_dimension(1));  // u
   for (const EncryptedTensor& t : args.encrypted) {
     EXPECT_NO_THROW(validate_encrypted_tensor(t, p));
     const EncryptedTensor loaded =
         deserialize_encrypted_tensor(serialize_encrypted_tensor(t, p), p);
     EXPECT_EQ(loaded.shape, t.shape);
-    EXPECT_EQ(loaded.ciphertexts, t.ciphertexts);
+    EXPECT_EQ(loaded.ciphertexts, lwe_form(t));
   }
   expect_same_tensors(
       deserialize_encrypted_tensors(serialize_encrypted_tensors(args.encrypted, p), p),
@@ -267,7 +267,7 @@ TEST(MultiPartitionSerialization, EncryptedTensorsOfBothDimensions) {
   expect_parameter_mismatch([&] { validate_encrypted_tensor(args.encrypted[1], single); },
                             "dimension 2048");
   // A dimension of neither partition.
-  EncryptedTensor odd{{1}, tfhe::LweCiphertextList(tfhe::LweDimension(1000), 1)};
+  EncryptedTensor odd{{1}, tfhe::LweCiphertextList(tfhe::LweDimension(1000), 1), {}};
   expect_parameter_mismatch([&] { serialize_encrypted_tensor(odd, p); }, "1536 or 2048");
   // Crafted: a tensor of dimension 1000 behind a valid checksum.
   ByteWriter w;
@@ -282,22 +282,26 @@ TEST(MultiPartitionSerialization, SeededRunArgumentsOfBothDimensions) {
   const CircuitParameters& p = f.spec.parameters;
   const SeededRunArguments seeded = encrypt_inputs_seeded(f.client, f.spec, f.batch);
   ASSERT_EQ(seeded.encrypted.size(), 2u);
-  EXPECT_EQ(seeded.encrypted[1].ciphertexts.dimension, p.encryption_dimension(1));
+  EXPECT_EQ(seeded.encrypted[1].dimension(), p.encryption_dimension(1));
   const Bytes bytes = serialize_seeded_run_arguments(seeded, p);
   const RunArguments args = deserialize_run_arguments(bytes, p);
   ASSERT_EQ(args.encrypted.size(), 2u);
   for (std::size_t k = 0; k < 2; ++k) {
     const ClientSpecification::Argument& in = f.spec.inputs[k];
     const EncryptedTensor& t = args.encrypted[k];
-    EXPECT_EQ(t.ciphertexts.dimension(), p.encryption_dimension(in.encoding.partition));
-    for (std::size_t e = 0; e < t.ciphertexts.size(); ++e)
-      EXPECT_EQ(decode_value(tfhe::decrypt_lwe(f.client.encryption_key(in.encoding.partition),
-                                               t.ciphertexts[e]),
-                             in.encoding.width),
-                f.batch[k][e]);
+    EXPECT_EQ(t.dimension(), p.encryption_dimension(in.encoding.partition));
+    const tfhe::LweCiphertextList list = lwe_form(t);
+    for (std::size_t e = 0; e < list.size(); ++e)
+      EXPECT_EQ(
+          decode_value(tfhe::decrypt_lwe(f.client.encryption_key(in.encoding.partition), list[e]),
+                       in.encoding.width),
+          f.batch[k][e]);
   }
+  // GLWEs of a shape that no partition has.
   SeededRunArguments odd = seeded;
-  odd.encrypted[0].ciphertexts.dimension = tfhe::LweDimension(1000);
+  ASSERT_TRUE(odd.encrypted[0].packed.has_value());
+  odd.encrypted[0].packed->glwe_dimension = tfhe::GlweDimension(1);
+  odd.encrypted[0].packed->polynomial_size = tfhe::PolynomialSize(4096);
   EXPECT_THROW(serialize_seeded_run_arguments(odd, p), ParameterMismatch);
 }
 

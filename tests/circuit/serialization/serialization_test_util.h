@@ -298,12 +298,18 @@ inline void expect_same_arguments(const std::vector<ClientSpecification::Argumen
   }
 }
 
+/// A tensor's ciphertexts in LWE form (packed inputs extracted).
+inline tfhe::LweCiphertextList lwe_form(const EncryptedTensor& t) {
+  return t.packed ? tfhe::unpack_lwe_list(*t.packed) : t.ciphertexts;
+}
+
+/// Same shapes and the same ciphertexts in LWE form (the full form's serialization unpacks).
 inline void expect_same_tensors(const std::vector<EncryptedTensor>& a,
                                 const std::vector<EncryptedTensor>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t k = 0; k < a.size(); ++k) {
     EXPECT_EQ(a[k].shape, b[k].shape);
-    EXPECT_EQ(a[k].ciphertexts, b[k].ciphertexts);
+    EXPECT_EQ(lwe_form(a[k]), lwe_form(b[k]));
   }
 }
 

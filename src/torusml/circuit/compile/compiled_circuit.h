@@ -203,7 +203,9 @@ struct CircuitStatistics {
   double estimated_latency_seconds = 0;  // one sample, all cores, batched bootstraps
   double log2_global_p_error = 0;
   std::uint64_t client_key_bytes = 0, evaluation_key_bytes = 0, evaluation_key_seeded_bytes = 0;
-  std::uint64_t input_ciphertext_bytes = 0, output_ciphertext_bytes = 0;  // per sample
+  /// Per sample: inputs in full form (PBS circuits: packed GLWEs) and seeded (what a client
+  /// uploads), outputs.
+  std::uint64_t input_ciphertext_bytes = 0, input_seeded_bytes = 0, output_ciphertext_bytes = 0;
   /// Multi-parameter circuits: per partition, its bootstraps per sample, the widest precision
   /// they read, those that keyswitch from another partition's key, and one KS + PBS's cost model.
   struct Partition {

@@ -215,7 +215,8 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
      << human_bytes(static_cast<double>(evaluation_key_bytes)) << " (seeded "
      << human_bytes(static_cast<double>(evaluation_key_seeded_bytes)) << ")\n";
   os << "  ciphertexts per sample: inputs "
-     << human_bytes(static_cast<double>(input_ciphertext_bytes)) << ", outputs "
+     << human_bytes(static_cast<double>(input_ciphertext_bytes)) << " (seeded "
+     << human_bytes(static_cast<double>(input_seeded_bytes)) << "), outputs "
      << human_bytes(static_cast<double>(output_ciphertext_bytes)) << "\n";
   return os.str();
 }
@@ -508,11 +509,22 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
     }
     client.output_noise_std_lsb.push_back(std_lsb);
   }
-  for (const auto& in : client.inputs)
-    if (in.encrypted)
-      stats.input_ciphertext_bytes += static_cast<std::uint64_t>(element_count(in.shape)) *
-                                      (cp.encryption_dimension(in.encoding.partition).value() + 1) *
-                                      8;
+  // Inputs of one sample: packed in GLWEs of their partition's key for PBS circuits (runtime.h:
+  // encrypt_inputs), an LWE ciphertext each for leveled ones; seeded, a body each and a seed.
+  for (const auto& in : client.inputs) {
+    if (!in.encrypted) continue;
+    const auto elements = static_cast<std::uint64_t>(element_count(in.shape));
+    if (cp.uses_pbs) {
+      const auto& p = cp.partition(in.encoding.partition);
+      const std::uint64_t big_n = p.polynomial_size.value();
+      stats.input_ciphertext_bytes +=
+          (elements + big_n - 1) / big_n * (p.glwe_dimension.value() + 1) * big_n * 8;
+    } else {
+      stats.input_ciphertext_bytes +=
+          elements * (cp.encryption_dimension(in.encoding.partition).value() + 1) * 8;
+    }
+    stats.input_seeded_bytes += elements * 8 + 32;
+  }
   stats.log2_global_p_error = std::isinf(log2_sum_p) ? -1024.0 : log2_sum_p;
 
   // Key sizes and latency.

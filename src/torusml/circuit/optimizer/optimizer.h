@@ -22,6 +22,8 @@
 
 namespace torusml::circuit {
 
+struct CircuitParameters;  // compile/compiled_circuit.h
+
 /// A group of identical PBS requirements.
 struct PbsRequirement {
   /// Bits the PBS must resolve (its table's input width): the error at the blind rotation must
@@ -219,5 +221,14 @@ CostModelConstants cost_model_constants(bool batched = false);
 /// dimension `dimension` (the uniform mask drawn from the CSPRNG, the key product, the noise):
 /// linear in dimension + 1, calibrated with bench_tfhe encrypt/<preset>.
 double estimate_encryption_seconds(tfhe::LweDimension dimension);
+
+/// Cost model (seconds on one core) of a client's encryption of `values` inputs of partition p
+/// as encrypt_inputs() does it: PBS circuits pack them, N per GLWE of the partition's big key
+/// (per GLWE: k*N mask words and k exact products with the key, by 16-bit limbs in the Fourier
+/// domain; per value a noise sample), counted as values / N GLWEs since a batch's values share
+/// them; leveled circuits encrypt an LWE ciphertext per value (estimate_encryption_seconds).
+/// Calibrated with bench_tfhe encrypt_packed/<preset>.
+double estimate_input_encryption_seconds(const CircuitParameters& parameters, double values,
+                                         std::uint32_t partition = 0);
 
 }  // namespace torusml::circuit

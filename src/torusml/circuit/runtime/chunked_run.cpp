@@ -40,6 +40,13 @@ std::optional<std::size_t> common_batch(const Args& args, Count ciphertext_count
   return batch;
 }
 
+std::size_t packed_polynomial_size(const EncryptedTensor& t) {
+  return t.packed->glwes.polynomial_size().value();
+}
+std::size_t packed_polynomial_size(const SeededEncryptedTensor& t) {
+  return t.packed->polynomial_size.value();
+}
+
 Tensor clear_rows(const Tensor& t, std::size_t first, std::size_t count) {
   const std::size_t per_row = t.size() / static_cast<std::size_t>(t.shape()[0]);
   const auto begin = t.values().begin() + static_cast<std::ptrdiff_t>(first * per_row);
@@ -52,13 +59,20 @@ Tensor clear_rows(const Tensor& t, std::size_t first, std::size_t count) {
 RunArguments slice(const RunArguments& args, std::size_t first, std::size_t count) {
   RunArguments out;
   for (const EncryptedTensor& t : args.encrypted) {
-    const std::size_t per_row = t.ciphertexts.size() / static_cast<std::size_t>(t.shape[0]);
+    const std::size_t per_row = t.size() / static_cast<std::size_t>(t.shape[0]);
+    if (t.packed) {
+      out.encrypted.push_back(
+          {with_rows(t.shape, count),
+           {},
+           tfhe::slice_packed_lwe_list(*t.packed, first * per_row, count * per_row)});
+      continue;
+    }
     tfhe::LweCiphertextList list(t.ciphertexts.dimension(), count * per_row);
     const std::size_t stride = t.ciphertexts.dimension().value() + 1;
     const auto data =
         t.ciphertexts.data().subspan(first * per_row * stride, count * per_row * stride);
     std::copy(data.begin(), data.end(), list.data().begin());
-    out.encrypted.push_back({with_rows(t.shape, count), std::move(list)});
+    out.encrypted.push_back({with_rows(t.shape, count), std::move(list), std::nullopt});
   }
   for (const Tensor& t : args.clear) out.clear.push_back(clear_rows(t, first, count));
   return out;
@@ -67,10 +81,17 @@ RunArguments slice(const RunArguments& args, std::size_t first, std::size_t coun
 RunArguments slice(const SeededRunArguments& args, std::size_t first, std::size_t count) {
   RunArguments out;
   for (const SeededEncryptedTensor& t : args.encrypted) {
-    const std::size_t per_row = t.ciphertexts.size() / static_cast<std::size_t>(t.shape[0]);
-    out.encrypted.push_back(
-        {with_rows(t.shape, count),
-         tfhe::decompress_lwe_list(t.ciphertexts, first * per_row, count * per_row)});
+    const std::size_t per_row = t.size() / static_cast<std::size_t>(t.shape[0]);
+    if (t.packed)
+      out.encrypted.push_back(
+          {with_rows(t.shape, count),
+           {},
+           tfhe::decompress_packed_lwe_list(*t.packed, first * per_row, count * per_row)});
+    else
+      out.encrypted.push_back(
+          {with_rows(t.shape, count),
+           tfhe::decompress_lwe_list(t.ciphertexts, first * per_row, count * per_row),
+           std::nullopt});
   }
   for (const Tensor& t : args.clear) out.clear.push_back(clear_rows(t, first, count));
   return out;
@@ -88,7 +109,7 @@ std::vector<EncryptedTensor> concatenate(std::vector<std::vector<EncryptedTensor
     auto at = list.data().begin();
     for (const auto& p : parts)
       at = std::copy(p[o].ciphertexts.data().begin(), p[o].ciphertexts.data().end(), at);
-    out.push_back({with_rows(parts[0][o].shape, rows), std::move(list)});
+    out.push_back({with_rows(parts[0][o].shape, rows), std::move(list), std::nullopt});
   }
   return out;
 }
@@ -105,7 +126,12 @@ std::vector<EncryptedTensor> run_chunked(const ServerProgram& program, const Arg
     widest = std::max(
         widest, program.parameters.encryption_dimension(static_cast<std::uint32_t>(q)).value());
   const std::size_t ct_bytes = (widest + 1) * sizeof(tfhe::Torus);
-  for (const auto& t : args.encrypted) per_row_bytes += ciphertext_count(t) / *batch * ct_bytes;
+  // A packed element takes (k + 1) values of its GLWE, an LWE ciphertext n + 1.
+  for (const auto& t : args.encrypted)
+    per_row_bytes +=
+        ciphertext_count(t) / *batch *
+        (t.packed ? (t.dimension().value() / packed_polynomial_size(t) + 1) * sizeof(tfhe::Torus)
+                  : ct_bytes);
   const std::size_t chunk =
       std::max<std::size_t>(1, kRunChunkBytes / std::max<std::size_t>(1, per_row_bytes));
   const std::size_t chunks = (*batch + chunk - 1) / chunk;
@@ -124,7 +150,7 @@ std::vector<EncryptedTensor> run_in_chunks(const ServerProgram& program,
                                            const RunArguments& arguments,
                                            const EvaluationKeySet& keys) {
   return run_chunked(
-      program, arguments, keys, [](const EncryptedTensor& t) { return t.ciphertexts.size(); },
+      program, arguments, keys, [](const EncryptedTensor& t) { return t.size(); },
       [&]() -> const RunArguments& { return arguments; });
 }
 
@@ -132,7 +158,7 @@ std::vector<EncryptedTensor> run_in_chunks(const ServerProgram& program,
                                            const SeededRunArguments& arguments,
                                            const EvaluationKeySet& keys) {
   return run_chunked(
-      program, arguments, keys, [](const SeededEncryptedTensor& t) { return t.ciphertexts.size(); },
+      program, arguments, keys, [](const SeededEncryptedTensor& t) { return t.size(); },
       [&] { return decompress_run_arguments(arguments); });
 }
 

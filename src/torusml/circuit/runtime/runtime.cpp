@@ -34,6 +34,20 @@ void require_parameters(const CircuitParameters& a, const CircuitParameters& b, 
   }
 }
 
+// Throws ParameterMismatch unless packed ciphertexts are GLWEs of partition p's big key.
+void require_packing(const tfhe::PackedLweCiphertextList& packed, const CircuitParameters& cp,
+                     std::uint32_t p) {
+  const bool ok =
+      cp.uses_pbs && packed.glwes.glwe_dimension() == cp.partition(p).glwe_dimension &&
+      packed.glwes.polynomial_size() == cp.partition(p).polynomial_size &&
+      packed.offset < packed.glwes.polynomial_size().value() &&
+      packed.glwes.size() * packed.glwes.polynomial_size().value() >= packed.offset + packed.size();
+  if (!ok)
+    throw ParameterMismatch(
+        "run: packed input ciphertexts do not have the GLWE shape of the circuit's key (or do not "
+        "hold their elements); encrypt them with this circuit's client keys");
+}
+
 // acc += c * ct over n + 1 elements: the linear kernel.
 TORUSML_MULTIVERSION
 void add_scaled(Torus* __restrict acc, const Torus* __restrict ct, Torus c, std::size_t count) {
@@ -226,10 +240,20 @@ RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification&
     }
     const Encoding e = in.encoding;
     require_encodable(in, t);
-    const tfhe::LweSecretKey& key = keys.encryption_key(e.partition);
     const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise(e.partition);
     EncryptedTensor et;
     et.shape = t.shape();
+    if (spec.parameters.uses_pbs) {
+      // Packed under the partition's GLWE key: one mask per N values.
+      std::vector<Torus> plaintexts(t.size());
+      for (std::size_t k = 0; k < t.size(); ++k) plaintexts[k] = encode_value(t[k], e.width);
+      tfhe::Csprng noise_rng(tfhe::derive_seed(noise_seed, i));
+      et.packed = tfhe::encrypt_lwe_list_packed(keys.glwe_encryption_key(e.partition), plaintexts,
+                                                noise, tfhe::derive_seed(mask_seed, i), noise_rng);
+      args.encrypted.push_back(std::move(et));
+      continue;
+    }
+    const tfhe::LweSecretKey& key = keys.encryption_key(e.partition);
     et.ciphertexts = LweCiphertextList(key.dimension(), t.size());
     const std::uint64_t base = stream;
     stream += t.size();
@@ -286,9 +310,10 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
       if (n.encrypted) {
         const EncryptedTensor& t = arguments.encrypted[e++];
         set_batch(t.shape, n);
-        tfhe::require_same_dimension(t.ciphertexts.dimension(),
-                                     dim_of(static_cast<std::size_t>(id)), "run: encrypted input");
-        if (t.ciphertexts.size() != static_cast<std::size_t>(element_count(t.shape)))
+        tfhe::require_same_dimension(t.dimension(), dim_of(static_cast<std::size_t>(id)),
+                                     "run: encrypted input");
+        if (t.packed) require_packing(*t.packed, sp.parameters, sp.encodings[id].partition);
+        if (t.size() != static_cast<std::size_t>(element_count(t.shape)))
           throw InvalidArgument(
               "run: encrypted input holds a wrong number of ciphertexts for its shape");
       } else {
@@ -314,8 +339,11 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
       fused_members[static_cast<std::size_t>(ins.bootstrap.fused_into)].push_back(ins.node);
 
   // Ciphertexts computed here live in `enc`; encrypted inputs are read in place from `arguments`.
+  // Packed inputs are read by extraction where linear maps read them, and unpacked into `enc`
+  // (once) before anything else reads them.
   std::vector<LweCiphertextList> enc(p.nodes.size());
   std::vector<const LweCiphertextList*> input_ct(p.nodes.size(), nullptr);
+  std::vector<const tfhe::PackedLweCiphertextList*> packed_ct(p.nodes.size(), nullptr);
   std::vector<NodeId> alias(p.nodes.size(), -1);
   ClearValues clear(p.nodes.size());
   auto root_of = [&](NodeId id) {
@@ -324,7 +352,15 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
   };
   auto ct_of = [&](NodeId id) -> const LweCiphertextList& {
     const std::size_t u = root_of(id);
+    TORUSML_CHECK(packed_ct[u] == nullptr, "run: node " << u << " is read before it is unpacked");
     return input_ct[u] ? *input_ct[u] : enc[u];
+  };
+  // Serial code only: unpacks a packed input before a non-linear reader.
+  auto unpack = [&](NodeId id) {
+    const std::size_t u = root_of(id);
+    if (packed_ct[u] == nullptr) return;
+    enc[u] = tfhe::unpack_lwe_list(*packed_ct[u]);
+    packed_ct[u] = nullptr;
   };
 
   std::size_t next_enc = 0, next_clear = 0;
@@ -334,7 +370,11 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
     const std::size_t elements = static_cast<std::size_t>(element_count(n.shape));
     if (n.op == OpKind::Input) {
       if (n.encrypted) {
-        input_ct[i] = &arguments.encrypted[next_enc++].ciphertexts;
+        const EncryptedTensor& t = arguments.encrypted[next_enc++];
+        if (t.packed)
+          packed_ct[i] = &*t.packed;
+        else
+          input_ct[i] = &t.ciphertexts;
       } else {
         clear[i] = split_batch(arguments.clear[next_clear++], n.shape,
                                std::get<InputAttr>(n.attributes).name);
@@ -389,8 +429,13 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
             const NodeId src = n.inputs[static_cast<std::size_t>(map.slot[u])];
             const std::size_t src_elements =
                 static_cast<std::size_t>(element_count(p.node(src).shape));
-            const Torus* ct =
-                ct_of(src)[b * src_elements + static_cast<std::size_t>(map.index[u])].data().data();
+            const std::size_t element = b * src_elements + static_cast<std::size_t>(map.index[u]);
+            if (const tfhe::PackedLweCiphertextList* packed = packed_ct[root_of(src)]) {
+              tfhe::add_scaled_extracted(std::span(acc, stride), *packed, element,
+                                         static_cast<Torus>(map.coeff[u]));
+              continue;
+            }
+            const Torus* ct = ct_of(src)[element].data().data();
             add_scaled(acc, ct, static_cast<Torus>(map.coeff[u]), stride);
           }
         };
@@ -435,6 +480,7 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
             encoded[k] = encode_value(values[k], out_width);
           luts.push_back(tfhe::make_lookup_table(big_n, bi.input_width - bi.lsbs_removed, encoded));
         }
+        unpack(bi.source);
         const LweCiphertextList input =
             copy_with_body_offset(ct_of(bi.source), encode_value(bi.offset, bi.input_width));
         if (!fused_members[i].empty()) {
@@ -469,6 +515,7 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
         const std::size_t stride = dim.value() + 1;
         const unsigned width = er.input_width;
         const std::size_t total = batch * elements;
+        unpack(er.source);
         LweCiphertextList acc =
             copy_with_body_offset(ct_of(er.source), encode_half_lsb(er.initial, width));
         LweCiphertextList input(dim, total), out;
@@ -520,6 +567,7 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
     t.shape = {static_cast<std::int64_t>(batch)};
     t.shape.insert(t.shape.end(), n.shape.begin(), n.shape.end());
     if (n.encrypted) {
+      unpack(id);
       const std::size_t u = root_of(id);
       // Move a computed result out on its last reference; copy inputs and shared results.
       if (!input_ct[u] && --output_refs[u] == 0)

@@ -18,6 +18,7 @@
 #include "torusml/circuit/compile/compiled_circuit.h"
 #include "torusml/tfhe/keys.h"
 #include "torusml/tfhe/lwe.h"
+#include "torusml/tfhe/packed_lwe.h"
 #include "torusml/tfhe/random.h"
 
 namespace torusml::circuit {
@@ -35,6 +36,10 @@ struct ClientKeySet {
   /// The key that encrypts values of partition p (its big key; the LWE key of leveled circuits).
   const tfhe::LweSecretKey& encryption_key(std::size_t p = 0) const {
     return parameters.uses_pbs ? partition_key(p).big_key.as_lwe_key() : leveled_key;
+  }
+  /// PBS circuits: partition p's big key as the GLWE key that packed inputs are encrypted under.
+  const tfhe::GlweSecretKey& glwe_encryption_key(std::size_t p = 0) const {
+    return partition_key(p).big_key;
   }
 };
 
@@ -70,10 +75,19 @@ ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfh
 EvaluationKeySet generate_evaluation_keys(const ClientKeySet& client, const tfhe::Seed& seed);
 
 /// Ciphertexts of one program value for a batch: shape (batch, *value_shape), one LWE ciphertext
-/// per element, row-major.
+/// per element, row-major. Inputs that encrypt_inputs() encrypts under a GLWE key come packed
+/// (tfhe/packed_lwe.h: element i extracted from the GLWEs on use): then `packed` holds the
+/// elements and `ciphertexts` is empty. Outputs are never packed.
 struct EncryptedTensor {
   Shape shape;
   tfhe::LweCiphertextList ciphertexts;
+  std::optional<tfhe::PackedLweCiphertextList> packed;
+
+  /// The number of element ciphertexts, and their dimension, in either form.
+  std::size_t size() const { return packed ? packed->size() : ciphertexts.size(); }
+  tfhe::LweDimension dimension() const {
+    return packed ? packed->dimension() : ciphertexts.dimension();
+  }
 };
 
 /// Arguments of run(): encrypted inputs and clear inputs, each in program-input order.
@@ -83,7 +97,9 @@ struct RunArguments {
 };
 
 /// Encrypts the encrypted inputs among `batched_inputs` (one tensor per program input; clear
-/// inputs are copied into RunArguments::clear). Parallel.
+/// inputs are copied into RunArguments::clear). PBS circuits pack each tensor's values in GLWE
+/// ciphertexts of its partition's big key (tfhe/packed_lwe.h; N values per mask), leveled ones
+/// encrypt one LWE ciphertext per value. Parallel.
 RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification& spec,
                             std::span<const Tensor> batched_inputs);
 

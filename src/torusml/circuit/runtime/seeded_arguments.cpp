@@ -30,10 +30,17 @@ SeededRunArguments encrypt_inputs_seeded(const ClientKeySet& keys, const ClientS
     std::vector<tfhe::Torus> plaintexts(t.size());
     for (std::size_t k = 0; k < t.size(); ++k)
       plaintexts[k] = encode_value(t[k], in.encoding.width);
-    const tfhe::LweSecretKey& key = keys.encryption_key(in.encoding.partition);
     const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise(in.encoding.partition);
     SeededEncryptedTensor et;
     et.shape = t.shape();
+    if (spec.parameters.uses_pbs) {
+      et.packed =
+          tfhe::encrypt_lwe_list_packed_seeded(keys.glwe_encryption_key(in.encoding.partition),
+                                               plaintexts, noise, tfhe::random_seed(), noise_rng);
+      args.encrypted.push_back(std::move(et));
+      continue;
+    }
+    const tfhe::LweSecretKey& key = keys.encryption_key(in.encoding.partition);
     // A fresh mask seed per tensor: two lists must never share one.
     et.ciphertexts =
         tfhe::encrypt_lwe_list_seeded(key, plaintexts, noise, tfhe::random_seed(), noise_rng);
@@ -46,8 +53,12 @@ RunArguments decompress_run_arguments(const SeededRunArguments& arguments) {
   RunArguments out;
   out.clear = arguments.clear;
   out.encrypted.reserve(arguments.encrypted.size());
-  for (const SeededEncryptedTensor& t : arguments.encrypted)
-    out.encrypted.push_back({t.shape, tfhe::decompress_lwe_list(t.ciphertexts)});
+  for (const SeededEncryptedTensor& t : arguments.encrypted) {
+    if (t.packed)
+      out.encrypted.push_back({t.shape, {}, tfhe::decompress_packed_lwe_list(*t.packed)});
+    else
+      out.encrypted.push_back({t.shape, tfhe::decompress_lwe_list(t.ciphertexts), std::nullopt});
+  }
   return out;
 }
 

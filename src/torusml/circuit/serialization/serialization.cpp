@@ -4,6 +4,8 @@
 // in serialization_program.cpp, consistency checks in serialization_validate.cpp).
 #include "torusml/circuit/serialization/serialization.h"
 
+#include <algorithm>
+
 #include "torusml/circuit/serialization/serialization_detail.h"
 #include "torusml/common/byte_io.h"
 #include "torusml/tfhe/serialization.h"
@@ -386,6 +388,9 @@ std::vector<Tensor> read_clear_list(ByteReader& r) {
   return clear;
 }
 
+// The form tag of a tensor in PackedRunArguments.
+constexpr std::uint8_t kSeededLweForm = 0, kPackedForm = 1;
+
 // The kind field of a header, if the bytes are long enough to hold one (open() checks the rest).
 SerializedKind peek_kind(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < tfhe::kSerializedHeaderBytes) return SerializedKind::RunArguments;
@@ -405,59 +410,128 @@ std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
   return sdc::seal(SerializedKind::RunArguments, parameters, w.take());
 }
 
-std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArguments& arguments,
-                                                         const CircuitParameters& parameters) {
-  sdc::validate_parameters(parameters);
-  check_writable_clear(arguments.clear);
-  for (const SeededEncryptedTensor& t : arguments.encrypted) {
-    if (!parameters.is_encryption_dimension(t.ciphertexts.dimension))
-      throw ParameterMismatch("cannot serialize: a seeded encrypted tensor has dimension " +
-                              std::to_string(t.ciphertexts.dimension.value()) + " but " +
-                              sdc::describe_parameters(parameters) + " encrypts with dimension " +
-                              sdc::describe_encryption_dimensions(parameters) + "; " +
-                              kCiphertextAdvice);
-    if (t.shape.size() > sdc::kMaxRank || element_count(t.shape) > kMaxSerializedElements ||
-        static_cast<std::uint64_t>(element_count(t.shape)) != t.ciphertexts.size())
-      throw InvalidArgument("cannot serialize: a seeded encrypted tensor of shape " +
-                            shape_to_string(t.shape) + " holds " +
-                            std::to_string(t.ciphertexts.size()) +
-                            " ciphertexts instead of one per element");
-  }
-  ByteWriter w;
-  w.u64(arguments.encrypted.size());
-  for (const SeededEncryptedTensor& t : arguments.encrypted) {
-    sdc::write_shape(w, t.shape);
+namespace {
+
+// Whether some partition of p has big keys of GLWE shape (k, n) (packed inputs' GLWEs).
+bool is_packing_shape(const CircuitParameters& p, std::uint64_t k, std::uint64_t n) {
+  if (!p.uses_pbs) return false;
+  for (std::size_t q = 0; q < p.partition_count(); ++q)
+    if (p.partition(q).glwe_dimension.value() == k && p.partition(q).polynomial_size.value() == n)
+      return true;
+  return false;
+}
+
+void check_writable_seeded(const SeededEncryptedTensor& t, const CircuitParameters& parameters) {
+  const bool shape_ok = t.packed ? is_packing_shape(parameters, t.packed->glwe_dimension.value(),
+                                                    t.packed->polynomial_size.value())
+                                 : parameters.is_encryption_dimension(t.ciphertexts.dimension);
+  if (!shape_ok)
+    throw ParameterMismatch(
+        "cannot serialize: a seeded encrypted tensor has dimension " +
+        std::to_string(t.dimension().value()) +
+        (t.packed ? " (packed GLWEs of k = " + std::to_string(t.packed->glwe_dimension.value()) +
+                        ", N = " + std::to_string(t.packed->polynomial_size.value()) + ")"
+                  : std::string()) +
+        " but " + sdc::describe_parameters(parameters) + " encrypts with dimension " +
+        sdc::describe_encryption_dimensions(parameters) + "; " + kCiphertextAdvice);
+  if (t.shape.size() > sdc::kMaxRank || element_count(t.shape) > kMaxSerializedElements ||
+      static_cast<std::uint64_t>(element_count(t.shape)) != t.size())
+    throw InvalidArgument("cannot serialize: a seeded encrypted tensor of shape " +
+                          shape_to_string(t.shape) + " holds " + std::to_string(t.size()) +
+                          " ciphertexts instead of one per element");
+}
+
+// The fields after the shape: [u64 dimension | u64 k, u64 N], seed, u64 count, bodies.
+void write_seeded_list(ByteWriter& w, const SeededEncryptedTensor& t) {
+  if (t.packed) {
+    w.u64(t.packed->glwe_dimension.value());
+    w.u64(t.packed->polynomial_size.value());
+    tsd::write_seed(w, t.packed->mask_seed);
+    w.u64(t.packed->size());
+    tsd::write_torus_values(w, t.packed->bodies);
+  } else {
     w.u64(t.ciphertexts.dimension.value());
     tsd::write_seed(w, t.ciphertexts.mask_seed);
     w.u64(t.ciphertexts.size());
     tsd::write_torus_values(w, t.ciphertexts.bodies);
   }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArguments& arguments,
+                                                         const CircuitParameters& parameters) {
+  sdc::validate_parameters(parameters);
+  check_writable_clear(arguments.clear);
+  bool any_packed = false;
+  for (const SeededEncryptedTensor& t : arguments.encrypted) {
+    check_writable_seeded(t, parameters);
+    any_packed = any_packed || t.packed.has_value();
+  }
+  ByteWriter w;
+  w.u64(arguments.encrypted.size());
+  for (const SeededEncryptedTensor& t : arguments.encrypted) {
+    sdc::write_shape(w, t.shape);
+    if (any_packed) w.u8(t.packed ? kPackedForm : kSeededLweForm);
+    write_seeded_list(w, t);
+  }
   write_clear_list(w, arguments.clear);
-  return sdc::seal(SerializedKind::SeededRunArguments, parameters, w.take());
+  return sdc::seal(
+      any_packed ? SerializedKind::PackedRunArguments : SerializedKind::SeededRunArguments,
+      parameters, w.take());
 }
 
 namespace {
 
-SeededRunArguments parse_seeded_run_arguments(std::span<const std::uint8_t> payload,
+SeededRunArguments parse_seeded_run_arguments(SerializedKind kind,
+                                              std::span<const std::uint8_t> payload,
                                               const CircuitParameters& expected) {
-  return sdc::parse_payload(SerializedKind::SeededRunArguments, payload, [&](ByteReader& r) {
+  const bool tagged = kind == SerializedKind::PackedRunArguments;
+  return sdc::parse_payload(kind, payload, [&](ByteReader& r) {
     SeededRunArguments args;
     // rank, dimension, seed and count: 56 bytes at least per tensor
     const std::uint64_t count = tsd::read_count(r, "seeded encrypted tensor count", 56);
     for (std::uint64_t k = 0; k < count; ++k) {
       SeededEncryptedTensor t;
       t.shape = sdc::read_shape(r, "seeded encrypted tensor shape");
-      const std::uint64_t n =
-          sdc::read_encryption_dimension(r, expected, "a seeded encrypted tensor");
-      t.ciphertexts.dimension = tfhe::LweDimension(n);
-      t.ciphertexts.mask_seed = tsd::read_seed(r, "mask seed");
-      const std::uint64_t bodies = tsd::read_count(r, "body count", 8);
-      if (bodies != sdc::elements_of(t.shape))
+      const std::uint8_t form = tagged ? r.u8("seeded tensor form") : kSeededLweForm;
+      if (form != kSeededLweForm && form != kPackedForm)
+        sdc::fail("unknown seeded tensor form " + std::to_string(form) +
+                  " (0: seeded LWE, 1: packed)");
+      std::vector<tfhe::Torus>* bodies = nullptr;
+      if (form == kPackedForm) {
+        const std::uint64_t glwe_k = r.u64("packed GLWE dimension");
+        const std::uint64_t big_n = r.u64("packed polynomial size");
+        if (!is_packing_shape(expected, glwe_k, big_n))
+          sdc::fail("packed ciphertexts of GLWE dimension " + std::to_string(glwe_k) +
+                    " and polynomial size " + std::to_string(big_n) + " but " +
+                    sdc::describe_parameters(expected) +
+                    " has no such key (corrupted, or written by a faulty tool)");
+        t.packed = tfhe::SeededPackedLweCiphertextList{tfhe::GlweDimension(glwe_k),
+                                                       tfhe::PolynomialSize(big_n),
+                                                       tsd::read_seed(r, "mask seed"),
+                                                       {}};
+        bodies = &t.packed->bodies;
+      } else {
+        const std::uint64_t n =
+            sdc::read_encryption_dimension(r, expected, "a seeded encrypted tensor");
+        t.ciphertexts.dimension = tfhe::LweDimension(n);
+        t.ciphertexts.mask_seed = tsd::read_seed(r, "mask seed");
+        bodies = &t.ciphertexts.bodies;
+      }
+      const std::uint64_t body_count = tsd::read_count(r, "body count", 8);
+      if (body_count != sdc::elements_of(t.shape))
         sdc::fail("a seeded encrypted tensor of shape " + shape_to_string(t.shape) + " holds " +
-                  std::to_string(bodies) + " ciphertexts instead of one per element");
-      t.ciphertexts.bodies = tsd::read_torus_values(r, bodies, "ciphertext bodies");
+                  std::to_string(body_count) + " ciphertexts instead of one per element");
+      *bodies = tsd::read_torus_values(r, body_count, "ciphertext bodies");
       args.encrypted.push_back(std::move(t));
     }
+    // One encoding per object: without a packed tensor the writer uses SeededRunArguments.
+    if (tagged && std::none_of(args.encrypted.begin(), args.encrypted.end(),
+                               [](const SeededEncryptedTensor& t) { return t.packed.has_value(); }))
+      sdc::fail(
+          "PackedRunArguments without a packed tensor (corrupted, or written by a faulty "
+          "tool)");
     args.clear = read_clear_list(r);
     return args;
   });
@@ -468,11 +542,14 @@ SeededRunArguments parse_seeded_run_arguments(std::span<const std::uint8_t> payl
 std::variant<RunArguments, SeededRunArguments> deserialize_run_arguments_as_sent(
     std::span<const std::uint8_t> bytes, const CircuitParameters& expected) {
   // The kind decides the layout; open() checks the whole framing against it.
-  const bool seeded = peek_kind(bytes) == SerializedKind::SeededRunArguments;
+  const SerializedKind peeked = peek_kind(bytes);
   const SerializedKind kind =
-      seeded ? SerializedKind::SeededRunArguments : SerializedKind::RunArguments;
+      peeked == SerializedKind::SeededRunArguments || peeked == SerializedKind::PackedRunArguments
+          ? peeked
+          : SerializedKind::RunArguments;
   const auto payload = sdc::open(bytes, kind, &expected, kCiphertextAdvice).second;
-  if (seeded) return parse_seeded_run_arguments(payload, expected);
+  if (kind != SerializedKind::RunArguments)
+    return parse_seeded_run_arguments(kind, payload, expected);
   return sdc::parse_payload(kind, payload, [&](ByteReader& r) {
     RunArguments args;
     args.encrypted = read_tensor_list(r, expected);

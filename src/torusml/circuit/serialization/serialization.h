@@ -175,16 +175,18 @@ std::vector<EncryptedTensor> deserialize_encrypted_tensors(std::span<const std::
 /// The encrypted tensors (as in a list) and the clear tensors (u64 count, Tensors).
 std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
                                                   const CircuitParameters& parameters);
-/// Seeded run arguments (kind SeededRunArguments): u64 count, then per encrypted tensor its
-/// shape, u64 dimension, the 32-byte mask seed, u64 count and one u64 body per ciphertext; then
-/// the clear tensors as in RunArguments. About 8 bytes per input ciphertext instead of
-/// (n + 1) * 8. Throws ParameterMismatch for ciphertexts of a dimension that is none of the
-/// parameters' encryption dimensions and InvalidArgument for a body count other than the shape's
-/// element count.
+/// Seeded run arguments: u64 count, then per encrypted tensor its shape, u64 dimension, the
+/// 32-byte mask seed, u64 count and one u64 body per ciphertext; then the clear tensors as in
+/// RunArguments (kind SeededRunArguments). With packed tensors (PBS circuits' inputs) the kind is
+/// PackedRunArguments and each tensor's shape is followed by a form byte, and a packed tensor
+/// stores u64 glwe_dimension and u64 polynomial_size instead of the dimension. About 8 bytes per
+/// input ciphertext instead of (n + 1) * 8. Throws ParameterMismatch for ciphertexts of a
+/// dimension (or GLWE shape) that none of the parameters' partitions encrypts with and
+/// InvalidArgument for a body count other than the shape's element count.
 std::vector<std::uint8_t> serialize_seeded_run_arguments(const SeededRunArguments& arguments,
                                                          const CircuitParameters& parameters);
-/// Reads either kind, RunArguments or SeededRunArguments (the masks of the seeded one are
-/// regenerated here: the result is ready for run()). The same untrusted-input checks for both:
+/// Reads any kind, RunArguments, SeededRunArguments or PackedRunArguments (the masks of seeded ones
+/// are regenerated here: the result is ready for run()). The same untrusted-input checks for both:
 /// framing, dimensions against `expected`, counts against the shapes and the remaining bytes
 /// before allocating. ParameterMismatch for the arguments of another circuit, SerializationError
 /// on invalid bytes or another kind.

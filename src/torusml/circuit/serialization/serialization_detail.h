@@ -57,6 +57,10 @@
 //   RunArguments       u64 count, encrypted tensors, u64 count, Tensors
 //   SeededRunArguments u64 count, seeded tensors, u64 count, Tensors; seeded tensor: shape,
 //                      u64 dimension, 32-byte mask seed, u64 count, count u64 bodies
+//   PackedRunArguments (kind 108, added without changing the others) u64 count, tensors, u64
+//                      count, Tensors; tensor: shape, u8 form: 0 the seeded tensor's fields
+//                      after its shape | 1 packed (tfhe/packed_lwe.h): u64 glwe_dimension,
+//                      u64 polynomial_size, 32-byte mask seed, u64 count, count u64 bodies
 //
 //   bool u8 0/1; string u32 length + bytes (<= kMaxStringBytes); shape u64 rank (<= kMaxRank)
 //   + i64 extents; Tensor shape + i64 values; blob u64 length + bytes.

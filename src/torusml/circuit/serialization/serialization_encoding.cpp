@@ -320,9 +320,13 @@ void check_writable_tensor(const EncryptedTensor& t, const CircuitParameters& p)
 
 void write_encrypted_tensor(ByteWriter& w, const EncryptedTensor& t) {
   write_shape(w, t.shape);
-  w.u64(t.ciphertexts.dimension().value());
-  w.u64(t.ciphertexts.size());
-  tsd::write_torus_values(w, t.ciphertexts.data());
+  // Packed inputs are written in LWE form (the seeded uploads keep them packed).
+  const tfhe::LweCiphertextList unpacked =
+      t.packed ? tfhe::unpack_lwe_list(*t.packed) : tfhe::LweCiphertextList();
+  const tfhe::LweCiphertextList& list = t.packed ? unpacked : t.ciphertexts;
+  w.u64(list.dimension().value());
+  w.u64(list.size());
+  tsd::write_torus_values(w, list.data());
 }
 
 EncryptedTensor read_encrypted_tensor(ByteReader& r, const CircuitParameters& p) {

@@ -745,6 +745,29 @@ void validate_evaluation_keys(const EvaluationKeySet& keys) {
 }
 
 void validate_encrypted_tensor(const EncryptedTensor& t, const CircuitParameters& p) {
+  if (t.packed) {
+    const tfhe::PackedLweCiphertextList& packed = *t.packed;
+    bool shape_ok = false;
+    for (std::size_t q = 0; p.uses_pbs && q < p.partition_count(); ++q)
+      shape_ok = shape_ok || (packed.glwes.glwe_dimension() == p.partition(q).glwe_dimension &&
+                              packed.glwes.polynomial_size() == p.partition(q).polynomial_size);
+    if (!shape_ok || !t.ciphertexts.data().empty())
+      throw ParameterMismatch(
+          "a packed encrypted tensor of GLWE dimension " +
+          std::to_string(packed.glwes.glwe_dimension().value()) + " and polynomial size " +
+          std::to_string(packed.glwes.polynomial_size().value()) + " (LWE dimension " +
+          std::to_string(packed.dimension().value()) + ") does not belong to " +
+          sdc::describe_parameters(p) + ": use the parameters of the circuit it was encrypted for");
+    const std::size_t big_n = packed.glwes.polynomial_size().value();
+    if (packed.offset >= big_n || packed.glwes.size() * big_n < packed.offset + packed.size())
+      invalid("a packed encrypted tensor's ", packed.glwes.size(), " GLWEs cannot hold ",
+              packed.size(), " elements from coefficient ", packed.offset);
+    check_shape(t.shape, "an encrypted tensor");
+    if (static_cast<std::size_t>(element_count(t.shape)) != packed.size())
+      invalid("an encrypted tensor of shape ", shape_to_string(t.shape), " holds ", packed.size(),
+              " ciphertexts (required: one per element)");
+    return;
+  }
   const std::size_t n = t.ciphertexts.dimension().value();
   if (!p.is_encryption_dimension(t.ciphertexts.dimension())) {
     throw ParameterMismatch("an encrypted tensor of LWE dimension " + std::to_string(n) +

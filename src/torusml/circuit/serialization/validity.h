@@ -72,8 +72,9 @@ void validate_evaluation_keys(const EvaluationKeySet& keys);
 
 /// An encrypted tensor of a circuit with parameters `p`: one ciphertext per element of a shape of
 /// rank <= 64 and at most 2^48 elements, ciphertexts of one of p's encryption dimensions (the big
-/// key dimension of some partition; run() checks each input against its own partition). Throws
-/// ParameterMismatch for another dimension, InvalidArgument otherwise.
+/// key dimension of some partition; run() checks each input against its own partition); packed
+/// ones GLWEs of some partition's big key shape, holding their elements. Throws
+/// ParameterMismatch for another dimension or GLWE shape, InvalidArgument otherwise.
 void validate_encrypted_tensor(const EncryptedTensor& tensor, const CircuitParameters& p);
 
 }  // namespace torusml::circuit
