@@ -120,20 +120,34 @@ std::vector<EncryptedTensor> run_chunked(const ServerProgram& program, const Arg
                                          Whole whole) {
   const std::optional<std::size_t> batch = common_batch(args, ciphertext_count);
   if (!batch || *batch == 0) return run(program, whole(), keys);  // run() reports what is wrong
-  std::size_t per_row_bytes = 0;
+  // Rows per chunk: as many as kRunChunkBytes of LWE input ciphertexts hold (the working set of
+  // a core follows them); more where a row has few lookups (kMinRunChunkLookups amortize a run's
+  // setup), up to kRunChunkBytes of packed inputs (k + 1 values of a GLWE per element). As
+  // ml::execute_in_chunks.
   std::size_t widest = 0;  // the largest ciphertext of the circuit's partitions
   for (std::size_t q = 0; q < program.parameters.partition_count(); ++q)
     widest = std::max(
         widest, program.parameters.encryption_dimension(static_cast<std::uint32_t>(q)).value());
-  const std::size_t ct_bytes = (widest + 1) * sizeof(tfhe::Torus);
-  // A packed element takes (k + 1) values of its GLWE, an LWE ciphertext n + 1.
-  for (const auto& t : args.encrypted)
-    per_row_bytes +=
-        ciphertext_count(t) / *batch *
-        (t.packed ? (t.dimension().value() / packed_polynomial_size(t) + 1) * sizeof(tfhe::Torus)
-                  : ct_bytes);
+  std::size_t lwe_row_bytes = 0, packed_row_bytes = 0;
+  for (const auto& t : args.encrypted) {
+    const std::size_t per_row = ciphertext_count(t) / *batch;
+    lwe_row_bytes += per_row * (widest + 1) * sizeof(tfhe::Torus);
+    packed_row_bytes +=
+        per_row * sizeof(tfhe::Torus) *
+        (t.packed ? t.dimension().value() / packed_polynomial_size(t) + 1 : widest + 1);
+  }
+  const auto rows_within = [](std::size_t row_bytes) {
+    return std::max<std::size_t>(1, kRunChunkBytes / std::max<std::size_t>(1, row_bytes));
+  };
+  std::uint64_t lookups = 0;  // per row
+  for (const Instruction& ins : program.instructions)
+    lookups += bootstraps_per_element(ins) *
+               static_cast<std::uint64_t>(element_count(program.program.node(ins.node).shape));
+  const auto for_lookups =
+      static_cast<std::size_t>((kMinRunChunkLookups + std::max<std::uint64_t>(lookups, 1) - 1) /
+                               std::max<std::uint64_t>(lookups, 1));
   const std::size_t chunk =
-      std::max<std::size_t>(1, kRunChunkBytes / std::max<std::size_t>(1, per_row_bytes));
+      std::max(rows_within(lwe_row_bytes), std::min(for_lookups, rows_within(packed_row_bytes)));
   const std::size_t chunks = (*batch + chunk - 1) / chunk;
   if (chunks < default_thread_pool().size()) return run(program, whole(), keys);
   std::vector<std::vector<EncryptedTensor>> parts(chunks);

@@ -3,14 +3,16 @@
 // run() processes the whole batch at once, spreading each instruction's lookups over every core:
 // the best schedule for a few samples, but its memory is the whole batch's ciphertexts (a seeded
 // upload of 15 KB per sample can expand to 14 MB per sample). run_in_chunks() splits the batch
-// into chunks of rows (about kRunChunkBytes of input ciphertexts each, at least one row), runs the
-// chunks on the thread pool (one chunk per core at a time, run()'s own loops serial inside it)
-// and concatenates the outputs: at most one chunk per core is expanded at a time, and each core
-// works on its own rows. With fewer chunks than cores it is run() on the whole batch. Seeded
-// arguments have their masks regenerated chunk by chunk. The results equal run()'s.
+// into chunks of rows (about kRunChunkBytes of input ciphertexts each in LWE form, at least one
+// row, more for rows with few lookups: see kMinRunChunkLookups), runs the chunks on the thread pool
+// (one chunk per core at a time, run()'s own loops serial inside it) and concatenates the outputs:
+// at most one chunk per core is expanded at a time, and each core works on its own rows. With fewer
+// chunks than cores it is run() on the whole batch. Seeded arguments have their masks regenerated
+// chunk by chunk. The results equal run()'s.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "torusml/circuit/runtime/runtime.h"
@@ -18,8 +20,10 @@
 
 namespace torusml::circuit {
 
-/// Input ciphertext bytes of one chunk (as the ml layer's execute_in_chunks).
+/// Input ciphertext bytes of one chunk (as the ml layer's execute_in_chunks), and the lookups a
+/// chunk holds at least where its packed inputs allow.
 inline constexpr std::size_t kRunChunkBytes = std::size_t{512} << 10;
+inline constexpr std::uint64_t kMinRunChunkLookups = 64;
 
 /// run() on chunks of rows. Throws what run() throws (ParameterMismatch, InvalidArgument for
 /// arguments that do not fit the program: wrong shapes, counts or batch sizes).
