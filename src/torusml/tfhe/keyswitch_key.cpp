@@ -15,12 +15,53 @@ namespace {
 
 constexpr unsigned kDroppedBits = 64 - kKeyswitchModulusBits;
 
-// res -= d * ct over `count` elements, modulo 2^32: the keyswitch's inner loop (memory bound on
-// the key).
+// res -= sum_r d[r] * rows[r] over `count` elements, modulo 2^32, for R rows at once: one pass
+// over res per R products instead of one per product (the keyswitch's inner loop is bound by
+// its loads and stores, not its multiplies).
+template <std::size_t R>
+[[gnu::always_inline]] inline void sub_scaled_rows_fixed(KeyswitchTorus* __restrict res,
+                                                         const KeyswitchTorus* const* rows,
+                                                         const KeyswitchTorus* d,
+                                                         std::size_t count) {
+  KeyswitchTorus dd[R];
+  const KeyswitchTorus* rr[R];
+  for (std::size_t r = 0; r < R; ++r) {
+    dd[r] = d[r];
+    rr[r] = rows[r];
+  }
+#pragma GCC ivdep
+  for (std::size_t x = 0; x < count; ++x) {
+    KeyswitchTorus v = res[x];
+    for (std::size_t r = 0; r < R; ++r) v -= dd[r] * rr[r][x];
+    res[x] = v;
+  }
+}
+
+constexpr std::size_t kMaxFusedRows = 8;
+
 TORUSML_MULTIVERSION
-void sub_scaled(KeyswitchTorus* __restrict res, const KeyswitchTorus* __restrict ct,
-                KeyswitchTorus d, std::size_t count) {
-  for (std::size_t x = 0; x < count; ++x) res[x] -= d * ct[x];
+void sub_scaled_rows(KeyswitchTorus* __restrict res, const KeyswitchTorus* const* rows,
+                     const KeyswitchTorus* d, std::size_t r, std::size_t count) {
+  switch (r) {
+    case 1:
+      return sub_scaled_rows_fixed<1>(res, rows, d, count);
+    case 2:
+      return sub_scaled_rows_fixed<2>(res, rows, d, count);
+    case 3:
+      return sub_scaled_rows_fixed<3>(res, rows, d, count);
+    case 4:
+      return sub_scaled_rows_fixed<4>(res, rows, d, count);
+    case 5:
+      return sub_scaled_rows_fixed<5>(res, rows, d, count);
+    case 6:
+      return sub_scaled_rows_fixed<6>(res, rows, d, count);
+    case 7:
+      return sub_scaled_rows_fixed<7>(res, rows, d, count);
+    case 8:
+      return sub_scaled_rows_fixed<8>(res, rows, d, count);
+    default:
+      TORUSML_CHECK(r == 0, "sub_scaled_rows: " << r << " rows");
+  }
 }
 
 // The top 32 bits of a torus element, rounded to nearest.
@@ -112,14 +153,30 @@ void keyswitch_group(const LweKeyswitchKey& key, std::span<const LweView> in,
   acc.assign(in.size() * width, 0);
   std::int64_t digits[64];
   const std::size_t input_dim = key.shape.input_lwe_dimension.value();
-  for (std::size_t t = 0; t < input_dim; ++t) {
-    const KeyswitchTorus* row = key.data.data() + t * levels * width;
+  // Input coefficients per block: their key rows (levels each) are applied to a ciphertext's
+  // accumulator in fused passes of up to kMaxFusedRows rows, and stay in cache across the group.
+  const std::size_t block = std::max<std::size_t>(1, kMaxFusedRows / levels);
+  const KeyswitchTorus* rows[kMaxFusedRows];
+  KeyswitchTorus scales[kMaxFusedRows];
+  for (std::size_t t0 = 0; t0 < input_dim; t0 += block) {
+    const std::size_t t1 = std::min(input_dim, t0 + block);
     for (std::size_t g = 0; g < in.size(); ++g) {
-      decompose_torus(in[g].mask()[t], key.shape.decomposition, digits);
-      for (std::size_t j = 0; j < levels; ++j)
-        if (digits[j] != 0)
-          sub_scaled(acc.data() + g * width, row + j * width,
-                     static_cast<KeyswitchTorus>(digits[j]), width);
+      KeyswitchTorus* a = acc.data() + g * width;
+      std::size_t pending = 0;
+      for (std::size_t t = t0; t < t1; ++t) {
+        const KeyswitchTorus* row = key.data.data() + t * levels * width;
+        decompose_torus(in[g].mask()[t], key.shape.decomposition, digits);
+        for (std::size_t j = 0; j < levels; ++j) {
+          if (digits[j] == 0) continue;
+          rows[pending] = row + j * width;
+          scales[pending] = static_cast<KeyswitchTorus>(digits[j]);
+          if (++pending == kMaxFusedRows) {
+            sub_scaled_rows(a, rows, scales, pending, width);
+            pending = 0;
+          }
+        }
+      }
+      sub_scaled_rows(a, rows, scales, pending, width);
     }
   }
   for (std::size_t g = 0; g < in.size(); ++g) {
