@@ -300,6 +300,12 @@ def test_fhe_circuit_statistics_and_quantization_api(multiclass_data, capsys):
     assert compiled["input_ciphertexts"] == {"value": 8, "digits": 16, "thermometer": 8 * 63}[
         compiled["input_encoding"]]
     assert "input ciphertexts per sample" in text
+    # The inputs are packed (N per GLWE): the full form of one sample is a few GLWEs, seeded a
+    # body per input and a seed.
+    circuit_stats = model.fhe_circuit.statistics
+    assert circuit_stats["input_seeded_bytes"] == 8 * compiled["input_ciphertexts"] + 32
+    assert circuit_stats["input_ciphertext_bytes"] < 8 * (circuit_stats["lwe_dimension"] + 1) * \
+        compiled["input_ciphertexts"]
 
     q_x = model.quantize_input(x_test)
     assert q_x.dtype == numpy.int64 and q_x.shape == x_test.shape

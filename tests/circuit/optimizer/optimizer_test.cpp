@@ -432,13 +432,15 @@ TEST(Optimizer, MultiBitCostModelCountsGroupsAndCombinedKeys) {
   EXPECT_GT(c.multi_bit_key, 0.0);
   const CostModelConstants b = cost_model_constants(true);
   EXPECT_GT(b.multi_bit_fft + b.multi_bit_key, 0.0);
-  // A batch reads each key once per walk: cheaper per PBS than a lone one, for every kind.
+  // A batch reads each key once per walk: cheaper per PBS than a lone one, for every kind (the
+  // fit measures 0.3-0.8 of a lone one for g <= 3; g = 4, whose lone cost is mostly its 15-GGSW
+  // groups' key, comes out lower).
   for (const std::size_t g : {1u, 2u, 3u, 4u}) {
     for (unsigned bits = 2; bits <= 8; ++bits) {
       PbsParameters q = tfhe::preset_for_bits(bits);
       q.grouping_factor = tfhe::GroupingFactor(g);
       const double batched = estimate_batched_pbs_seconds(q);
-      EXPECT_GT(batched, 0.2 * estimate_pbs_seconds(q)) << g << " " << bits;
+      EXPECT_GT(batched, (g == 4 ? 0.15 : 0.2) * estimate_pbs_seconds(q)) << g << " " << bits;
       EXPECT_LT(batched, estimate_pbs_seconds(q)) << g << " " << bits;
       EXPECT_NEAR(estimate_batched_pbs_seconds(q, q.big_lwe_dimension()), batched, 1e-12 * batched);
     }
