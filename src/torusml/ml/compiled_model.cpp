@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "torusml/circuit/runtime/chunked_run.h"
 #include "torusml/common/check.h"
 #include "torusml/common/error.h"
 #include "torusml/common/thread_pool.h"
 
 namespace torusml::ml {
-
-namespace {
-constexpr std::size_t kExecuteChunkBytes = std::size_t{512} << 10;
-constexpr std::uint64_t kMinChunkLookups = 64;
-}  // namespace
 
 const CompiledModel& require_compiled(const CompiledModel* model) {
   if (model == nullptr)
@@ -47,31 +43,20 @@ circuit::Tensor execute_in_chunks(const CompiledModel& model, const circuit::Ten
   TORUSML_CHECK_EQ(inputs.rank(), 2u);
   const auto rows = static_cast<std::size_t>(inputs.shape()[0]);
   const auto columns = static_cast<std::size_t>(inputs.shape()[1]);
-  // Rows per chunk (each chunk runs on one core): at least as many as kExecuteChunkBytes of LWE
-  // input ciphertexts hold (the largest of the circuit's partitions), so that each core's working
-  // set stays in cache (the values a circuit computes scale with them); more where a row has few
-  // lookups (kMinChunkLookups per chunk amortize a run's setup), up to kExecuteChunkBytes of
-  // inputs as PBS circuits encrypt them, packed (k + 1 values of a GLWE each). Measured on the
-  // tree benchmarks: chunks sized by the packed inputs alone made the ensembles 1.2x slower, and
-  // chunks of one row made a 4-lookup decision tree 1.5x slower.
+  // Rows per chunk (each chunk runs on one core), by the server's rule (circuit::rows_per_chunk):
+  // the largest ciphertext of the circuit's partitions in LWE form, and as encrypted (PBS
+  // circuits: packed, k + 1 values of a GLWE per input).
   const circuit::CircuitParameters& params = model.circuit.parameters();
-  std::size_t widest = 0, widest_glwe = 0;
+  std::size_t widest = 0, widest_packed = 0;
   for (std::size_t q = 0; q < params.partition_count(); ++q) {
     widest = std::max(widest, params.encryption_dimension(static_cast<std::uint32_t>(q)).value());
-    if (params.uses_pbs)
-      widest_glwe = std::max(widest_glwe, params.partition(q).glwe_dimension.value());
+    widest_packed =
+        std::max(widest_packed, params.uses_pbs ? params.partition(q).glwe_dimension.value()
+                                                : params.encryption_dimension().value());
   }
-  const auto rows_within = [&](std::size_t values_per_element) {
-    return std::max<std::size_t>(
-        1, kExecuteChunkBytes /
-               std::max<std::size_t>(1, columns * values_per_element * sizeof(tfhe::Torus)));
-  };
-  std::size_t chunk = rows_within(widest + 1);
-  if (params.uses_pbs) {
-    const std::uint64_t lookups = std::max<std::uint64_t>(1, model.circuit.statistics().pbs_count);
-    const auto for_lookups = static_cast<std::size_t>((kMinChunkLookups + lookups - 1) / lookups);
-    chunk = std::max(chunk, std::min(for_lookups, rows_within(widest_glwe + 1)));
-  }
+  const std::size_t chunk = circuit::rows_per_chunk(
+      columns * (widest + 1) * sizeof(tfhe::Torus),
+      columns * (widest_packed + 1) * sizeof(tfhe::Torus), model.circuit.statistics().pbs_count);
   const std::size_t chunks = (rows + chunk - 1) / chunk;
   if (chunks < default_thread_pool().size()) {
     const circuit::Tensor batch[] = {inputs};

@@ -120,10 +120,6 @@ std::vector<EncryptedTensor> run_chunked(const ServerProgram& program, const Arg
                                          Whole whole) {
   const std::optional<std::size_t> batch = common_batch(args, ciphertext_count);
   if (!batch || *batch == 0) return run(program, whole(), keys);  // run() reports what is wrong
-  // Rows per chunk: as many as kRunChunkBytes of LWE input ciphertexts hold (the working set of
-  // a core follows them); more where a row has few lookups (kMinRunChunkLookups amortize a run's
-  // setup), up to kRunChunkBytes of packed inputs (k + 1 values of a GLWE per element). As
-  // ml::execute_in_chunks.
   std::size_t widest = 0;  // the largest ciphertext of the circuit's partitions
   for (std::size_t q = 0; q < program.parameters.partition_count(); ++q)
     widest = std::max(
@@ -136,18 +132,11 @@ std::vector<EncryptedTensor> run_chunked(const ServerProgram& program, const Arg
         per_row * sizeof(tfhe::Torus) *
         (t.packed ? t.dimension().value() / packed_polynomial_size(t) + 1 : widest + 1);
   }
-  const auto rows_within = [](std::size_t row_bytes) {
-    return std::max<std::size_t>(1, kRunChunkBytes / std::max<std::size_t>(1, row_bytes));
-  };
   std::uint64_t lookups = 0;  // per row
   for (const Instruction& ins : program.instructions)
     lookups += bootstraps_per_element(ins) *
                static_cast<std::uint64_t>(element_count(program.program.node(ins.node).shape));
-  const auto for_lookups =
-      static_cast<std::size_t>((kMinRunChunkLookups + std::max<std::uint64_t>(lookups, 1) - 1) /
-                               std::max<std::uint64_t>(lookups, 1));
-  const std::size_t chunk =
-      std::max(rows_within(lwe_row_bytes), std::min(for_lookups, rows_within(packed_row_bytes)));
+  const std::size_t chunk = rows_per_chunk(lwe_row_bytes, packed_row_bytes, lookups);
   const std::size_t chunks = (*batch + chunk - 1) / chunk;
   if (chunks < default_thread_pool().size()) return run(program, whole(), keys);
   std::vector<std::vector<EncryptedTensor>> parts(chunks);
@@ -159,6 +148,16 @@ std::vector<EncryptedTensor> run_chunked(const ServerProgram& program, const Arg
 }
 
 }  // namespace
+
+std::size_t rows_per_chunk(std::size_t lwe_row_bytes, std::size_t packed_row_bytes,
+                           std::uint64_t lookups_per_row) {
+  const auto rows_within = [](std::size_t row_bytes) {
+    return std::max<std::size_t>(1, kRunChunkBytes / std::max<std::size_t>(1, row_bytes));
+  };
+  const std::uint64_t lookups = std::max<std::uint64_t>(lookups_per_row, 1);
+  const auto for_lookups = static_cast<std::size_t>((kMinRunChunkLookups + lookups - 1) / lookups);
+  return std::max(rows_within(lwe_row_bytes), std::min(for_lookups, rows_within(packed_row_bytes)));
+}
 
 std::vector<EncryptedTensor> run_in_chunks(const ServerProgram& program,
                                            const RunArguments& arguments,
