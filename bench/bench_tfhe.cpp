@@ -18,6 +18,10 @@
 //   encrypt_packed/<preset>  a client's encryption of N inputs packed in one GLWE (seeded form,
 //                       tfhe/packed_lwe.h), one thread; counter ns_per_value (the constants of
 //                       circuit::estimate_input_encryption_seconds)
+//   encrypt_packed_small/<preset>  the same for 1024 inputs packed under a small key of the
+//                       preset's n (rounded down to a multiple of 32) read as a GLWE key of
+//                       N = 32, with its noise (small-key inputs, circuit/compile/
+//                       small_key_inputs.h): counter ns_per_value
 //   ms_noise_reduction/<preset>/<kind>/Z:Z/R:R  the modulus switch noise reduction
 //                       (improve_modulus_switch_noise) of one keyswitched ciphertext with Z
 //                       encryptions of zero and at most R rounds, one thread, averaged over 64
@@ -238,6 +242,28 @@ void bm_encrypt_packed(benchmark::State& state, const PbsParameters* p) {
     benchmark::DoNotOptimize(ct.bodies.data());
   }
   set_counters(state, *p, k);
+  state.counters["threads"] = 1;
+  state.counters["ns_per_value"] = benchmark::Counter(
+      static_cast<double>(plaintexts.size()) * 1e-9,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void bm_encrypt_packed_small(benchmark::State& state, const PbsParameters* p) {
+  const std::size_t n = p->lwe_dimension.value() / 32 * 32;
+  Csprng key_rng(seed_of(5));
+  const GlweSecretKey key =
+      lwe_key_as_glwe_key(generate_lwe_secret_key(LweDimension(n), key_rng), PolynomialSize(32));
+  std::vector<Torus> plaintexts(1024);
+  for (std::size_t i = 0; i < plaintexts.size(); ++i)
+    plaintexts[i] = encode_message(static_cast<std::int64_t>(i & 1), p->message_bits);
+  Csprng noise(seed_of(4));
+  const torusml::SerialScope serial;
+  for (auto _ : state) {
+    const SeededPackedLweCiphertextList ct =
+        encrypt_lwe_list_packed_seeded(key, plaintexts, p->lwe_noise, seed_of(3), noise);
+    benchmark::DoNotOptimize(ct.bodies.data());
+  }
+  state.counters["n"] = static_cast<double>(n);
   state.counters["threads"] = 1;
   state.counters["ns_per_value"] = benchmark::Counter(
       static_cast<double>(plaintexts.size()) * 1e-9,
@@ -485,6 +511,9 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("encrypt/" + p.name).c_str(), bm_encrypt, &p)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("encrypt_packed/" + p.name).c_str(), bm_encrypt_packed, &p)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("encrypt_packed_small/" + p.name).c_str(),
+                                 bm_encrypt_packed_small, &p)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("pbs_batch/" + p.name).c_str(), bm_pbs_batch, &p, false)
         ->Unit(benchmark::kMillisecond)

@@ -268,10 +268,13 @@ TEST(PackedRunArguments, CompactRoundTripAndDamage) {
   ASSERT_TRUE(a.encrypted[0].packed.has_value());
   const tfhe::LweCiphertextList list = tfhe::unpack_lwe_list(*a.encrypted[0].packed);
   ASSERT_EQ(list.size(), x.size());
+  // Under the key inputs are encrypted with (the small key: the tree circuit has small-key inputs).
+  ASSERT_TRUE(spec.parameters.small_key_inputs);
+  const tfhe::GlweSecretKey input_key = ck.input_encryption_key();
   for (std::size_t k = 0; k < x.size(); ++k)
-    EXPECT_EQ(
-        circuit::decode_value(tfhe::decrypt_lwe(ck.encryption_key(), list[k]), in.encoding.width),
-        x[k]);
+    EXPECT_EQ(circuit::decode_value(tfhe::decrypt_lwe(input_key.as_lwe_key(), list[k]),
+                                    in.encoding.width),
+              x[k]);
   // The server runs on them what it runs on unpacked ciphertexts.
   circuit::RunArguments unpacked = a;
   unpacked.encrypted[0].ciphertexts = list;
@@ -294,13 +297,14 @@ TEST(PackedRunArguments, CompactRoundTripAndDamage) {
 }
 
 TEST(PackedRunArguments, KnownAnswerDigest) {
-  // A fixed object: the tree circuit's parameters, a fixed seed and bodies.
+  // A fixed object: the tree circuit's parameters (small-key inputs: GLWEs of the small key read
+  // with N = 32), a fixed seed and bodies.
   const auto& p = tree_model().compiled_circuit().client_specification().parameters;
   circuit::SeededRunArguments args;
   circuit::SeededEncryptedTensor t;
   t.shape = {1, 3};
   t.packed = tfhe::SeededPackedLweCiphertextList{
-      p.pbs.glwe_dimension, p.pbs.polynomial_size, seed_of(9), {1, 2, 3}};
+      p.input_glwe_dimension(), p.input_polynomial_size(), seed_of(9), {1, 2, 3}};
   args.encrypted.push_back(t);
   const auto bytes = circuit::serialize_seeded_run_arguments(args, p);
   // Header (24) + count (8) + shape (8 + 16) + form (1) + k and N (16) + seed (32) + count (8) +
@@ -308,7 +312,7 @@ TEST(PackedRunArguments, KnownAnswerDigest) {
   EXPECT_EQ(bytes.size(), 24u + 8 + 24 + 1 + 16 + 32 + 8 + 24 + 8 + 32);
   const std::vector<std::uint8_t> payload(bytes.begin() + 24, bytes.end() - 32);
   EXPECT_EQ(hex_digest(payload),
-            "10b70845ef75d82e4d65b641d43bb3cafa45a0890aa70011bea5081e4ca4b9d2");
+            "0ccf730b75ab28276adec57f7e5af35c7972d51cdde916d444943784083cbdb8");
 }
 
 TEST(Deploy, LinearEndToEndEqualsExecute) {

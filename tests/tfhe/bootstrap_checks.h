@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "test_keys.h"
+#include "torusml/common/error.h"
 #include "torusml/tfhe/bootstrap.h"
 #include "torusml/tfhe/encoding.h"
 #include "torusml/tfhe/keyswitch_key.h"
 #include "torusml/tfhe/lookup_table.h"
+#include "torusml/tfhe/packed_lwe.h"
 #include "torusml/tfhe/presets.h"
 
 namespace torusml::tfhe::testing {
@@ -132,6 +134,59 @@ inline void check_batch(const PbsParameters& params, std::size_t count) {
   ASSERT_EQ(out.size(), count);
   for (std::size_t i = 0; i < count; ++i)
     ASSERT_EQ(decrypt(keys.client, out[i]), (i % space + i % 3) % space) << "batch item " << i;
+}
+
+/// Small-key inputs (bootstrap_batch): messages packed under the small key read as a GLWE key
+/// (the largest power-of-two N dividing n, at most 32), each pair summed linearly, bootstrapped
+/// without a keyswitch: every output decrypts to its table's value. And the same bootstrap of
+/// keyswitched big-key ciphertexts equals keyswitch_bootstrap_batch bit for bit.
+inline void check_small_key_batch(const PbsParameters& params, std::size_t count) {
+  const TestKeys& keys = keys_for(params);
+  const unsigned p = params.message_bits;
+  const std::uint64_t space = std::uint64_t{1} << p;
+  const std::size_t n = params.lwe_dimension.value();
+  std::size_t packing = 1;
+  while (packing < 32 && n % (2 * packing) == 0) packing *= 2;
+  // Messages below space / 2, so that a pair's sum stays below space (the padding bit clear).
+  const std::uint64_t half = std::max<std::uint64_t>(space / 2, 1);
+  std::vector<Torus> plaintexts;
+  for (std::size_t i = 0; i < 2 * count; ++i)
+    plaintexts.push_back(encode_message(static_cast<std::int64_t>((i * 3) % half), p));
+  Csprng noise_rng(fixed_seed(13));
+  const LweCiphertextList fresh = unpack_lwe_list(
+      encrypt_lwe_list_packed(lwe_key_as_glwe_key(keys.client.small_key, PolynomialSize(packing)),
+                              plaintexts, params.lwe_noise, fixed_seed(14), noise_rng));
+  ASSERT_EQ(fresh.dimension(), params.lwe_dimension);
+  LweCiphertextList in(params.lwe_dimension, count), out;
+  std::vector<std::uint64_t> expected;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto a = fresh[2 * i].data(), b = fresh[2 * i + 1].data();
+    auto c = in[i].data();
+    for (std::size_t j = 0; j <= n; ++j) c[j] = a[j] + b[j];
+    expected.push_back((2 * i * 3) % half + ((2 * i + 1) * 3) % half);
+  }
+  const LookupTable table = make_lookup_table(
+      params, [&](std::uint64_t m) { return static_cast<std::int64_t>((m * 5 + 1) % space); });
+  const LookupTable* one[] = {&table};
+  bootstrap_batch(keys.server, in, one, out);
+  ASSERT_EQ(out.size(), count);
+  for (std::size_t i = 0; i < count; ++i)
+    ASSERT_EQ(decrypt(keys.client, out[i]), (expected[i] * 5 + 1) % space) << "item " << i;
+
+  EncryptionGenerator gen(fixed_seed(15), fixed_seed(16));
+  LweCiphertextList big(params.big_lwe_dimension(), count), small(params.lwe_dimension, count),
+      via_small, via_big;
+  for (std::size_t i = 0; i < count; ++i) {
+    encrypt_lwe(keys.client.big_key.as_lwe_key(),
+                encode_message(static_cast<std::int64_t>(i % space), p), params.glwe_noise, gen,
+                big[i]);
+    keyswitch(keys.server.keyswitch_key, big[i], small[i]);
+  }
+  bootstrap_batch(keys.server, small, one, via_small);
+  keyswitch_bootstrap_batch(keys.server, big, one, via_big);
+  EXPECT_EQ(via_small, via_big);
+  // Big-key ciphertexts are not small-key inputs.
+  EXPECT_THROW(bootstrap_batch(keys.server, big, one, via_small), ParameterMismatch);
 }
 
 }  // namespace torusml::tfhe::testing

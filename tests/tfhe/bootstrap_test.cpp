@@ -1,6 +1,7 @@
 // Programmable bootstrapping on the 1- to 4-bit presets (the 5- to 8-bit ones are in the slow
 // binary): every message under random tables, linear operations before a PBS, signed messages,
-// keyswitch alone, the batch API, and the errors of mismatched inputs.
+// keyswitch alone, the batch API (with and without a keyswitch: small-key inputs), and the
+// errors of mismatched inputs.
 #include <gtest/gtest.h>
 
 #include "bootstrap_checks.h"
@@ -28,6 +29,15 @@ TEST_P(FastPresetTest, KeyswitchAlone) {
 }
 TEST_P(FastPresetTest, BatchOnAllCores) {
   check_batch(params(), 24);
+}
+TEST_P(FastPresetTest, SmallKeyInputsWithoutKeyswitch) {
+  check_small_key_batch(params(), 24);
+}
+// The multi-bit blind rotation (g = 2) of the same sets.
+TEST_P(FastPresetTest, SmallKeyInputsWithoutKeyswitchMultiBit) {
+  PbsParameters p = params();
+  p.grouping_factor = GroupingFactor(2);
+  check_small_key_batch(p, 24);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, FastPresetTest, ::testing::Values(1u, 2u, 3u, 4u),

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "torusml/common/error.h"
 #include "torusml/tfhe/encoding.h"
 #include "torusml/tfhe/glwe.h"
 #include "torusml/tfhe/lwe.h"
@@ -133,7 +134,34 @@ TEST_P(PackedLweTest, UnusedBodyCoefficientsAreZero) {
 INSTANTIATE_TEST_SUITE_P(Shapes, PackedLweTest,
                          ::testing::Values(std::tuple<std::size_t, std::size_t>{1, 256},
                                            std::tuple<std::size_t, std::size_t>{2, 512},
-                                           std::tuple<std::size_t, std::size_t>{1, 2048}));
+                                           std::tuple<std::size_t, std::size_t>{1, 2048},
+                                           // A small key read with N = 32 (small-key inputs:
+                                           // schoolbook products).
+                                           std::tuple<std::size_t, std::size_t>{20, 32}));
+
+// A small LWE key read as a GLWE key (lwe_key_as_glwe_key): the packed elements extract to LWE
+// ciphertexts under the LWE key itself.
+TEST(PackedLwe, LweKeyReadAsGlweKey) {
+  Csprng key_rng(testing::fixed_seed(30));
+  const LweSecretKey small = generate_lwe_secret_key(LweDimension(640), key_rng);
+  const GlweSecretKey glwe = lwe_key_as_glwe_key(small, PolynomialSize(32));
+  EXPECT_EQ(glwe.glwe_dimension, GlweDimension(20));
+  EXPECT_EQ(glwe.as_lwe_key().bits, small.bits);
+  std::vector<Torus> plaintexts;
+  for (std::size_t i = 0; i < 100; ++i)
+    plaintexts.push_back(encode_message(static_cast<std::int64_t>(i % 16), 4));
+  Csprng noise_rng(testing::fixed_seed(31));
+  const PackedLweCiphertextList list =
+      encrypt_lwe_list_packed(glwe, plaintexts, NoiseDistribution::gaussian(std::ldexp(1.0, -20)),
+                              testing::fixed_seed(32), noise_rng);
+  EXPECT_EQ(list.dimension(), LweDimension(640));
+  EXPECT_EQ(list.glwes.size(), 4u);  // ceil(100 / 32)
+  const LweCiphertextList lwes = unpack_lwe_list(list);
+  for (std::size_t i = 0; i < plaintexts.size(); ++i)
+    EXPECT_EQ(decode_message(decrypt_lwe(small, lwes[i]), 4), i % 16) << i;
+  // N must divide the dimension.
+  EXPECT_THROW(lwe_key_as_glwe_key(small, PolynomialSize(256)), InternalError);
+}
 
 TEST(PackedLwe, EmptyLists) {
   const PackedFixture f(1, 256, 0);

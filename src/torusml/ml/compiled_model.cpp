@@ -50,9 +50,10 @@ circuit::Tensor execute_in_chunks(const CompiledModel& model, const circuit::Ten
   std::size_t widest = 0, widest_packed = 0;
   for (std::size_t q = 0; q < params.partition_count(); ++q) {
     widest = std::max(widest, params.encryption_dimension(static_cast<std::uint32_t>(q)).value());
-    widest_packed =
-        std::max(widest_packed, params.uses_pbs ? params.partition(q).glwe_dimension.value()
-                                                : params.encryption_dimension().value());
+    widest_packed = std::max(
+        widest_packed, params.uses_pbs
+                           ? params.input_glwe_dimension(static_cast<std::uint32_t>(q)).value()
+                           : params.encryption_dimension().value());
   }
   const std::size_t chunk = circuit::rows_per_chunk(
       columns * (widest + 1) * sizeof(tfhe::Torus),

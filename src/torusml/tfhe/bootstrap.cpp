@@ -90,7 +90,8 @@ void detail::init_accumulator(const LookupTable& lut, std::uint32_t body, const 
 void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiphertextList& in,
                                              const PrepareBlindRotation& prepare,
                                              const FinishBlindRotation& finish,
-                                             const LweKeyswitchKey* keyswitch_key) {
+                                             const LweKeyswitchKey* keyswitch_key,
+                                             bool small_inputs) {
   if (in.size() == 0) return;
   const std::size_t group = lockstep_walk_size(in.size(), kLockstepGroup);
   const std::size_t groups = (in.size() + group - 1) / group;
@@ -104,9 +105,11 @@ void detail::lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiph
     std::vector<std::vector<std::uint32_t>> switched(count,
                                                      std::vector<std::uint32_t>(n_small + 1));
     std::vector<std::vector<Torus>> accs(count, std::vector<Torus>(g.glwe_size()));
-    LweCiphertextList small(key.parameters.lwe_dimension, count);
-    keyswitch_range(keyswitch_key ? *keyswitch_key : key.keyswitch_key, in, begin, small);
-    for (std::size_t t = 0; t < count; ++t) prepare(begin + t, small[t], switched[t], accs[t]);
+    LweCiphertextList small(key.parameters.lwe_dimension, small_inputs ? 0 : count);
+    if (!small_inputs)
+      keyswitch_range(keyswitch_key ? *keyswitch_key : key.keyswitch_key, in, begin, small);
+    for (std::size_t t = 0; t < count; ++t)
+      prepare(begin + t, small_inputs ? in[begin + t] : LweView(small[t]), switched[t], accs[t]);
     const FftPlan& plan = fft_plan(g.polynomial_size);
     // The walk's CMuxes by GGSW i go in pairs, which read the key once for two ciphertexts.
     for (std::size_t i = 0; i < n_small; ++i) {
@@ -224,17 +227,23 @@ LweCiphertext keyswitch_bootstrap(const ServerKey& key, LweView in, const Lookup
   return out;
 }
 
-void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
-                               std::span<const LookupTable* const> tables, LweCiphertextList& out,
-                               const LweKeyswitchKey* keyswitch_key) {
+namespace {
+
+// keyswitch_bootstrap_batch and bootstrap_batch: with small_inputs, `in` is under the small key.
+void run_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
+                         std::span<const LookupTable* const> tables, LweCiphertextList& out,
+                         const LweKeyswitchKey* keyswitch_key, bool small_inputs,
+                         const char* what) {
   if (tables.size() != 1 && tables.size() != in.size()) {
     std::ostringstream os;
-    os << "keyswitch_bootstrap_batch: " << tables.size() << " tables for " << in.size()
+    os << what << ": " << tables.size() << " tables for " << in.size()
        << " ciphertexts; pass one table, or one per ciphertext";
     throw InvalidArgument(os.str());
   }
   const LweDimension big = key.parameters.big_lwe_dimension();
-  if (keyswitch_key) {
+  if (small_inputs) {
+    require_same_dimension(in.dimension(), key.parameters.lwe_dimension, "batch input (small key)");
+  } else if (keyswitch_key) {
     require_same_dimension(keyswitch_key->shape.output_lwe_dimension, key.parameters.lwe_dimension,
                            "cross keyswitching key output");
     require_same_dimension(in.dimension(), keyswitch_key->shape.input_lwe_dimension,
@@ -248,8 +257,11 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
     require_table(key.parameters.polynomial_size, *t);
   }
   if (const FourierMultiBitBootstrapKey* mb = detail::multi_bit_key(key)) {
-    keyswitch_multi_bit_bootstrap_batch(keyswitch_key ? *keyswitch_key : key.keyswitch_key, *mb,
-                                        key.parameters.modulus_switch, in, tables, out);
+    if (small_inputs)
+      multi_bit_bootstrap_batch(*mb, key.parameters.modulus_switch, in, tables, out);
+    else
+      keyswitch_multi_bit_bootstrap_batch(keyswitch_key ? *keyswitch_key : key.keyswitch_key, *mb,
+                                          key.parameters.modulus_switch, in, tables, out);
     return;
   }
   const GgswShape& g = key.bootstrap_key.shape.ggsw;
@@ -264,7 +276,20 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
       [&](std::size_t i, std::span<const Torus> acc) {
         sample_extract(acc, g.glwe_dimension, g.polynomial_size, out[i]);
       },
-      keyswitch_key);
+      keyswitch_key, small_inputs);
+}
+
+}  // namespace
+
+void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
+                               std::span<const LookupTable* const> tables, LweCiphertextList& out,
+                               const LweKeyswitchKey* keyswitch_key) {
+  run_bootstrap_batch(key, in, tables, out, keyswitch_key, false, "keyswitch_bootstrap_batch");
+}
+
+void bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
+                     std::span<const LookupTable* const> tables, LweCiphertextList& out) {
+  run_bootstrap_batch(key, in, tables, out, nullptr, true, "bootstrap_batch");
 }
 
 }  // namespace torusml::tfhe

@@ -67,4 +67,12 @@ void keyswitch_bootstrap_batch(const ServerKey& key, const LweCiphertextList& in
                                std::span<const LookupTable* const> tables, LweCiphertextList& out,
                                const LweKeyswitchKey* keyswitch_key = nullptr);
 
+/// out[i] = bootstrap of in[i] by *tables[i] for every i, inputs already under key's small key
+/// (dimension n: e.g. fresh encryptions under it, combined linearly): no keyswitch, on all cores
+/// as keyswitch_bootstrap_batch (classic or multi-bit by the key), bit-identical to its
+/// bootstraps after the keyswitch. Throws as keyswitch_bootstrap_batch (ParameterMismatch unless
+/// the inputs have dimension n).
+void bootstrap_batch(const ServerKey& key, const LweCiphertextList& in,
+                     std::span<const LookupTable* const> tables, LweCiphertextList& out);
+
 }  // namespace torusml::tfhe

@@ -43,10 +43,12 @@ using FinishBlindRotation = std::function<void(std::size_t index, std::span<cons
 /// once; they must only touch their own index's outputs.
 /// Classic keys only (callers dispatch multi-bit keys first, multi_bit_key).
 /// `keyswitch_key`, when given, replaces key.keyswitch_key (a cross keyswitching key from another
-/// parameter set's big key to key's small key: multi-parameter circuits).
+/// parameter set's big key to key's small key: multi-parameter circuits). With `small_inputs`,
+/// `in` is already under key's small key: no keyswitch (keyswitch_key is then ignored).
 void lockstep_keyswitch_blind_rotate(const ServerKey& key, const LweCiphertextList& in,
                                      const PrepareBlindRotation& prepare,
                                      const FinishBlindRotation& finish,
-                                     const LweKeyswitchKey* keyswitch_key = nullptr);
+                                     const LweKeyswitchKey* keyswitch_key = nullptr,
+                                     bool small_inputs = false);
 
 }  // namespace torusml::tfhe::detail

@@ -1,6 +1,7 @@
 #include "torusml/tfhe/packed_lwe.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "torusml/common/check.h"
 #include "torusml/common/multiversion.h"
@@ -12,6 +13,9 @@ namespace torusml::tfhe {
 
 namespace {
 
+// Polynomial sizes from which the masks' products go through the FFT.
+constexpr std::size_t kPackedFftMinimum = 256;
+
 std::size_t glwe_count(std::size_t offset, std::size_t count, std::size_t n) {
   return count == 0 ? 0 : (offset + count + n - 1) / n;
 }
@@ -20,6 +24,18 @@ std::size_t glwe_count(std::size_t offset, std::size_t count, std::size_t n) {
 void fill_packed_masks(const Seed& mask_seed, std::size_t g, std::span<Torus> masks) {
   Csprng rng(mask_seed, g + 1);
   rng.fill_uniform(masks);
+}
+
+// acc += a * s (negacyclic, s binary): for each set bit u of s, X^u a, i.e. a[j - u] at j >= u and
+// -a[n + j - u] below.
+TORUSML_MULTIVERSION
+void add_mul_binary_small(Torus* __restrict acc, const Torus* __restrict a,
+                          const Torus* __restrict s, std::size_t n) {
+  for (std::size_t u = 0; u < n; ++u) {
+    if (s[u] == 0) continue;
+    for (std::size_t j = 0; j < u; ++j) acc[j] -= a[n + j - u];
+    for (std::size_t j = u; j < n; ++j) acc[j] += a[j - u];
+  }
 }
 
 // bodies[i] = (sum_p A_p S_p)_j + plaintexts[i] + noise for the elements of every GLWE; `full`
@@ -45,8 +61,15 @@ void encrypt_packed(const GlweSecretKey& key, std::span<const Torus> plaintexts,
     fill_packed_masks(mask_seed, g, ct.first(k * n));
     auto product = ct.subspan(k * n, n);
     std::fill(product.begin(), product.end(), Torus{0});
+    // Small polynomials (a small LWE key read as a GLWE key, lwe_key_as_glwe_key): the mask
+    // rotated by each set key bit and added, about k N / 2 additions per element, without the
+    // FFT's set-up.
     for (std::size_t p = 0; p < k; ++p)
-      polynomial_add_mul_binary(product, ct.subspan(p * n, n), key.polynomial(p));
+      if (n < kPackedFftMinimum)
+        add_mul_binary_small(product.data(), ct.subspan(p * n, n).data(), key.polynomial(p).data(),
+                             n);
+      else
+        polynomial_add_mul_binary(product, ct.subspan(p * n, n), key.polynomial(p));
     const std::size_t first = g * n, last = std::min(plaintexts.size(), first + n);
     for (std::size_t i = first; i < last; ++i) bodies[i] += product[i - first];
     // The full form keeps only the coefficients that hold elements (see the header).
@@ -65,6 +88,13 @@ void add_scaled_reversed(Torus* __restrict acc, const Torus* __restrict a, std::
 }
 
 }  // namespace
+
+GlweSecretKey lwe_key_as_glwe_key(const LweSecretKey& key, PolynomialSize polynomial_size) {
+  const std::size_t n = polynomial_size.value(), d = key.dimension().value();
+  TORUSML_CHECK(n > 0 && std::has_single_bit(n) && d % n == 0,
+                "lwe_key_as_glwe_key: dimension " << d << " is not a multiple of N = " << n);
+  return GlweSecretKey{GlweDimension(d / n), polynomial_size, key};
+}
 
 SeededPackedLweCiphertextList encrypt_lwe_list_packed_seeded(const GlweSecretKey& key,
                                                              std::span<const Torus> plaintexts,

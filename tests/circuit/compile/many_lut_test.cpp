@@ -57,8 +57,15 @@ std::vector<std::vector<Tensor>> shared_input_set(unsigned w_bits) {
 
 // One parameter set: many-LUT groups stay within one (the 3- and 5-bit reads here would
 // otherwise get partitions of their own, compile/partition.h).
-CompileOptions with_many_lut(bool on) {
+// Inputs under the big key: small-key inputs (compile/small_key_inputs.h) leave many-LUT out.
+CompileOptions keyswitched() {
   CompileOptions o;
+  o.small_key_inputs = false;
+  return o;
+}
+
+CompileOptions with_many_lut(bool on) {
+  CompileOptions o = keyswitched();
   o.many_lut = on;
   o.multi_parameter = false;
   return o;
@@ -115,7 +122,7 @@ TEST(ManyLutCompile, GroupsStayWithinTheWidestRead) {
   // All reads at the same width: fusing would widen the read, nothing is fused.
   {
     const Program p = shared_input_program(3, 0);
-    const CompiledCircuit c = compile(p, shared_input_set(3));
+    const CompiledCircuit c = compile(p, shared_input_set(3), keyswitched());
     EXPECT_EQ(c.statistics().many_lut_lookups, 0u);
     EXPECT_EQ(c.statistics().pbs_count, 3u * kElements);
     EXPECT_EQ(c.statistics().max_table_bits, 3u);
@@ -124,7 +131,7 @@ TEST(ManyLutCompile, GroupsStayWithinTheWidestRead) {
   {
     const Program p = shared_input_program(5, 4);
     const auto inputset = shared_input_set(4);
-    const CompiledCircuit c = compile(p, inputset);
+    const CompiledCircuit c = compile(p, inputset, keyswitched());
     const CircuitStatistics& s = c.statistics();
     EXPECT_EQ(s.many_lut_lookups, 4u * kElements);
     EXPECT_EQ(s.many_lut_pbs_count, 2u * kElements);
@@ -157,7 +164,7 @@ TEST(ManyLutCompile, PerElementTablesAndRoundTripSerialization) {
       w, [](std::int64_t t) { return t / 2; }, "halve"));
   const Program p = b.build();
   const auto inputset = shared_input_set(4);
-  const CompiledCircuit c = compile(p, inputset);
+  const CompiledCircuit c = compile(p, inputset, keyswitched());
   ASSERT_EQ(c.statistics().many_lut_pbs_count, static_cast<std::uint64_t>(kElements));
   const auto batch = stack(inputset);
   const KeySet& keys = keys_for(c);
@@ -185,7 +192,7 @@ TEST(ManyLutCompile, PerElementTablesAndRoundTripSerialization) {
 
 TEST(ManyLutCompile, DamagedGroupsAreRejected) {
   const Program p = shared_input_program(2, 5);
-  const CompiledCircuit c = compile(p, shared_input_set(5));
+  const CompiledCircuit c = compile(p, shared_input_set(5), keyswitched());
   ServerProgram sp = c.server_program();
   std::size_t member = 0;
   for (std::size_t i = 0; i < sp.instructions.size(); ++i)

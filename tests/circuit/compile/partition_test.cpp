@@ -50,8 +50,11 @@ std::vector<std::vector<Tensor>> mixed_inputset(std::mt19937_64& rng, std::size_
   return set;
 }
 
+// Inputs under the big key: small-key inputs (compile/small_key_inputs.h) would replace the
+// partitions in some of these circuits.
 CompileOptions multi(bool on, double gain = 1.15) {
   CompileOptions o;
+  o.small_key_inputs = false;
   o.multi_parameter = on;
   o.multi_parameter_gain = gain;
   return o;

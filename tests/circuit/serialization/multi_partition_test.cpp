@@ -127,7 +127,7 @@ const MultiFixture& multi() {
   static const MultiFixture f = [] {
     MultiFixture m;
     const auto set = two_partition_inputset();
-    m.reference = compile(two_partition_program(), set);
+    m.reference = compile(two_partition_program(), set, keyswitched_inputs());
     Moved moved = move_to_partitions(m.reference, two_partitions(), {{"x", 0}, {"u", 1}}, {1, 0});
     m.program = std::move(moved.program);
     m.spec = std::move(moved.spec);
@@ -160,9 +160,13 @@ TEST(MultiPartitionSerialization, ParametersAndSpecificationRoundTrip) {
   EXPECT_EQ(loaded.inputs[1].encoding.partition, 1u);   // u
   EXPECT_EQ(loaded.outputs[1].encoding.partition, 1u);  // z
   EXPECT_EQ(serialize_client_specification(loaded), bytes);
-  // The single-parameter layout is unchanged: tag 1, encodings without a partition.
+  // The single-parameter layouts are unchanged: tag 1 (3 with small-key inputs), encodings
+  // without a partition.
   EXPECT_EQ(payload_of(serialize_client_specification(rich().circuit.client_specification()))[0],
-            1u);
+            sdc::kSmallKeyInputsTag);
+  const CompiledCircuit keyswitched =
+      compile(rich_program(), rich_inputset(), keyswitched_inputs());
+  EXPECT_EQ(payload_of(serialize_client_specification(keyswitched.client_specification()))[0], 1u);
   // Another circuit's parameters: the partitions are part of the fingerprint.
   CircuitParameters single = f.spec.parameters;
   single.extra_partitions.clear();
@@ -436,7 +440,7 @@ TEST(MultiPartitionValidity, ManyLutGroupsStayInTheirInputsPartition) {
   std::vector<std::vector<Tensor>> set;
   for (std::int64_t i = 0; i < 16; ++i)
     set.push_back({Tensor::vector({i % 2, (i / 2) % 2, 1}), Tensor::vector({i, 15 - i})});
-  const CompiledCircuit c = compile(b.build(), set);
+  const CompiledCircuit c = compile(b.build(), set, keyswitched_inputs());
   const std::size_t member = first_of(c.server_program(), InstructionKind::FusedLookup);
   ASSERT_GT(member, 0u) << c.describe();
   // Bootstrap lookups in node order: the group's leader (flip), then halve.
@@ -613,8 +617,8 @@ TEST(MultiPartitionDamage, CraftedParametersAreRejected) {
   };
   const Bytes a = tfhe::serialize_parameters(p.pbs);
   const Bytes b = tfhe::serialize_parameters(p.partition(1));
-  expect_serialization_error(load, crafted([&](ByteWriter& w) { w.u8(3); }),
-                             "not 0 (leveled), 1 (PBS) or 2 (multi-parameter PBS)");
+  expect_serialization_error(load, crafted([&](ByteWriter& w) { w.u8(4); }),
+                             "not 0 (leveled), 1 (PBS), 2 (multi-parameter PBS) or 3");
   // Tag 2 with no extra partition: single-parameter circuits have one encoding only (tag 1).
   expect_serialization_error(load, crafted([&](ByteWriter& w) {
                                w.u8(2);

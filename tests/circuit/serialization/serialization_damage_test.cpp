@@ -319,9 +319,10 @@ TEST(CircuitSerializationDamage, CraftedCountsAndTagsAreRejected) {
                                "unknown attribute tag 99");
     expect_serialization_error(load, crafted([&](Bytes& b) { put_u64(b, op_at + 1, 1ull << 61); }),
                                "remain");
-    // The parameters' tag: 0 leveled, 1 PBS, 2 multi-parameter PBS (multi_partition_test.cpp).
-    expect_serialization_error(load, crafted([&](Bytes& b) { b[0] = 3; }),
-                               "not 0 (leveled), 1 (PBS) or 2");
+    // The parameters' tag: 0 leveled, 1 PBS, 2 multi-parameter PBS (multi_partition_test.cpp),
+    // 3 PBS with small-key inputs.
+    expect_serialization_error(load, crafted([&](Bytes& b) { b[0] = 4; }),
+                               "not 0 (leveled), 1 (PBS), 2 (multi-parameter PBS) or 3");
     expect_serialization_error(load, crafted([&](Bytes& b) { b[0] = 0xff; }), "'uses_pbs' is 255");
   }
   // Hand-written payloads: a node with an unknown instruction kind, and a huge tensor.

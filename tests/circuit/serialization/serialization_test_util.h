@@ -30,6 +30,14 @@ namespace sdc = serialization_detail;
 
 // Linear operations, a convolution, per-element tables, a fused approximate rounding, a clear
 // input with a clear table lookup and products with it (dynamic linear maps), and a clear output.
+/// Compile options that keep every input under the big key (a keyswitch before every lookup):
+/// for tests of what small-key inputs leave out (many-LUT bootstraps, partitions).
+inline CompileOptions keyswitched_inputs() {
+  CompileOptions o;
+  o.small_key_inputs = false;
+  return o;
+}
+
 inline Program rich_program() {
   Builder b;
   Value x = b.input("x", {1, 1, 3, 3});

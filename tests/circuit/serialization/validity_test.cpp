@@ -108,7 +108,7 @@ TEST(CircuitValidity, EveryLoaderRefusesInsecureParameters) {
 
   // The PBS path: a client key set whose TFHE parameters have a tiny small-key dimension.
   CircuitParameters pbs_bad = rich().circuit.parameters();
-  pbs_bad.pbs.lwe_dimension = tfhe::LweDimension(16);
+  pbs_bad.pbs.lwe_dimension = tfhe::LweDimension(32);  // a multiple of the packing size
   expect_insecure([&] { pbs_bad.validate(); }, "pbs validate");
   expect_insecure([&] { generate_client_keys(pbs_bad, seed_of(4)); }, "pbs keygen");
   Bytes pbs_keys;

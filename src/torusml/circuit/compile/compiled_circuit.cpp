@@ -26,6 +26,7 @@ std::uint64_t CircuitParameters::fingerprint() const {
         w.u64(c.ks.level_count.value());
       }
     }
+    if (small_key_inputs) w.u8(3);
   } else {
     w.u64(leveled_dimension.value());
     w.u8(static_cast<std::uint8_t>(leveled_noise.kind));
@@ -45,8 +46,19 @@ std::ptrdiff_t CircuitParameters::cross_keyswitch_index(std::uint32_t from,
 
 bool CircuitParameters::is_encryption_dimension(tfhe::LweDimension d) const {
   if (!uses_pbs) return d == leveled_dimension;
+  if (small_key_inputs && d == pbs.lwe_dimension) return true;
   for (std::size_t p = 0; p < partition_count(); ++p)
     if (partition(p).big_lwe_dimension() == d) return true;
+  return false;
+}
+
+bool CircuitParameters::is_input_packing_shape(tfhe::GlweDimension k,
+                                               tfhe::PolynomialSize n) const {
+  if (!uses_pbs) return false;
+  for (std::size_t p = 0; p < partition_count(); ++p)
+    if (input_glwe_dimension(static_cast<std::uint32_t>(p)) == k &&
+        input_polynomial_size(static_cast<std::uint32_t>(p)) == n)
+      return true;
   return false;
 }
 
@@ -58,6 +70,12 @@ void CircuitParameters::validate() const {
                             " partitions (allowed: at most " + std::to_string(kMaxPartitions) +
                             ")");
     for (const tfhe::PbsParameters& p : extra_partitions) p.validate();
+    if (small_key_inputs &&
+        (!extra_partitions.empty() || pbs.lwe_dimension.value() % kSmallKeyPackingSize != 0))
+      throw InvalidArgument(
+          "invalid circuit parameters: small-key inputs need one parameter set whose n (" +
+          std::to_string(pbs.lwe_dimension.value()) + ") is a multiple of " +
+          std::to_string(kSmallKeyPackingSize));
     for (std::size_t i = 0; i < cross_keyswitches.size(); ++i) {
       const CrossKeyswitchParameters& c = cross_keyswitches[i];
       const std::size_t bits = c.ks.base_log.value() * c.ks.level_count.value();
@@ -76,9 +94,10 @@ void CircuitParameters::validate() const {
     }
     return;
   }
-  if (!extra_partitions.empty() || !cross_keyswitches.empty())
+  if (!extra_partitions.empty() || !cross_keyswitches.empty() || small_key_inputs)
     throw InvalidArgument(
-        "invalid circuit parameters: a leveled circuit has no partitions or cross keyswitches");
+        "invalid circuit parameters: a leveled circuit has no partitions, cross keyswitches or "
+        "small-key inputs");
   const std::size_t n = leveled_dimension.value();
   if (n < 1 || n > kMaxLeveledDimension) {
     throw InvalidArgument("invalid circuit parameters: leveled_dimension = " + std::to_string(n) +

@@ -49,6 +49,12 @@ struct CircuitParameters {
   /// partitions, sorted by (from, to), each pair at most once. Empty for single-parameter circuits.
   std::vector<tfhe::PbsParameters> extra_partitions;
   std::vector<CrossKeyswitchParameters> cross_keyswitches;
+  /// Small-key inputs (single-parameter PBS circuits whose encrypted inputs reach nothing but
+  /// linear operations and table lookups; compile/small_key_inputs.h): the client encrypts every
+  /// encrypted input under the small LWE key (dimension n, noise lwe_noise), packed
+  /// kSmallKeyPackingSize values per mask, and the lookups that read them skip the keyswitch.
+  /// n is then a multiple of kSmallKeyPackingSize.
+  bool small_key_inputs = false;
 
   /// 1 + extra_partitions.size() (1 for leveled circuits).
   std::size_t partition_count() const { return 1 + extra_partitions.size(); }
@@ -65,8 +71,31 @@ struct CircuitParameters {
   tfhe::NoiseDistribution encryption_noise(std::uint32_t p = 0) const {
     return uses_pbs ? partition(p).glwe_noise : leveled_noise;
   }
-  /// Whether some partition's big key has dimension d (ciphertexts of this circuit have one).
+  /// The key dimension and noise of encrypted program inputs of partition p: the small key's
+  /// with small_key_inputs, else encryption_dimension(p) and encryption_noise(p).
+  tfhe::LweDimension input_dimension(std::uint32_t p = 0) const {
+    return small_key_inputs ? pbs.lwe_dimension : encryption_dimension(p);
+  }
+  tfhe::NoiseDistribution input_noise(std::uint32_t p = 0) const {
+    return small_key_inputs ? pbs.lwe_noise : encryption_noise(p);
+  }
+  /// The GLWE shape packed inputs of partition p have (PBS circuits): the small key read as
+  /// n / kSmallKeyPackingSize polynomials of kSmallKeyPackingSize coefficients with
+  /// small_key_inputs, else the partition's GLWE key (k, N).
+  tfhe::GlweDimension input_glwe_dimension(std::uint32_t p = 0) const {
+    return small_key_inputs ? tfhe::GlweDimension(pbs.lwe_dimension.value() / kSmallKeyPackingSize)
+                            : partition(p).glwe_dimension;
+  }
+  tfhe::PolynomialSize input_polynomial_size(std::uint32_t p = 0) const {
+    return small_key_inputs ? tfhe::PolynomialSize(kSmallKeyPackingSize)
+                            : partition(p).polynomial_size;
+  }
+  /// Whether some partition's big key has dimension d, or with small_key_inputs the small key
+  /// (ciphertexts of this circuit have one).
   bool is_encryption_dimension(tfhe::LweDimension d) const;
+  /// Whether packed inputs of some partition have GLWE shape (k, n) (input_glwe_dimension,
+  /// input_polynomial_size; PBS circuits).
+  bool is_input_packing_shape(tfhe::GlweDimension k, tfhe::PolynomialSize n) const;
   /// A 64-bit digest of every field (stored in serialized objects to detect mismatches); the
   /// partition fields enter it only when non-empty (single-parameter digests are unchanged).
   std::uint64_t fingerprint() const;

@@ -12,6 +12,7 @@
 #include "torusml/circuit/compile/exact_rounding.h"
 #include "torusml/circuit/compile/many_lut.h"
 #include "torusml/circuit/compile/partition.h"
+#include "torusml/circuit/compile/small_key_inputs.h"
 #include "torusml/circuit/evaluate/evaluate.h"
 #include "torusml/common/byte_io.h"
 #include "torusml/common/check.h"
@@ -202,6 +203,10 @@ std::string CircuitStatistics::to_string(const CircuitParameters& p) const {
     os << "  parameters: ";
     print_set(p.pbs);
     os << " (128-bit security)\n";
+    if (p.small_key_inputs)
+      os << "  inputs encrypted under the small key (n=" << p.pbs.lwe_dimension.value()
+         << ", packed " << kSmallKeyPackingSize
+         << " per mask): lookups on them skip the keyswitch\n";
   } else {
     os << "  parameters: leveled only (no bootstrap), LWE n=" << p.leveled_dimension.value()
        << ", noise std 2^" << std::log2(std::sqrt(p.leveled_noise.variance()))
@@ -273,6 +278,47 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
             static_cast<double>(std::max<std::uint64_t>(bootstraps, 1));
       }
     }
+    // Small-key inputs (small_key_inputs.h, one parameter set): weighed against the choice so far
+    // (one set, possibly with many-LUT groups, or partitions).
+    if (options.small_key_inputs &&
+        options.parameter_source == CompileOptions::ParameterSource::Optimizer &&
+        allows_small_key_inputs(program, analysis)) {
+      const std::vector<char> region = small_key_region(program);
+      std::vector<PbsRequirement> reqs = analysis.pbs_requirements;
+      std::uint64_t bootstraps = 0, keyswitched = 0;
+      for (std::size_t i = 0; i < reqs.size(); ++i) {
+        reqs[i].small_key_input = region[static_cast<std::size_t>(analysis.pbs_sources[i])] != 0;
+        bootstraps += reqs[i].count;
+        if (!reqs[i].small_key_input) keyswitched += reqs[i].count;
+      }
+      std::optional<OptimizerResult> small;
+      try {
+        small = optimize_pbs_parameters(reqs, analysis.output_requirements, opt);
+      } catch (const CompileError&) {
+        // No set meets them this way (e.g. large weights on the small key's noise): keep the
+        // keyswitches.
+      }
+      if (small) {
+        const tfhe::PbsParameters& q = small->parameters;
+        const double own = static_cast<double>(keyswitched) /
+                           static_cast<double>(std::max<std::uint64_t>(bootstraps, 1));
+        const double per_pbs = own * estimate_batched_pbs_seconds(q) +
+                               (1.0 - own) * estimate_batched_pbs_seconds(q, tfhe::LweDimension(0));
+        const std::uint64_t current =
+            bootstraps - (many_lut.fused_lookups() - many_lut.bootstraps());
+        if (per_pbs * static_cast<double>(bootstraps) <
+            stats.estimated_batched_pbs_seconds * static_cast<double>(current)) {
+          many_lut = {};  // many-LUT bootstraps keyswitch: not combined
+          std::fill(class_partition.begin(), class_partition.end(), 0);  // one parameter set
+          server.parameters.extra_partitions.clear();
+          server.parameters.cross_keyswitches.clear();
+          server.parameters.pbs = q;
+          server.parameters.small_key_inputs = true;
+          stats.estimated_pbs_seconds = small->estimated_pbs_seconds;
+          stats.estimated_batched_pbs_seconds = per_pbs;
+        }
+      }
+    }
   } else {
     const LeveledParameters r = optimize_leveled_parameters(analysis.output_requirements, opt);
     server.parameters.uses_pbs = false;
@@ -318,6 +364,8 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
 
   // Instructions.
   const std::vector<std::int32_t> many_lut_group = many_lut.group_of(count);
+  const std::vector<char> small_region =
+      cp.small_key_inputs ? small_key_region(program) : std::vector<char>(count, 0);
   double log2_sum_p = -std::numeric_limits<double>::infinity();
   auto add_p = [&](double log2_p, double n) {
     const double l = log2_p + std::log2(n);
@@ -436,8 +484,12 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       // Partition q's bootstrap reading a value of partition s (a cross keyswitch if s != q).
       const std::uint32_t q = server.encodings[i].partition;
       const std::uint32_t s = server.encodings[static_cast<std::size_t>(source)].partition;
-      const double var =
-          src.pbs_weight * var_pbs[s] + src.fresh_weight * var_fresh[s] + var_ks(s, q) + var_ms[q];
+      // A small-key input skips the keyswitch (small_key_inputs.h).
+      const bool small_input = small_region[static_cast<std::size_t>(source)] != 0;
+      const double var = small_input
+                             ? small_key_pbs_variance(cp.partition(q), src.fresh_weight)
+                             : src.pbs_weight * var_pbs[s] + src.fresh_weight * var_fresh[s] +
+                                   var_ks(s, q) + var_ms[q];
       const double lsb = std::ldexp(1.0, -static_cast<int>(width) - 1);  // Delta in torus units
       b.noise_std_lsb = std::sqrt(var) / lsb;
       b.log2_p_error =
@@ -471,6 +523,7 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       }
       if (runs_bootstrap) {
         add_p(b.log2_p_error, elements);
+        if (!small_input) stats.keyswitch_count += static_cast<std::uint64_t>(elements);
         stats.pbs_count += static_cast<std::uint64_t>(elements);
         stats.partitions[q].pbs_count += static_cast<std::uint64_t>(elements);
         if (s != q)
@@ -481,7 +534,7 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
       stats.max_table_bits = std::max(stats.max_table_bits, read_bits);
     }
   }
-  stats.keyswitch_count = stats.pbs_count;
+  stats.keyswitch_count += stats.exact_rounding_pbs_count;
 
   // Client specification.
   ClientSpecification client;
@@ -514,7 +567,12 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
   for (const auto& in : client.inputs) {
     if (!in.encrypted) continue;
     const auto elements = static_cast<std::uint64_t>(element_count(in.shape));
-    if (cp.uses_pbs) {
+    if (cp.small_key_inputs) {
+      // Packed under the small key: n / 32 mask polynomials and the body per 32 values.
+      const std::uint64_t big_n = kSmallKeyPackingSize;
+      stats.input_ciphertext_bytes +=
+          (elements + big_n - 1) / big_n * (cp.pbs.lwe_dimension.value() + big_n) * 8;
+    } else if (cp.uses_pbs) {
       const auto& p = cp.partition(in.encoding.partition);
       const std::uint64_t big_n = p.polynomial_size.value();
       stats.input_ciphertext_bytes +=

@@ -41,6 +41,10 @@ struct CompileOptions {
   /// (the extra keys cost key generation and transfer). Optimizer parameter source only.
   bool multi_parameter = true;
   double multi_parameter_gain = 1.15;
+  /// Encrypt the inputs under the small key where the circuit allows it and the cost model finds
+  /// it cheaper (compile/small_key_inputs.h): lookups on fresh inputs skip the keyswitch.
+  /// Optimizer parameter source only; single-parameter circuits.
+  bool small_key_inputs = true;
 };
 
 /// The products of compilation, before they are wrapped in a CompiledCircuit (compiler.h).

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,6 +58,8 @@ void check_options(const OptimizerOptions& o) {
   if (!valid_p(o.p_error)) throw InvalidArgument("optimizer: p_error must be in (0, 1)");
   if (o.global_p_error && !valid_p(*o.global_p_error))
     throw InvalidArgument("optimizer: global_p_error must be in (0, 1)");
+  if (o.lwe_dimension_multiple < 1 || o.lwe_dimension_multiple > 256)
+    throw InvalidArgument("optimizer: lwe_dimension_multiple must be in [1, 256]");
   if (o.max_glwe_dimension < 1 || o.max_glwe_dimension > 16)
     throw InvalidArgument("optimizer: max_glwe_dimension must be in [1, 16]");
   if (o.min_log2_polynomial_size > o.max_log2_polynomial_size || o.max_log2_polynomial_size < 8 ||
@@ -190,6 +193,10 @@ PbsParameters make_parameters(const Solution& s, unsigned precision, double max_
 
 }  // namespace detail
 
+double small_key_pbs_variance(const tfhe::PbsParameters& p, double fresh_weight) {
+  return fresh_weight * tfhe::variance_fresh(p.lwe_noise) + tfhe::variance_modulus_switch(p);
+}
+
 using namespace detail;
 
 OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
@@ -201,16 +208,32 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
         "optimize_pbs_parameters: no PBS requirement (use optimize_leveled_parameters for "
         "circuits without table lookups)");
   unsigned precision = 0;
-  std::uint64_t total_count = 0, pbs_count = 0;
+  std::uint64_t total_count = 0, pbs_count = 0, keyswitched = 0;
   double max_pbs_weight = 0;
   for (const PbsRequirement& r : pbs) {
     if (r.precision_bits == 0)
       throw InvalidArgument("PBS requirement: precision_bits must be >= 1");
     check_weights(r.pbs_weight, r.fresh_weight, "PBS requirement");
+    if (r.small_key_input && r.pbs_weight != 0)
+      throw InvalidArgument(
+          "PBS requirement: a small-key input combines fresh encryptions only (pbs_weight 0)");
     precision = std::max(precision, r.precision_bits);
     max_pbs_weight = std::max(max_pbs_weight, r.pbs_weight);
     total_count += r.count;
     pbs_count += r.count;
+    if (!r.small_key_input) keyswitched += r.count;
+  }
+  const bool small_inputs = std::any_of(pbs.begin(), pbs.end(),
+                                        [](const PbsRequirement& r) { return r.small_key_input; });
+  OptimizerOptions search_options = options;
+  CostShape shape;
+  if (small_inputs) {
+    // Small-key inputs pack under the small key (n a multiple of the packing size); only the
+    // other lookups keyswitch, and only they cost one.
+    search_options.lwe_dimension_multiple =
+        std::lcm(std::max<std::size_t>(options.lwe_dimension_multiple, 1), kSmallKeyPackingSize);
+    shape.own =
+        pbs_count == 0 ? 0.0 : static_cast<double>(keyswitched) / static_cast<double>(pbs_count);
   }
   for (const OutputRequirement& o : outputs) {
     if (o.width_bits == 0) throw InvalidArgument("output requirement: width_bits must be >= 1");
@@ -226,20 +249,26 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
 
   BoundTable bound(log2_target);
   std::vector<Constraint> pbs_constraints, output_constraints;
-  for (std::size_t i = 0; i < pbs.size(); ++i)
-    pbs_constraints.push_back(
-        {pbs[i].pbs_weight, pbs[i].fresh_weight, bound(pbs[i].precision_bits), i});
+  for (std::size_t i = 0; i < pbs.size(); ++i) {
+    if (pbs[i].small_key_input)
+      pbs_constraints.push_back(
+          {0.0, 0.0, bound(pbs[i].precision_bits), i, 0.0, 0.0, false, pbs[i].fresh_weight});
+    else
+      pbs_constraints.push_back(
+          {pbs[i].pbs_weight, pbs[i].fresh_weight, bound(pbs[i].precision_bits), i});
+  }
   for (std::size_t i = 0; i < outputs.size(); ++i)
     output_constraints.push_back(
         {outputs[i].pbs_weight, outputs[i].fresh_weight, bound(outputs[i].width_bits), i});
   pbs_constraints = pareto_reduce(std::move(pbs_constraints));
   output_constraints = pareto_reduce(std::move(output_constraints));
 
-  const std::optional<Solution> solution = solve(pbs_constraints, output_constraints, precision,
-                                                 options, modulus_switch_candidates(options));
+  const std::optional<Solution> solution =
+      solve(pbs_constraints, output_constraints, precision, search_options,
+            modulus_switch_candidates(options), shape);
   if (!solution)
     throw_infeasible(pbs, outputs, pbs_constraints, output_constraints, precision, log2_target,
-                     options);
+                     search_options);
   const Choice* const choice = &solution->choice;
 
   OptimizerResult result;
@@ -253,10 +282,12 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
   Log2Sum global;
   result.log2_worst_p_error = -std::numeric_limits<double>::infinity();
   for (const PbsRequirement& r : pbs) {
-    const tfhe::PbsNoise noise =
-        tfhe::pbs_noise(p, r.pbs_weight * out + r.fresh_weight * fresh, 1.0);
+    const double variance =
+        r.small_key_input
+            ? small_key_pbs_variance(p, r.fresh_weight)
+            : tfhe::pbs_noise(p, r.pbs_weight * out + r.fresh_weight * fresh, 1.0).total;
     const double log2_p = tfhe::log2_gaussian_tail(
-        std::ldexp(1.0, -static_cast<int>(r.precision_bits) - 2), noise.total);
+        std::ldexp(1.0, -static_cast<int>(r.precision_bits) - 2), variance);
     TORUSML_CHECK(log2_p <= log2_target + 1e-9,
                   "optimizer: PBS requirement missed: 2^" << log2_p << " for " << p);
     result.log2_worst_p_error = std::max(result.log2_worst_p_error, log2_p);
@@ -271,7 +302,10 @@ OptimizerResult optimize_pbs_parameters(std::span<const PbsRequirement> pbs,
     if (o.count > 0) global.add(log2_p + std::log2(static_cast<double>(o.count)));
   }
   result.log2_global_p_error = global.value();
-  result.estimated_pbs_seconds = estimate_pbs_seconds(p);
+  // With small-key inputs only the other lookups keyswitch: the mean cost per lookup.
+  const double own = shape.own;
+  result.estimated_pbs_seconds =
+      own * estimate_pbs_seconds(p) + (1.0 - own) * estimate_pbs_seconds(p, LweDimension(0));
 
   char line[320];
   const std::string grouping =

@@ -35,7 +35,16 @@ struct PbsRequirement {
   double fresh_weight = 1.0;
   /// How many PBS share this requirement (cost model and global failure probability).
   std::uint64_t count = 1;
+  /// The input is a linear combination of fresh encryptions under the small key (the client
+  /// encrypts such inputs under it, kSmallKeyPackingSize values per mask): no keyswitch, and the
+  /// input variance is fresh_weight * Var(lwe_noise) + MS (pbs_weight must be 0).
+  bool small_key_input = false;
 };
+
+/// Polynomial size under which small-key inputs are packed: the small key of dimension n is read
+/// as a GLWE key of n / kSmallKeyPackingSize polynomials of this size (tfhe/packed_lwe.h,
+/// lwe_key_as_glwe_key), so n is a multiple of it when some requirement has small_key_input.
+inline constexpr std::size_t kSmallKeyPackingSize = 32;
 
 /// A decrypted output (or any value that must decrypt correctly): width_bits of message.
 struct OutputRequirement {
@@ -78,6 +87,9 @@ struct OptimizerOptions {
   /// {2} with only Drift candidates). Multi-bit keys are larger: (2^g - 1)/g times the classic
   /// bootstrapping key for the same n (tfhe::expanded_server_key_bytes).
   std::vector<std::size_t> grouping_factors;
+  /// The small LWE dimension n is a multiple of this (>= 1; kSmallKeyPackingSize is applied
+  /// whenever a requirement has small_key_input).
+  std::size_t lwe_dimension_multiple = 1;
 };
 
 /// {1, 2}: the classic blind rotation and the multi-bit one of grouping factor 2, the cheaper by
@@ -99,6 +111,11 @@ struct OptimizerResult {
   double log2_global_p_error = 0;    // P(any PBS or output fails), union bound
   std::string summary;               // one human-readable line
 };
+
+/// Variance at the blind rotation of a PBS of `p` whose input combines fresh encryptions under the
+/// small key with squared 2-norm fresh_weight (PbsRequirement::small_key_input): fresh_weight *
+/// Var(lwe_noise) + the modulus switch (no keyswitch).
+double small_key_pbs_variance(const tfhe::PbsParameters& p, double fresh_weight);
 
 /// Parameters for a circuit with bootstraps: the cheapest set by estimate_batched_pbs_seconds over
 /// the search space (classic and multi-bit blind rotations, OptimizerOptions::grouping_factors).
@@ -226,8 +243,10 @@ double estimate_encryption_seconds(tfhe::LweDimension dimension);
 /// as encrypt_inputs() does it: PBS circuits pack them, N per GLWE of the partition's big key
 /// (per GLWE: k*N mask words and k exact products with the key, by 16-bit limbs in the Fourier
 /// domain; per value a noise sample), counted as values / N GLWEs since a batch's values share
-/// them; leveled circuits encrypt an LWE ciphertext per value (estimate_encryption_seconds).
-/// Calibrated with bench_tfhe encrypt_packed/<preset>.
+/// them; with small-key inputs, kSmallKeyPackingSize per GLWE of the small key (about n / 2
+/// additions per value); leveled circuits encrypt an LWE ciphertext per value
+/// (estimate_encryption_seconds). Calibrated with bench_tfhe encrypt_packed/<preset> and
+/// encrypt_packed_small/<preset>.
 double estimate_input_encryption_seconds(const CircuitParameters& parameters, double values,
                                          std::uint32_t partition = 0);
 

@@ -126,6 +126,10 @@ class PartitionedProblem {
       if (r.requirement.precision_bits == 0)
         throw InvalidArgument("PBS requirement: precision_bits must be >= 1");
       check_weights(r.requirement.pbs_weight, r.requirement.fresh_weight, "PBS requirement");
+      if (r.requirement.small_key_input)
+        throw InvalidArgument(
+            "optimize_partitioned_parameters: small-key inputs are for single-parameter circuits "
+            "(optimize_pbs_parameters)");
       precision_[r.partition] = std::max(precision_[r.partition], r.requirement.precision_bits);
       max_weight_[r.partition] = std::max(max_weight_[r.partition], r.requirement.pbs_weight);
       total_count += r.requirement.count;

@@ -86,11 +86,12 @@ const std::vector<double>& lwe_variance_table() {
   return table;
 }
 
-/// A constraint for fixed (k, N): w * n * EP + ks * KS(n) + ms * MS(n) <= u (PBS inputs: ms = 1,
-/// ks = 1 for the own keyswitch, its input dimension over k N for a cross one; outputs: ks = ms =
-/// 0).
+/// A constraint for fixed (k, N): w * n * EP + ks * KS(n) + ms * MS(n) + small * L(n) <= u, L the
+/// small key's fresh variance (PBS inputs: ms = 1, ks = 1 for the own keyswitch, its input
+/// dimension over k N for a cross one, 0 for small-key inputs, which have small > 0; outputs:
+/// ks = ms = 0).
 struct Bound {
-  double w = 0, u = 0, ks = 1, ms = 1;
+  double w = 0, u = 0, ks = 1, ms = 1, small = 0;
 };
 
 class Search {
@@ -105,8 +106,12 @@ class Search {
         grouping_(grouping),
         shape_(shape),
         cache_(cache),
-        lwe_variance_(lwe_variance_table()) {
+        lwe_variance_(lwe_variance_table()),
+        multiple_(std::max<std::size_t>(options.lwe_dimension_multiple, 1)) {
     set_modulus_switch(ms, cost_bound);
+    keyswitch_free_ =
+        shape.own == 0 && shape.cross_dimension == 0 && shape.outgoing == 0 &&
+        std::none_of(pbs.begin(), pbs.end(), [](const Constraint& c) { return c.keyswitch; });
   }
 
   std::optional<Choice> run() {
@@ -147,7 +152,8 @@ class Search {
     for (const Constraint& c : pbs_) {
       const double u = c.vmax - c.f * g;
       if (u <= ms_min) return;  // even n = 450 without keyswitch noise fails
-      bounds.push_back({c.w, u, c.ks_input > 0 ? c.ks_input / kn_d_ : 1.0, 1.0});
+      const double ks = !c.keyswitch ? 0.0 : c.ks_input > 0 ? c.ks_input / kn_d_ : 1.0;
+      bounds.push_back({c.w, u, ks, 1.0, c.small});
     }
     for (const Constraint& c : outputs_) {
       double u = c.vmax - c.f * g;
@@ -160,7 +166,8 @@ class Search {
     // The constraints whose keyswitch and modulus switch weigh alike (all but cross reads).
     uniform_.clear();
     general_.clear();
-    for (const Bound& b : bounds_) (b.ks == b.ms ? uniform_ : general_).push_back(b);
+    for (const Bound& b : bounds_)
+      (b.ks == b.ms && b.small == 0 ? uniform_ : general_).push_back(b);
 
     // PBS decompositions: for each level count, the base minimising the external product's
     // variance (per bit for multi-bit: EP'); only level counts that lower it are kept.
@@ -180,14 +187,15 @@ class Search {
     std::sort(bounds.begin(), bounds.end(), [](const Bound& a, const Bound& b) {
       if (a.ks != b.ks) return a.ks > b.ks;
       if (a.ms != b.ms) return a.ms > b.ms;
+      if (a.small != b.small) return a.small > b.small;
       if (a.w != b.w) return a.w > b.w;
       return a.u < b.u;
     });
     std::vector<Bound> kept;
-    double min_u = std::numeric_limits<double>::infinity(), ks = -1, ms = -1;
+    double min_u = std::numeric_limits<double>::infinity(), ks = -1, ms = -1, small = -1;
     for (const Bound& b : bounds) {
-      if (b.ks != ks || b.ms != ms)
-        ks = b.ks, ms = b.ms, min_u = std::numeric_limits<double>::infinity();
+      if (b.ks != ks || b.ms != ms || b.small != small)
+        ks = b.ks, ms = b.ms, small = b.small, min_u = std::numeric_limits<double>::infinity();
       if (b.u < min_u) kept.push_back(b), min_u = b.u;
     }
     bounds = std::move(kept);
@@ -232,8 +240,15 @@ class Search {
         // expressions).
         ks_round_ = kn_d_ * 0.5 * std::pow(base, -2.0 * ll) / 12.0;
         ks_key_ = kn_d_ * ll * (base * base + 2.0) / 12.0;
-        const std::optional<std::size_t> n = first_feasible(kMinLweDimension, hi);
+        std::optional<std::size_t> n = first_feasible(kMinLweDimension, hi);
         if (!n) continue;
+        if (multiple_ > 1) {
+          // The next multiple (the feasible n form an interval: if it is not feasible, no larger
+          // one is).
+          const std::size_t up = (*n + multiple_ - 1) / multiple_ * multiple_;
+          if (up > hi || up > kMaxLweDimension || excess(up) > 0) continue;
+          n = up;
+        }
         const double seconds = cost.at(*n);
         if (seconds < best_.seconds) {
           best_ = {*n, k, big_n, pbs_base, l_pbs, b, l_ks, grouping_, seconds};
@@ -241,6 +256,8 @@ class Search {
           if (hi < kMinLweDimension) break;
         }
       }
+      // No constraint keyswitches and none costs: the keyswitch is unused, one level is enough.
+      if (keyswitch_free_) break;
     }
   }
 
@@ -253,8 +270,9 @@ class Search {
     const double ks_ms = ks + ms_n;
     double worst = -std::numeric_limits<double>::infinity();
     for (const Bound& b : uniform_) worst = std::max(worst, b.w * br + b.ms * ks_ms - b.u);
+    const double small = lwe_variance_[n - kMinLweDimension];
     for (const Bound& b : general_)
-      worst = std::max(worst, b.w * br + b.ks * ks + b.ms * ms_n - b.u);
+      worst = std::max(worst, b.w * br + b.ks * ks + b.ms * ms_n + b.small * small - b.u);
     return worst;
   }
 
@@ -297,6 +315,8 @@ class Search {
   CostShape shape_;
   SearchCache& cache_;
   const std::vector<double>& lwe_variance_;  // Var(lwe_noise) at the curve, by n - 450
+  std::size_t multiple_;                     // n is a multiple of it
+  bool keyswitch_free_ = false;              // no constraint keyswitches, none costs
 
   // State of the current branch.
   std::vector<Bound> bounds_, uniform_, general_;
@@ -357,8 +377,8 @@ std::vector<Constraint> pareto_reduce(std::vector<Constraint> cs) {
   std::vector<Constraint> kept;
   for (const Constraint& c : cs) {
     const bool implied = std::any_of(kept.begin(), kept.end(), [&](const Constraint& d) {
-      return d.ks_input == c.ks_input && d.kn_coef == c.kn_coef && d.w >= c.w && d.f >= c.f &&
-             d.vmax <= c.vmax;
+      return d.ks_input == c.ks_input && d.kn_coef == c.kn_coef && d.keyswitch == c.keyswitch &&
+             d.w >= c.w && d.f >= c.f && d.small >= c.small && d.vmax <= c.vmax;
     });
     if (!implied) kept.push_back(c);
   }

@@ -91,7 +91,8 @@ AffineCost batched_affine_cost(std::size_t k, std::size_t big_n, std::size_t l_p
 ///  * in the PBS list: w Var_out + f G + ks_scale KS(n) + MS(n) <= vmax, where KS is the
 ///    keyswitch from the own big key (ks_scale = 1, ks_input = 0) or, for a cross keyswitch
 ///    reading a big key of dimension ks_input, ks_scale = ks_input / (k N) (the keyswitch
-///    variance is linear in its input dimension);
+///    variance is linear in its input dimension); for small-key inputs (keyswitch false)
+///    small Var(lwe_noise(n)) + MS(n) <= vmax, with no keyswitch;
 ///  * in the output list: w Var_out + f G + kn_coef k N <= vmax (kn_coef: another partition's
 ///    keyswitch reading this big key, its variance per unit of input dimension).
 struct Constraint {
@@ -99,6 +100,10 @@ struct Constraint {
   std::size_t source = 0;  // index of the requirement it came from (diagnostics)
   double ks_input = 0;
   double kn_coef = 0;
+  /// Small-key inputs (PbsRequirement::small_key_input): no keyswitch term, and `small` times the
+  /// small key's fresh variance Var(lwe_noise(n)) instead (w = f = 0).
+  bool keyswitch = true;
+  double small = 0;
 };
 
 /// Drops every constraint implied by another one of the same shape (ks_input, kn_coef): larger or

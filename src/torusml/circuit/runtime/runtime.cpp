@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "torusml/circuit/compile/exact_rounding.h"
+#include "torusml/circuit/compile/small_key_inputs.h"
 #include "torusml/circuit/evaluate/evaluate.h"
 #include "torusml/circuit/runtime/interpreter.h"
 #include "torusml/common/check.h"
@@ -38,8 +39,8 @@ void require_parameters(const CircuitParameters& a, const CircuitParameters& b, 
 void require_packing(const tfhe::PackedLweCiphertextList& packed, const CircuitParameters& cp,
                      std::uint32_t p) {
   const bool ok =
-      cp.uses_pbs && packed.glwes.glwe_dimension() == cp.partition(p).glwe_dimension &&
-      packed.glwes.polynomial_size() == cp.partition(p).polynomial_size &&
+      cp.uses_pbs && packed.glwes.glwe_dimension() == cp.input_glwe_dimension(p) &&
+      packed.glwes.polynomial_size() == cp.input_polynomial_size(p) &&
       packed.offset < packed.glwes.polynomial_size().value() &&
       packed.glwes.size() * packed.glwes.polynomial_size().value() >= packed.offset + packed.size();
   if (!ok)
@@ -183,6 +184,12 @@ void require_encodable(const ClientSpecification::Argument& input, const Tensor&
   }
 }
 
+tfhe::GlweSecretKey ClientKeySet::input_encryption_key(std::size_t p) const {
+  if (parameters.small_key_inputs)
+    return tfhe::lwe_key_as_glwe_key(pbs_key.small_key, parameters.input_polynomial_size());
+  return glwe_encryption_key(p);
+}
+
 ClientKeySet generate_client_keys(const CircuitParameters& parameters, const tfhe::Seed& seed) {
   parameters.validate();
   ClientKeySet keys;
@@ -240,15 +247,16 @@ RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification&
     }
     const Encoding e = in.encoding;
     require_encodable(in, t);
-    const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise(e.partition);
+    const tfhe::NoiseDistribution noise = spec.parameters.input_noise(e.partition);
     EncryptedTensor et;
     et.shape = t.shape();
     if (spec.parameters.uses_pbs) {
-      // Packed under the partition's GLWE key: one mask per N values.
+      // Packed under the partition's GLWE key (one mask per N values), or under the small key
+      // read as a GLWE key (small-key inputs: one mask per kSmallKeyPackingSize values).
       std::vector<Torus> plaintexts(t.size());
       for (std::size_t k = 0; k < t.size(); ++k) plaintexts[k] = encode_value(t[k], e.width);
       tfhe::Csprng noise_rng(tfhe::derive_seed(noise_seed, i));
-      et.packed = tfhe::encrypt_lwe_list_packed(keys.glwe_encryption_key(e.partition), plaintexts,
+      et.packed = tfhe::encrypt_lwe_list_packed(keys.input_encryption_key(e.partition), plaintexts,
                                                 noise, tfhe::derive_seed(mask_seed, i), noise_rng);
       args.encrypted.push_back(std::move(et));
       continue;
@@ -274,9 +282,13 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
                                  const EvaluationKeySet& keys) {
   require_parameters(keys.parameters, sp.parameters, "run");
   const Program& p = sp.program;
-  // The dimension of a node's ciphertexts: its partition's big key (multi-parameter circuits).
+  // The dimension of a node's ciphertexts: its partition's big key (multi-parameter circuits), or
+  // the small key (small-key inputs, compile/small_key_inputs.h).
+  const std::vector<char> small_region =
+      sp.parameters.small_key_inputs ? small_key_region(p) : std::vector<char>(p.nodes.size(), 0);
   const auto dim_of = [&](std::size_t node) {
-    return sp.parameters.encryption_dimension(sp.encodings[node].partition);
+    return small_region[node] ? sp.parameters.pbs.lwe_dimension
+                              : sp.parameters.encryption_dimension(sp.encodings[node].partition);
   };
   if (!keys.is_expanded())
     throw InvalidArgument("run: the evaluation keys are not expanded; call expand() on them first");
@@ -498,7 +510,10 @@ std::vector<EncryptedTensor> run(const ServerProgram& sp, const RunArguments& ar
                                 ? 0
                                 : static_cast<std::size_t>(bi.element_table[k % elements])];
         LweCiphertextList out;
-        tfhe::keyswitch_bootstrap_batch(server, input, tables, out, cross);
+        if (small_region[static_cast<std::size_t>(bi.source)])
+          tfhe::bootstrap_batch(server, input, tables, out);  // under the small key already
+        else
+          tfhe::keyswitch_bootstrap_batch(server, input, tables, out, cross);
         enc[i] = std::move(out);
         break;
       }

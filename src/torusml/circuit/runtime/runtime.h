@@ -41,6 +41,10 @@ struct ClientKeySet {
   const tfhe::GlweSecretKey& glwe_encryption_key(std::size_t p = 0) const {
     return partition_key(p).big_key;
   }
+  /// PBS circuits: the GLWE key packed inputs of partition p are encrypted under: the big key, or
+  /// with small-key inputs the small key read as a GLWE key (CircuitParameters::
+  /// input_glwe_dimension, input_polynomial_size).
+  tfhe::GlweSecretKey input_encryption_key(std::size_t p = 0) const;
 };
 
 struct EvaluationKeySet {
@@ -98,8 +102,9 @@ struct RunArguments {
 
 /// Encrypts the encrypted inputs among `batched_inputs` (one tensor per program input; clear
 /// inputs are copied into RunArguments::clear). PBS circuits pack each tensor's values in GLWE
-/// ciphertexts of its partition's big key (tfhe/packed_lwe.h; N values per mask), leveled ones
-/// encrypt one LWE ciphertext per value. Parallel.
+/// ciphertexts of its partition's big key (tfhe/packed_lwe.h; N values per mask), or with
+/// small-key inputs of the small key (ClientKeySet::input_encryption_key), leveled ones encrypt
+/// one LWE ciphertext per value. Parallel.
 RunArguments encrypt_inputs(const ClientKeySet& keys, const ClientSpecification& spec,
                             std::span<const Tensor> batched_inputs);
 

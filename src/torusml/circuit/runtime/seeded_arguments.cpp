@@ -30,12 +30,12 @@ SeededRunArguments encrypt_inputs_seeded(const ClientKeySet& keys, const ClientS
     std::vector<tfhe::Torus> plaintexts(t.size());
     for (std::size_t k = 0; k < t.size(); ++k)
       plaintexts[k] = encode_value(t[k], in.encoding.width);
-    const tfhe::NoiseDistribution noise = spec.parameters.encryption_noise(in.encoding.partition);
+    const tfhe::NoiseDistribution noise = spec.parameters.input_noise(in.encoding.partition);
     SeededEncryptedTensor et;
     et.shape = t.shape();
     if (spec.parameters.uses_pbs) {
       et.packed =
-          tfhe::encrypt_lwe_list_packed_seeded(keys.glwe_encryption_key(in.encoding.partition),
+          tfhe::encrypt_lwe_list_packed_seeded(keys.input_encryption_key(in.encoding.partition),
                                                plaintexts, noise, tfhe::random_seed(), noise_rng);
       args.encrypted.push_back(std::move(et));
       continue;

@@ -412,13 +412,9 @@ std::vector<std::uint8_t> serialize_run_arguments(const RunArguments& arguments,
 
 namespace {
 
-// Whether some partition of p has big keys of GLWE shape (k, n) (packed inputs' GLWEs).
+// Whether packed inputs of p have GLWE shape (k, n).
 bool is_packing_shape(const CircuitParameters& p, std::uint64_t k, std::uint64_t n) {
-  if (!p.uses_pbs) return false;
-  for (std::size_t q = 0; q < p.partition_count(); ++q)
-    if (p.partition(q).glwe_dimension.value() == k && p.partition(q).polynomial_size.value() == n)
-      return true;
-  return false;
+  return p.is_input_packing_shape(tfhe::GlweDimension(k), tfhe::PolynomialSize(n));
 }
 
 void check_writable_seeded(const SeededEncryptedTensor& t, const CircuitParameters& parameters) {

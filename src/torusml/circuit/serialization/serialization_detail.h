@@ -11,7 +11,8 @@
 //                      2 (multi-parameter PBS, kMultiParameterTag) blob of partition 0,
 //                      list<blob> of partitions 1.. (1 to kMaxPartitions - 1),
 //                      list of cross keyswitches: u32 from, u32 to, u64 base_log,
-//                      u64 level_count (sorted by (from, to); CircuitParameters::validate())
+//                      u64 level_count (sorted by (from, to); CircuitParameters::validate()) |
+//                      3 (PBS with small-key inputs, kSmallKeyInputsTag) blob, as tag 1
 //   ServerProgram      CircuitParameters, u64 node count, nodes, list<i32> inputs,
 //                      list<i32> outputs, one instruction per node, one encoding per node
 //     node             u8 op (OpKind), list<i32> operands, attributes, shape, bool encrypted,
@@ -132,6 +133,8 @@ std::string describe_parameters(const CircuitParameters& p);
 std::string hex64(std::uint64_t v);
 /// The CircuitParameters tag of multi-parameter circuits (0: leveled, 1: one PBS parameter set).
 inline constexpr std::uint8_t kMultiParameterTag = 2;
+/// The tag of single-parameter PBS circuits with small-key inputs (CircuitParameters).
+inline constexpr std::uint8_t kSmallKeyInputsTag = 3;
 /// Whether the parameters have partition fields (a multi-parameter circuit): its objects use the
 /// multi-parameter layouts (tag 2, encodings with their partition, the partitions' keys).
 bool has_partitions(const CircuitParameters& p);

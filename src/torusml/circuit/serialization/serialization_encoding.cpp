@@ -158,6 +158,7 @@ std::string describe_parameters(const CircuitParameters& p) {
   std::ostringstream os;
   if (p.uses_pbs) {
     os << "PBS parameters " << (p.pbs.name.empty() ? "(unnamed)" : p.pbs.name);
+    if (p.small_key_inputs) os << " (small-key inputs)";
     if (has_partitions(p)) {
       os << " + partitions";
       for (const tfhe::PbsParameters& q : p.extra_partitions)
@@ -203,7 +204,7 @@ void read_partitions(ByteReader& r, CircuitParameters& p) {
 
 void write_parameters(ByteWriter& w, const CircuitParameters& p) {
   const bool multi = p.uses_pbs && has_partitions(p);
-  w.u8(multi ? kMultiParameterTag : p.uses_pbs ? 1 : 0);
+  w.u8(multi ? kMultiParameterTag : !p.uses_pbs ? 0 : p.small_key_inputs ? kSmallKeyInputsTag : 1);
   if (p.uses_pbs) {
     write_blob(w, tfhe::serialize_parameters(p.pbs));
     if (multi) {
@@ -228,11 +229,12 @@ void write_parameters(ByteWriter& w, const CircuitParameters& p) {
 CircuitParameters read_parameters(ByteReader& r) {
   CircuitParameters p;
   const std::uint8_t tag = r.u8("uses_pbs");
-  if (tag > kMultiParameterTag) {
+  if (tag > kSmallKeyInputsTag) {
     fail("'uses_pbs' is " + std::to_string(tag) +
-         ", not 0 (leveled), 1 (PBS) or 2 (multi-parameter PBS)");
+         ", not 0 (leveled), 1 (PBS), 2 (multi-parameter PBS) or 3 (PBS, small-key inputs)");
   }
   p.uses_pbs = tag != 0;
+  p.small_key_inputs = tag == kSmallKeyInputsTag;
   if (p.uses_pbs) {
     p.pbs = tfhe::deserialize_parameters(read_blob(r, "PBS parameters"));
     if (tag == kMultiParameterTag) read_partitions(r, p);
@@ -291,6 +293,7 @@ std::string describe_encryption_dimensions(const CircuitParameters& p) {
     if (std::find(dimensions.begin(), dimensions.end(), d) == dimensions.end())
       dimensions.push_back(d);
   }
+  if (p.small_key_inputs) dimensions.push_back(p.pbs.lwe_dimension.value());  // the inputs
   std::string out;
   for (std::size_t k = 0; k < dimensions.size(); ++k)
     out += (k == 0 ? "" : " or ") + std::to_string(dimensions[k]);

@@ -747,10 +747,8 @@ void validate_evaluation_keys(const EvaluationKeySet& keys) {
 void validate_encrypted_tensor(const EncryptedTensor& t, const CircuitParameters& p) {
   if (t.packed) {
     const tfhe::PackedLweCiphertextList& packed = *t.packed;
-    bool shape_ok = false;
-    for (std::size_t q = 0; p.uses_pbs && q < p.partition_count(); ++q)
-      shape_ok = shape_ok || (packed.glwes.glwe_dimension() == p.partition(q).glwe_dimension &&
-                              packed.glwes.polynomial_size() == p.partition(q).polynomial_size);
+    const bool shape_ok =
+        p.is_input_packing_shape(packed.glwes.glwe_dimension(), packed.glwes.polynomial_size());
     if (!shape_ok || !t.ciphertexts.data().empty())
       throw ParameterMismatch(
           "a packed encrypted tensor of GLWE dimension " +
