@@ -35,7 +35,17 @@ double log2_p_fail_norm1(const tfhe::PbsParameters& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const double log2_p_error = argc > 1 ? std::atof(argv[1]) : -40.0;
+  double log2_p_error = -40.0;
+  if (argc > 1) {
+    char* end = nullptr;
+    log2_p_error = std::strtod(argv[1], &end);
+    if (argc > 2 || end == argv[1] || *end != '\0' || !(log2_p_error < 0) || log2_p_error < -1000) {
+      std::fprintf(stderr,
+                   "usage: torusml_optimize [log2_p_error]   (a negative number, default -40: "
+                   "p_error = 2^-40)\n");
+      return 2;
+    }
+  }
   circuit::OptimizerOptions options;
   options.p_error = std::exp2(log2_p_error);
   std::printf(

@@ -228,7 +228,11 @@ int main(int argc, char** argv) {
   unsigned max_bits = 6;
   int runs = 5;
   std::size_t batch = 32;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) {  // a flag without its value (or --help)
+      std::fprintf(stderr, "usage: cost_model_fit [--max-bits B] [--runs R] [--batch B]\n");
+      return 2;
+    }
     if (std::strcmp(argv[i], "--max-bits") == 0)
       max_bits = static_cast<unsigned>(std::atoi(argv[i + 1]));
     else if (std::strcmp(argv[i], "--runs") == 0)
