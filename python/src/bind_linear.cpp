@@ -25,6 +25,7 @@ py::dict statistics_dict(const circuit::CompiledCircuit& c) {
   py::dict d;
   d["pbs_count"] = s.pbs_count;
   d["keyswitch_count"] = s.keyswitch_count;
+  d["small_key_inputs"] = c.parameters().small_key_inputs;
   d["table_lookup_nodes"] = s.table_lookup_nodes;
   d["exact_rounding_pbs_count"] = s.exact_rounding_pbs_count;
   d["exact_rounding_max_bits"] = s.exact_rounding_max_bits;
@@ -95,7 +96,7 @@ tfhe::Seed seed_from(const std::optional<py::bytes>& bytes) {
 circuit::CompileOptions compile_options(
     std::optional<double> p_error, std::optional<double> global_p_error, bool multi_parameter,
     std::optional<double> multi_parameter_gain,
-    const std::optional<std::vector<long long>>& grouping_factors) {
+    const std::optional<std::vector<long long>>& grouping_factors, bool small_key_inputs) {
   if (p_error && global_p_error)
     throw InvalidArgument(
         "set only one of p_error (per bootstrap) and global_p_error (per circuit evaluation)");
@@ -103,6 +104,7 @@ circuit::CompileOptions compile_options(
   if (p_error) options.p_error = *p_error;
   if (global_p_error) options.global_p_error = *global_p_error;
   options.multi_parameter = multi_parameter;
+  options.small_key_inputs = small_key_inputs;
   if (multi_parameter_gain) {
     const double gain = *multi_parameter_gain;
     if (!std::isfinite(gain) || gain < 1.0) {
@@ -147,7 +149,11 @@ std::string compile_doc(const std::string& what) {
      << circuit::CompileOptions{}.multi_parameter_gain
      << ") than one set; False keeps a single set. grouping_factors: the blind rotations the "
         "optimizer weighs, the cheapest winning (1 classic, 2 to "
-     << tfhe::kMaxGroupingFactor << " multi-bit; None: [1]).";
+     << tfhe::kMaxGroupingFactor
+     << " multi-bit; None: [1, 2]). small_key_inputs: let the client encrypt inputs under the "
+        "small key where they reach only linear operations and lookups, which then skip the "
+        "keyswitch, when the cost model finds it cheaper (tree ensembles); False keeps every input "
+        "under the big key.";
   return os.str();
 }
 

@@ -45,12 +45,13 @@ void run_with_progress(const std::function<void()>& fn, const py::object& callba
 tfhe::Seed seed_from(const std::optional<py::bytes>& bytes);
 /// Compile options from compile()'s keyword arguments: p_error / global_p_error (InvalidArgument
 /// if both are set), multi_parameter, multi_parameter_gain (None: the C++ default; InvalidArgument
-/// unless a finite number >= 1) and grouping_factors (None: the optimizer's default;
-/// InvalidArgument if empty or a factor is outside [1, tfhe::kMaxGroupingFactor]).
+/// unless a finite number >= 1), grouping_factors (None: the optimizer's default;
+/// InvalidArgument if empty or a factor is outside [1, tfhe::kMaxGroupingFactor]) and
+/// small_key_inputs (CompileOptions::small_key_inputs).
 circuit::CompileOptions compile_options(
     std::optional<double> p_error, std::optional<double> global_p_error, bool multi_parameter,
     std::optional<double> multi_parameter_gain,
-    const std::optional<std::vector<long long>>& grouping_factors);
+    const std::optional<std::vector<long long>>& grouping_factors, bool small_key_inputs = true);
 /// The docstring of a compile() binding: `what` (what it compiles, its own arguments) followed by
 /// the description of the options shared by every model (compile_options).
 std::string compile_doc(const std::string& what);
@@ -67,7 +68,8 @@ struct PrepareMatrixCompile {
 };
 
 /// Binds `compile(<input_name>, *, p_error=None, global_p_error=None, multi_parameter=True,
-/// multi_parameter_gain=None, grouping_factors=None, key_seed=None, progress=None)` on the class
+/// multi_parameter_gain=None, grouping_factors=None, small_key_inputs=True, key_seed=None,
+/// progress=None)` on the class
 /// `cls` of Model, documented by compile_doc(what). The options are checked (compile_options)
 /// and the seed read (seed_from) before prepare(model, input), which converts the Python input
 /// with the GIL held and returns the compilation: a callable (CompileOptions, Seed) run by
@@ -80,9 +82,11 @@ void def_compile(Class& cls, const char* input_name, Prepare prepare, const std:
                 std::optional<double> global_p_error, bool multi_parameter,
                 std::optional<double> multi_parameter_gain,
                 const std::optional<std::vector<long long>>& grouping_factors,
-                const std::optional<py::bytes>& seed, const py::object& progress) {
-        const circuit::CompileOptions options = compile_options(
-            p_error, global_p_error, multi_parameter, multi_parameter_gain, grouping_factors);
+                bool small_key_inputs, const std::optional<py::bytes>& seed,
+                const py::object& progress) {
+        const circuit::CompileOptions options =
+            compile_options(p_error, global_p_error, multi_parameter, multi_parameter_gain,
+                            grouping_factors, small_key_inputs);
         const tfhe::Seed key_seed = seed_from(seed);
         auto run = prepare(model, input);
         run_with_progress([&] { run(options, key_seed); }, progress);
@@ -90,8 +94,8 @@ void def_compile(Class& cls, const char* input_name, Prepare prepare, const std:
       py::arg(input_name), py::kw_only(), py::arg("p_error") = py::none(),
       py::arg("global_p_error") = py::none(), py::arg("multi_parameter").noconvert() = true,
       py::arg("multi_parameter_gain") = py::none(), py::arg("grouping_factors") = py::none(),
-      py::arg("key_seed") = py::none(), py::arg("progress") = py::none(),
-      compile_doc(what).c_str());
+      py::arg("small_key_inputs").noconvert() = true, py::arg("key_seed") = py::none(),
+      py::arg("progress") = py::none(), compile_doc(what).c_str());
 }
 
 void bind_quantization(py::module_& m);

@@ -1,5 +1,6 @@
-"""compile()'s optimizer options, on every entry point: multi_parameter, multi_parameter_gain and
-grouping_factors. A multi-bit grouping factor gives a multi-bit parameter set ("_mb<g>" in its
+"""compile()'s optimizer options, on every entry point: multi_parameter, multi_parameter_gain,
+grouping_factors and small_key_inputs (a tree takes its inputs under the small key, without
+keyswitches, unless told not to). A multi-bit grouping factor gives a multi-bit parameter set ("_mb<g>" in its
 name) whose encrypted predictions equal the clear ones; multi_parameter=False (or a gain no
 partition reaches) keeps one parameter set on a circuit that is otherwise partitioned; invalid
 values raise ValueError saying what to use, even for circuits without bootstraps."""
@@ -16,7 +17,7 @@ from torusml import _core
 from torusml import sklearn as tml
 from torusml.sklearn._tree_base import sklearn_trees
 
-OPTIONS = ("multi_parameter", "multi_parameter_gain", "grouping_factors")
+OPTIONS = ("multi_parameter", "multi_parameter_gain", "grouping_factors", "small_key_inputs")
 
 
 def _compile_entry_points():
@@ -57,6 +58,7 @@ def test_every_compile_takes_the_options():
         assert params["multi_parameter"].default is True, name
         assert params["multi_parameter_gain"].default is None, name
         assert params["grouping_factors"].default is None, name
+        assert params["small_key_inputs"].default is True, name
         for option in OPTIONS:
             assert params[option].kind is inspect.Parameter.KEYWORD_ONLY, (name, option)
 
@@ -86,6 +88,20 @@ def test_multi_bit_grouping_factor_network():
                                  grouping_factors=[2])
     assert "_mb2" in str(module.fhe_circuit)
     numpy.testing.assert_array_equal(module.forward(x[:3], fhe="execute"), module.forward(x[:3]))
+
+
+def test_small_key_inputs_option(binary_data):
+    x_train, x_test, y_train, _ = binary_data
+    model = small_tree(tml.DecisionTreeClassifier).fit(x_train, y_train)
+    clear = model.predict(x_test[:4])
+    stats = model.compile(x_train).statistics
+    assert stats["small_key_inputs"] and stats["keyswitch_count"] == 0
+    assert "under the small key" in str(model.fhe_circuit)
+    numpy.testing.assert_array_equal(model.predict(x_test[:4], fhe="execute"), clear)
+    stats = model.compile(x_train, small_key_inputs=False).statistics
+    assert not stats["small_key_inputs"]
+    assert stats["keyswitch_count"] == stats["pbs_count"] > 0
+    numpy.testing.assert_array_equal(model.predict(x_test[:4], fhe="execute"), clear)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +170,8 @@ def test_options_are_keyword_only_and_typed(binary_data):
     with pytest.raises(TypeError):
         model.compile(x_train, None, None, False, False, False)
     for options in ({"multi_parameter": None}, {"multi_parameter": "no"},
-                    {"grouping_factors": 2}, {"grouping_factors": "12"}):
+                    {"grouping_factors": 2}, {"grouping_factors": "12"},
+                    {"small_key_inputs": None}, {"small_key_inputs": "yes"}):
         with pytest.raises(TypeError):
             model.compile(x_train, **options)
     assert model.fhe_circuit is None

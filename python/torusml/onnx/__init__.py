@@ -74,6 +74,7 @@ def compile_onnx_model(
     multi_parameter=True,
     multi_parameter_gain=None,
     grouping_factors=None,
+    small_key_inputs=True,
 ):
     """Quantizes an ONNX model and compiles it to FHE; returns a compiled QuantizedModule.
 
@@ -100,6 +101,9 @@ def compile_onnx_model(
     multi-parameter optimization) when the cost model finds that at least multi_parameter_gain
     times cheaper (None: 1.15) than one set; False keeps a single set. grouping_factors: the blind
     rotations the optimizer weighs (1 classic, 2 to 4 multi-bit; None: [1, 2], classic or g = 2 by the cost model).
+    small_key_inputs: let the client encrypt the inputs under the small key where they reach only
+    linear operations and lookups, whose lookups then skip the keyswitch, when the cost model
+    finds it cheaper; False keeps them under the big key.
 
     Raises ValueError for a model that cannot be read or compiled (e.g. an unsupported operator,
     named with its node), bad arguments or an empty input set.
@@ -107,5 +111,6 @@ def compile_onnx_model(
     module = build_quantized_module(onnx_model, inputset, n_bits, rounding_threshold_bits)
     module.compile(inputset, p_error=p_error, global_p_error=global_p_error, verbose=verbose,
                    progress=progress, multi_parameter=multi_parameter,
-                   multi_parameter_gain=multi_parameter_gain, grouping_factors=grouping_factors)
+                   multi_parameter_gain=multi_parameter_gain, grouping_factors=grouping_factors,
+                   small_key_inputs=small_key_inputs)
     return module

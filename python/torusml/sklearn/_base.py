@@ -506,7 +506,8 @@ class BaseQuantizedModel(BaseEstimator):
             )
 
     def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None, *,
-                multi_parameter=True, multi_parameter_gain=None, grouping_factors=None):
+                multi_parameter=True, multi_parameter_gain=None, grouping_factors=None,
+                small_key_inputs=True):
         """Compiles the model to an FHE circuit and generates its keys.
 
         X: representative inputs (e.g. the training set). p_error: failure probability of each
@@ -519,6 +520,9 @@ class BaseQuantizedModel(BaseEstimator):
         multi_parameter_gain times cheaper (None: 1.15) than one set; False keeps a single set.
         grouping_factors: the blind rotations the optimizer weighs (1 classic, 2 to 4 multi-bit;
         None: [1, 2], classic or g = 2 by the cost model).
+        small_key_inputs: let the client encrypt the inputs under the small key where they reach
+        only linear operations and lookups (tree ensembles), whose lookups then skip the
+        keyswitch, when the cost model finds it cheaper; False keeps them under the big key.
         """
         from torusml._quantized_module import KeygenProgress  # noqa: PLC0415
 
@@ -528,7 +532,8 @@ class BaseQuantizedModel(BaseEstimator):
             state.quantized.compile(X, p_error=p_error, global_p_error=global_p_error,
                                     multi_parameter=multi_parameter,
                                     multi_parameter_gain=multi_parameter_gain,
-                                    grouping_factors=grouping_factors, progress=bar.callback)
+                                    grouping_factors=grouping_factors,
+                                    small_key_inputs=small_key_inputs, progress=bar.callback)
         circuit = state.circuit
         if verbose:
             print(circuit)

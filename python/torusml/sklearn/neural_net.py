@@ -479,7 +479,8 @@ class _BaseNeuralNet(BaseQuantizedModel):
     # ---- compilation and inference -----------------------------------------------------------
 
     def compile(self, X, p_error=None, global_p_error=None, verbose=False, progress=None, *,
-                multi_parameter=True, multi_parameter_gain=None, grouping_factors=None):
+                multi_parameter=True, multi_parameter_gain=None, grouping_factors=None,
+                small_key_inputs=True):
         """Exports the network to ONNX (QDQ form) and compiles it to an FHE circuit, keys
         included (torusml.onnx.compile_onnx_model on the standardized X, with
         rounding_threshold_bits=module__n_accum_bits; the other arguments as its). Returns the
@@ -510,6 +511,7 @@ class _BaseNeuralNet(BaseQuantizedModel):
             multi_parameter=multi_parameter,
             multi_parameter_gain=multi_parameter_gain,
             grouping_factors=grouping_factors,
+            small_key_inputs=small_key_inputs,
         )
         state.compiled = module
         circuit = module.fhe_circuit

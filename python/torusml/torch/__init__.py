@@ -87,6 +87,7 @@ def compile_torch_model(
     multi_parameter=True,
     multi_parameter_gain=None,
     grouping_factors=None,
+    small_key_inputs=True,
 ):
     """Exports a torch model to ONNX and compiles it to FHE; returns a compiled QuantizedModule.
 
@@ -111,4 +112,5 @@ def compile_torch_model(
         multi_parameter=multi_parameter,
         multi_parameter_gain=multi_parameter_gain,
         grouping_factors=grouping_factors,
+        small_key_inputs=small_key_inputs,
     )

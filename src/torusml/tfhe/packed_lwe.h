@@ -57,9 +57,10 @@ struct SeededPackedLweCiphertextList {
 /// An LWE secret key of dimension d read as a GLWE key of polynomial size N and dimension d / N
 /// (polynomial i = bits i*N .. i*N + N - 1), so that elements packed under it extract to LWE
 /// ciphertexts under `key` itself: how inputs are packed under a small key (circuit/runtime.h).
-/// Security is that of module-LWE of rank d / N over Z[X]/(X^N + 1), at least that of LWE of
-/// dimension d for the same noise in the usual estimates (N = 1 is LWE itself). Precondition
-/// (checked): N a power of two dividing d.
+/// Security rests on module-LWE of rank d / N over Z[X]/(X^N + 1), which the usual estimates
+/// (the lattice estimator, as for every GLWE set of TFHE) rate as LWE of dimension d with the
+/// same noise: no known attack gains from the module structure (N = 1 is LWE itself).
+/// Precondition (checked): N a power of two dividing d.
 GlweSecretKey lwe_key_as_glwe_key(const LweSecretKey& key, PolynomialSize polynomial_size);
 
 /// Encrypts each plaintext (already encoded) under `key`, N per GLWE; masks from `mask_seed`
