@@ -281,42 +281,21 @@ LoweredCircuit lower_program(const Program& program, std::span<const std::vector
     // Small-key inputs (small_key_inputs.h, one parameter set): weighed against the choice so far
     // (one set, possibly with many-LUT groups, or partitions).
     if (options.small_key_inputs &&
-        options.parameter_source == CompileOptions::ParameterSource::Optimizer &&
-        allows_small_key_inputs(program, analysis)) {
-      const std::vector<char> region = small_key_region(program);
-      std::vector<PbsRequirement> reqs = analysis.pbs_requirements;
-      std::uint64_t bootstraps = 0, keyswitched = 0;
-      for (std::size_t i = 0; i < reqs.size(); ++i) {
-        reqs[i].small_key_input = region[static_cast<std::size_t>(analysis.pbs_sources[i])] != 0;
-        bootstraps += reqs[i].count;
-        if (!reqs[i].small_key_input) keyswitched += reqs[i].count;
-      }
-      std::optional<OptimizerResult> small;
-      try {
-        small = optimize_pbs_parameters(reqs, analysis.output_requirements, opt);
-      } catch (const CompileError&) {
-        // No set meets them this way (e.g. large weights on the small key's noise): keep the
-        // keyswitches.
-      }
-      if (small) {
-        const tfhe::PbsParameters& q = small->parameters;
-        const double own = static_cast<double>(keyswitched) /
-                           static_cast<double>(std::max<std::uint64_t>(bootstraps, 1));
-        const double per_pbs = own * estimate_batched_pbs_seconds(q) +
-                               (1.0 - own) * estimate_batched_pbs_seconds(q, tfhe::LweDimension(0));
-        const std::uint64_t current =
-            bootstraps - (many_lut.fused_lookups() - many_lut.bootstraps());
-        if (per_pbs * static_cast<double>(bootstraps) <
-            stats.estimated_batched_pbs_seconds * static_cast<double>(current)) {
-          many_lut = {};  // many-LUT bootstraps keyswitch: not combined
-          std::fill(class_partition.begin(), class_partition.end(), 0);  // one parameter set
-          server.parameters.extra_partitions.clear();
-          server.parameters.cross_keyswitches.clear();
-          server.parameters.pbs = q;
-          server.parameters.small_key_inputs = true;
-          stats.estimated_pbs_seconds = small->estimated_pbs_seconds;
-          stats.estimated_batched_pbs_seconds = per_pbs;
-        }
+        options.parameter_source == CompileOptions::ParameterSource::Optimizer) {
+      std::uint64_t bootstraps = 0;
+      for (const PbsRequirement& q : analysis.pbs_requirements) bootstraps += q.count;
+      const std::uint64_t current = bootstraps - (many_lut.fused_lookups() - many_lut.bootstraps());
+      if (const std::optional<SmallKeyChoice> small = choose_small_key_inputs(
+              program, analysis, opt,
+              stats.estimated_batched_pbs_seconds * static_cast<double>(current))) {
+        many_lut = {};  // many-LUT bootstraps keyswitch: not combined
+        std::fill(class_partition.begin(), class_partition.end(), 0);  // one parameter set
+        server.parameters.extra_partitions.clear();
+        server.parameters.cross_keyswitches.clear();
+        server.parameters.pbs = small->result.parameters;
+        server.parameters.small_key_inputs = true;
+        stats.estimated_pbs_seconds = small->result.estimated_pbs_seconds;
+        stats.estimated_batched_pbs_seconds = small->batched_seconds_per_pbs;
       }
     }
   } else {

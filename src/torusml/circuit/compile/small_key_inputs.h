@@ -22,10 +22,12 @@
 // (lower.cpp) and uses it for single-parameter circuits only.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "torusml/circuit/compile/analysis.h"
 #include "torusml/circuit/ir/program.h"
+#include "torusml/circuit/optimizer/optimizer.h"
 
 namespace torusml::circuit {
 
@@ -37,5 +39,21 @@ std::vector<char> small_key_region(const Program& program);
 /// and every encrypted reader of a region value is in it or a lookup through one bootstrap (not an
 /// exact rounding by digits, per `analysis`), and no region value is an output.
 bool allows_small_key_inputs(const Program& program, const ProgramAnalysis& analysis);
+
+/// A parameter set for small-key inputs and its cost per bootstrap in batches (core-seconds,
+/// estimate_batched_pbs_seconds: without the keyswitch for the lookups on the region).
+struct SmallKeyChoice {
+  OptimizerResult result;
+  double batched_seconds_per_pbs = 0;
+};
+
+/// The optimizer's set for `program` with small-key inputs (its region's lookups flagged
+/// PbsRequirement::small_key_input) if the program allows them and its bootstraps then cost less
+/// than `current_batched_seconds` (the current choice's, per evaluation, in batches); nullopt
+/// otherwise, also when no set meets the requirements that way.
+std::optional<SmallKeyChoice> choose_small_key_inputs(const Program& program,
+                                                      const ProgramAnalysis& analysis,
+                                                      const OptimizerOptions& options,
+                                                      double current_batched_seconds);
 
 }  // namespace torusml::circuit
