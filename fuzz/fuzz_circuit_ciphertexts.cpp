@@ -21,10 +21,15 @@ namespace {
 
 void decrypt_all(const c::KeySet& keys, const c::EncryptedTensor& t) {
   attempt("decrypt", [&] {
-    const auto& key = keys.client.encryption_key();
     const tfhe::LweCiphertextList unpacked =
         t.packed ? tfhe::unpack_lwe_list(*t.packed) : tfhe::LweCiphertextList();
     const tfhe::LweCiphertextList& list = t.packed ? unpacked : t.ciphertexts;
+    // Inputs of circuits with small-key inputs are under the small key.
+    const c::CircuitParameters& p = keys.client.parameters;
+    const bool small = p.small_key_inputs && list.dimension() == p.input_dimension();
+    const tfhe::GlweSecretKey input_key =
+        small ? keys.client.input_encryption_key() : tfhe::GlweSecretKey{};
+    const auto& key = small ? input_key.as_lwe_key() : keys.client.encryption_key();
     for (std::size_t k = 0; k < list.size(); ++k)
       (void)c::decode_value(tfhe::decrypt_lwe(key, list[k]), 8);
   });

@@ -284,13 +284,14 @@ const tfhe::PbsParameters& fuzz_parameters() {
     PbsParameters q;
     q.name = "fuzz_minimal";
     q.source =
-        "fuzz/fuzz_common.cpp: smallest keys the 128-bit security curve accepts (n >= 450, "
-        "k*N = 512); not for computing";
+        "fuzz/fuzz_common.cpp: near the smallest keys the 128-bit security curve accepts (n >= "
+        "450, k*N = 512; n = 480, a multiple of 32 as circuits with small-key inputs need); not "
+        "for computing";
     q.message_bits = 2;
-    q.lwe_dimension = LweDimension(450);
+    q.lwe_dimension = LweDimension(480);
     q.glwe_dimension = GlweDimension(2);
     q.polynomial_size = PolynomialSize(256);
-    // Security curve: log2(std) >= -0.0257 n + 2.676: -8.89 at n = 450, -10.48 at k*N = 512.
+    // Security curve: log2(std) >= -0.0257 n + 2.676: -9.66 at n = 480, -10.48 at k*N = 512.
     q.lwe_noise = NoiseDistribution::gaussian(std::exp2(-8.5));
     q.glwe_noise = NoiseDistribution::gaussian(std::exp2(-10.0));
     q.pbs = {DecompositionBaseLog(15), DecompositionLevelCount(1)};

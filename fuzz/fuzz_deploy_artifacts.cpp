@@ -60,10 +60,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const c::KeySet& keys = *keys_for(params);
     const c::RunArguments args = c::deserialize_run_arguments(bytes, params);
     attempt("decrypt", [&] {
+      // Inputs of circuits with small-key inputs are under the small key.
+      const bool small = params.small_key_inputs;
+      const tfhe::GlweSecretKey input_key =
+          small ? keys.client.input_encryption_key() : tfhe::GlweSecretKey{};
+      const auto& key = small ? input_key.as_lwe_key() : keys.client.encryption_key();
       for (const auto& t : args.encrypted)
         for (std::size_t k = 0; k < t.ciphertexts.size(); ++k)
-          (void)c::decode_value(tfhe::decrypt_lwe(keys.client.encryption_key(), t.ciphertexts[k]),
-                                8);
+          (void)c::decode_value(tfhe::decrypt_lwe(key, t.ciphertexts[k]), 8);
     });
     if (params.uses_pbs && !in.deep) return;
     attempt("run", [&] {
